@@ -1,0 +1,54 @@
+"""Books: what the pipeline reads from and writes to.
+
+A book lists its sheets, gives a sheet's values as rows from A1, and takes blocks of values
+(``write(sheet, row, col, rows2d)``).  ``FileBook`` is a workbook file read with
+python-calamine and written by patching only the written sheets; the Excel door has its own
+book over a live ``xlwings.Book`` (``dtg_xl.xlwings_book``).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from .xlsx_patch import patch_workbook
+
+
+class BookError(ValueError):
+    """A workbook that cannot be opened; the message is for the user."""
+
+
+class FileBook:
+    def __init__(self, path: str | Path):
+        from python_calamine import CalamineError, CalamineWorkbook
+
+        self.path = Path(path)
+        try:
+            self._wb = CalamineWorkbook.from_path(str(self.path))
+        except (CalamineError, OSError, ValueError) as exc:
+            raise BookError(f"无法读取工作簿“{self.path.name}”：{exc}") from None
+        self._cache: dict[str, list[list]] = {}
+        self.writes: dict[str, dict[tuple[int, int], object]] = defaultdict(dict)
+
+    def sheet_names(self) -> list[str]:
+        return list(self._wb.sheet_names)
+
+    def sheet_values(self, name: str) -> list[list]:
+        """Rows of cell values from A1 (empty cells are '')."""
+        if name not in self._cache:
+            sheet = self._wb.get_sheet_by_name(name)
+            self._cache[name] = sheet.to_python(skip_empty_area=False)
+        return self._cache[name]
+
+    def write(self, sheet: str, row: int, col: int, values: list[list]) -> None:
+        for i, line in enumerate(values):
+            for j, value in enumerate(line):
+                self.writes[sheet][(row + i, col + j)] = value
+
+    def save(self, path: str | Path) -> Path:
+        """Write the collected values into a copy at path (atomic; path may be the source)."""
+        path = Path(path)
+        patch_workbook(self.path, path, dict(self.writes))
+        return path
+
+    def close(self) -> None:
+        self._wb.close()

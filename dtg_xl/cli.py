@@ -1,0 +1,142 @@
+"""`dtg-xl`: the headless door. Each verb is a few lines over a library function.
+
+Exit codes: 0 done, 2 the input has problems (each named with sheet!cell), 1 an unexpected
+internal error (reported in one line; DTG_DEBUG=1 shows the traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as-is, exit code 2."""
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=float))
+
+
+def default_output(path: Path) -> Path:
+    return path.with_name(f"{path.stem}-评价结果{path.suffix}")
+
+
+# ---------------------------------------------------------------- verbs
+def cmd_new(args) -> int:
+    from .profiles import ProfileError
+    from .template import write_template
+
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        raise UserError(f"文件已存在：{path}（覆盖请加 --force）")
+    try:
+        write_template(path, profile=args.profile, example=args.example)
+    except (ProfileError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    print(f"已生成：{path}")
+    return EXIT_OK
+
+
+def cmd_evaluate(args) -> int:
+    from .books import BookError, FileBook
+    from .pipeline import evaluate_book, result_json
+
+    src = Path(args.input)
+    if not src.is_file():
+        raise UserError(f"找不到文件：{src}")
+    out = src if args.in_place else Path(args.output) if args.output else default_output(src)
+    if out.resolve() == src.resolve() and not args.in_place:
+        raise UserError("输出文件与输入文件相同；要改写输入文件请使用 --in-place")
+    try:
+        book = FileBook(src)
+    except BookError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        result = evaluate_book(book, profile=args.profile)
+    finally:
+        book.close()
+    if book.writes:
+        book.save(out)
+    if args.json:
+        _print_json(result_json(result) | {"output": str(out)})
+    else:
+        _print_summary(result, out)
+    return EXIT_OK if result.ok else EXIT_INPUT
+
+
+def _print_summary(result, out: Path) -> None:
+    if not result.ok:
+        print(f"发现{len(result.errors)}个问题，未计算得分：", file=sys.stderr)
+        for p in result.errors:
+            print(f"  {p}", file=sys.stderr)
+        print(f"问题清单已写入：{out}（汇总表）", file=sys.stderr)
+        return
+    print(f"综合得分 {result.total:g} 分，等次：{result.grade}（评价方案 {result.model.profile.name}）")
+    for c in result.categories:
+        print(f"  {c.name} {c.score:g} / {c.points:g}")
+    if result.budget:
+        b = result.budget
+        print(f"预算 {b.initial:g} + {b.added:g} = {b.adjusted:g} 万元，实际到位 {b.in_place:g}，"
+              f"实际支出 {b.spent:g}，执行率 {b.execution_rate:g}%")
+    print(f"结果已写入：{out}")
+
+
+def cmd_profiles(args) -> int:
+    from .profiles import available_profiles, load_profile
+
+    for name in available_profiles():
+        p = load_profile(name)
+        bands = " / ".join(f"{g}≥{lo:g}" for g, lo in p.grades)
+        print(f"{name}\t{p.title}\t{bands}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- wiring
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dtg-xl", description="项目支出绩效评价工作簿工具")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
+
+    p = sub.add_parser("new", help="生成评价工作簿模板")
+    p.add_argument("path", help="输出文件（.xlsx）")
+    p.add_argument("--profile", help="评价方案，如 qingdao-2020、mof-2020")
+    p.add_argument("--example", help="填入示例数据，如 dtg-2020")
+    p.add_argument("--force", action="store_true", help="覆盖已存在的文件")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("evaluate", help="校验、计分并写回结果")
+    p.add_argument("input", help="评价工作簿（.xlsx/.xlsm）")
+    p.add_argument("-o", "--output", help="输出文件（默认：输入文件名-评价结果）")
+    p.add_argument("--in-place", action="store_true", help="直接写回输入文件")
+    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
+    p.add_argument("--profile", help="覆盖工作簿中的评价方案")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("profiles", help="列出评价方案")
+    p.set_defaults(func=cmd_profiles)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as exc:  # locked or read-only output, full disk …
+        print(f"错误：无法读写文件：{exc.filename or ''} {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback, for users
+        if os.environ.get("DTG_DEBUG"):
+            raise
+        print(f"内部错误（请将此信息反馈给开发者）：{type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The workbook contract: sheet names and headers users see (Chinese) and the names code uses.
+
+Columns are found by header text, not position, so a template may add or reorder columns.
+"""
+from __future__ import annotations
+
+TEMPLATE_VERSION = "dtg-1"
+
+SHEET_GUIDE = "说明"
+SHEET_PARAMS = "参数"
+SHEET_INDICATORS = "指标体系"
+SHEET_UNITS = "单位填报"
+SHEET_SUMMARY = "汇总"
+
+HEADER_ROW = 1  # header row of 指标体系 and 单位填报; data starts on the row below
+
+# 指标体系: header -> internal name, in template order
+INDICATOR_COLUMNS = {
+    "一级指标": "l1",
+    "一级权重": "l1_weight",
+    "二级指标": "l2",
+    "二级分值": "l2_points",
+    "三级指标": "l3",
+    "分值": "points",
+    "评分方法": "method",
+    "评分标准": "criteria",
+    "目标值": "target",
+    "实际值": "actual",
+    "计量单位": "unit",
+    "定性等级": "level",
+    "评定得分": "given",
+    "扣分": "deduction",
+    "扣分原因": "reason",
+    "得分": "score",
+}
+INDICATOR_REQUIRED = ("一级指标", "二级指标", "三级指标", "分值", "评分方法", "得分")
+
+# 单位填报: header -> internal name; the workload columns after these are free (因素法 factors)
+UNIT_COLUMNS = {
+    "单位名称": "name",
+    "单位类别": "kind",
+    "年初预算": "initial",
+    "追加预算": "added",
+    "实际到位": "in_place",
+    "实际支出": "spent",
+}
+UNIT_NOT_WORKLOAD = ("序号", "备注")
+
+# 参数: label in column A -> internal name; value in column B
+PARAMS = {
+    "项目名称": "project",
+    "评价年度": "year",
+    "评价方案": "profile",
+    "计分方式": "weighting",
+    "总分": "full_marks",
+    "预算执行率口径": "execution_base",
+    "模板版本": "template_version",
+}
+WEIGHTING_FLAT = "逐级累加"
+WEIGHTING_NESTED = "分层权重"
+EXECUTION_BASES = {"实际到位": "in_place", "调整后预算": "adjusted"}

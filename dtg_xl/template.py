@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import layout
+from .fileio import atomic_output
 from .profiles import available_profiles, load_profile
 from .rules import LEVELS, METHODS
 from .schema import (EXECUTION_BASES, INDICATOR_COLUMNS, PARAMS, SHEET_GUIDE, SHEET_INDICATORS,
@@ -57,13 +58,12 @@ def write_template(path: str | Path, profile: str | None = None, example: str | 
     import xlsxwriter
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    wb = xlsxwriter.Workbook(str(tmp))
-    try:
-        build_template(wb, profile=profile, example=example)
-    finally:
-        wb.close()
-    tmp.replace(path)
+    with atomic_output(path) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp))
+        try:
+            build_template(wb, profile=profile, example=example)
+        finally:
+            wb.close()
     return path
 
 

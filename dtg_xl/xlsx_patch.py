@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 import zipfile
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
 
 from lxml import etree
+
+from .fileio import atomic_output
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -94,22 +95,13 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
 
 
 def atomic_write_zip(dst: Path, zin: zipfile.ZipFile, replaced: dict[str, bytes]) -> None:
-    """Write a copy of zin with some parts replaced: temp file in dst's folder, then rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w") as zout:
-            for info in zin.infolist():
-                data = replaced.get(info.filename)
-                if data is None:
-                    data = zin.read(info.filename)
-                zout.writestr(info, data, compress_type=info.compress_type)
-        os.replace(tmp, dst)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write a copy of zin with some parts replaced, atomically; other parts keep their bytes."""
+    with atomic_output(dst) as tmp, zipfile.ZipFile(tmp, "w") as zout:
+        for info in zin.infolist():
+            data = replaced.get(info.filename)
+            if data is None:
+                data = zin.read(info.filename)
+            zout.writestr(info, data, compress_type=info.compress_type)
 
 
 def _has_formulas(zin: zipfile.ZipFile, sheet_paths) -> bool:

@@ -18,7 +18,8 @@ def excel_round(x, digits: int = 2):
     arr = np.asarray(x, dtype=float)
     sign = np.sign(arr)
     mag = np.abs(arr)
-    finite = np.isfinite(mag) & (mag > 0)
+    # values below half a unit of the last digit kept round to 0; excluding them keeps 10**e finite
+    finite = np.isfinite(mag) & (mag >= 0.5 * 10.0 ** -(digits + 1))
     safe = np.where(finite, mag, 1.0)
     # decimal exponent, corrected where log10 lands one off near a power of ten
     exp = np.floor(np.log10(safe))
@@ -33,7 +34,7 @@ def excel_round(x, digits: int = 2):
     q = q + (np.mod(mant, p) * 2 >= p) * (drop > 0)
     # q counts units of 10**-digits when drop > 0; else the 15-digit value is already exact enough
     rounded = np.where(drop > 0, _div_pow10(q, digits), _div_pow10(mant, (_SIG - 1) - exp))
-    out = np.where(finite, sign * rounded + 0.0, arr)  # + 0.0 turns -0.0 into 0.0
+    out = np.where(finite, sign * rounded + 0.0, np.where(np.isfinite(arr), 0.0, arr))  # + 0.0 turns -0.0 into 0.0
     return float(out) if out.ndim == 0 else out
 
 

@@ -111,14 +111,14 @@ def _floor0(actual):
 def positive(points, target, actual):
     """正向 (≥): full at or above target, else points × actual / target."""
     a = _floor0(actual)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(a >= target, points, points * a / target)
 
 
 def reverse(points, target, actual):
     """反向 (≤): full at or below target, linear to 0 at 2 × target."""
     a = _floor0(actual)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         partial = points * (1 - (a - target) / target)
     return np.where(a <= target, points, np.where(a >= 2 * np.asarray(target), 0.0, partial))
 
@@ -126,7 +126,7 @@ def reverse(points, target, actual):
 def reverse_ratio(points, target, actual):
     """反向比值: points × target / actual, capped at points."""
     a = _floor0(actual)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(a <= target, points, points * target / a)
 
 
@@ -153,7 +153,7 @@ def rank(points, target, actual):
 
 def checkpoints(points, target, actual):
     """要素: share of satisfied check points (actual of target), capped at full."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return points * np.clip(_floor0(actual) / target, 0.0, 1.0)
 
 

@@ -14,6 +14,7 @@ from . import layout
 from .fileio import atomic_output
 from .profiles import available_profiles, load_profile
 from .rules import LEVELS, METHODS
+from .schema import REPORT_TEXT, SHEET_REPORT_TEXT
 from .schema import (EXECUTION_BASES, INDICATOR_COLUMNS, PARAMS, SHEET_GUIDE, SHEET_INDICATORS,
                      SHEET_PARAMS, SHEET_SUMMARY, SHEET_UNITS, TEMPLATE_VERSION, UNIT_COLUMNS,
                      WEIGHTING_FLAT, WEIGHTING_NESTED)
@@ -24,7 +25,7 @@ UNIT_ROWS = 60
 DEFAULT_WORKLOAD = ("监管船舶艘次", "出入境人员（万人次）", "货运量（万吨）", "报关单量（万票）")
 COLUMN_WIDTHS = {"一级指标": 8, "一级权重": 7, "二级指标": 10, "二级分值": 7, "三级指标": 26, "分值": 6,
                  "评分方法": 8, "评分标准": 36, "目标值": 9, "实际值": 9, "计量单位": 8, "定性等级": 16,
-                 "评定得分": 8, "扣分": 6, "扣分原因": 36, "得分": 8}
+                 "评定得分": 8, "扣分": 6, "扣分原因": 36, "偏差原因": 30, "改进措施": 30, "得分": 8}
 
 GUIDE = [
     "绩效评价工作簿 使用说明",
@@ -45,6 +46,9 @@ GUIDE = [
 
 
 def load_example(name: str) -> dict:
+    """A packaged example by name (``dtg-2020``) or a TOML file of the same shape."""
+    if name.endswith(".toml") and Path(name).is_file():
+        return tomllib.loads(Path(name).read_text(encoding="utf-8"))
     item = resources.files("dtg_xl") / "examples" / f"{name}.toml"
     if not item.is_file():
         names = sorted(p.name[:-5] for p in (resources.files("dtg_xl") / "examples").iterdir()
@@ -53,22 +57,24 @@ def load_example(name: str) -> dict:
     return tomllib.loads(item.read_text(encoding="utf-8"))
 
 
-def write_template(path: str | Path, profile: str | None = None, example: str | None = None) -> Path:
-    """Write a new template (optionally filled with an example) to path (.xlsx)."""
+def write_template(path: str | Path, profile: str | None = None, example: str | None = None,
+                   data: dict | None = None) -> Path:
+    """Write a new template to path (.xlsx), filled with an example (name or TOML path) or with
+    ``data`` of the same shape ({"params": {...}, "indicators": [...], "units": [...]})."""
     import xlsxwriter
 
     path = Path(path)
     with atomic_output(path) as tmp:
         wb = xlsxwriter.Workbook(str(tmp))
         try:
-            build_template(wb, profile=profile, example=example)
+            build_template(wb, profile=profile, example=example, data=data)
         finally:
             wb.close()
     return path
 
 
-def build_template(wb, profile: str | None = None, example: str | None = None) -> None:
-    data = load_example(example) if example else {}
+def build_template(wb, profile: str | None = None, example: str | None = None, data: dict | None = None) -> None:
+    data = data if data is not None else load_example(example) if example else {}
     params = dict(data.get("params", {}))
     if profile:
         params["评价方案"] = profile
@@ -86,6 +92,7 @@ def build_template(wb, profile: str | None = None, example: str | None = None) -
     _indicators(wb.add_worksheet(SHEET_INDICATORS), f, data.get("indicators", []))
     _units(wb.add_worksheet(SHEET_UNITS), f, data.get("units", []))
     _summary(wb.add_worksheet(SHEET_SUMMARY), f)
+    _report_text(wb.add_worksheet(SHEET_REPORT_TEXT), f, data.get("report_text", {}))
 
 
 def _formats(wb) -> dict:
@@ -206,6 +213,21 @@ def _summary(ws, f):
                 style = f["output_pct"] if i in pct else f["output"]
                 ws.write_blank(r, block.col - 1 + i, None, style)
     _print_setup(ws, repeat_rows=False)
+
+
+def _report_text(ws, f, texts: dict):
+    """报告文字: one row per free-text part of the Word report (dtg-xl report); blank ones
+    become marked placeholders there.  Users may add rows for their own labels."""
+    ws.set_column("A:A", 20)
+    ws.set_column("B:B", 100)
+    ws.set_column("C:C", 36)
+    ws.write_row(0, 0, ["项目", "内容（可分多段，段间换行）", "说明"], f["header"])
+    for r, label in enumerate(REPORT_TEXT, start=1):
+        ws.write(r, 0, label, f["label"])
+        text = texts.get(label, "")
+        ws.write(r, 1, text.strip(), f["text"]) if text.strip() else ws.write_blank(r, 1, None, f["text"])
+        ws.write(r, 2, REPORT_TEXT[label], f["note"])
+    ws.freeze_panes(1, 1)
 
 
 def _print_setup(ws, repeat_rows: bool):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import rules
+from .deviation import deviation_warnings
 from .excel_round import excel_round
 from .model import Model, Problem
 from .schema import EXECUTION_BASES, WEIGHTING_NESTED
@@ -103,15 +104,11 @@ def budget_of(rows: list[dict], base: str) -> Budget:
                   excel_round(spent, 6), _percent(in_place, adjusted), _percent(spent, denominator))
 
 
-def evaluate(model: Model) -> Result:
-    """Score a checked model. With errors in the model, returns them and no scores."""
-    result = Result(model=model, errors=list(model.errors), warnings=list(model.warnings))
-    if model.errors:
-        return result
+def categories_of(model: Model, scores: np.ndarray) -> list[Category]:
+    """Per-一级 subtotals of a score column (also used to re-total with one score changed)."""
     t = model.indicators
-    scores = score_table(t)
-    result.scores = scores
     nested = model.weighting == WEIGHTING_NESTED
+    out = []
     for l1 in dict.fromkeys(t["l1"].tolist()):
         mask = t["l1"] == l1
         raw_score = excel_round(float(scores[mask].sum()), 2)
@@ -119,10 +116,20 @@ def evaluate(model: Model) -> Result:
         if nested:
             weights = t["l1_weight"][mask]
             weight = float(weights[~np.isnan(weights)][0])
-            result.categories.append(Category(l1, weight, excel_round(weight * raw_score / 100, 2),
-                                              raw_points, raw_score))
+            out.append(Category(l1, weight, excel_round(weight * raw_score / 100, 2), raw_points, raw_score))
         else:
-            result.categories.append(Category(l1, raw_points, raw_score, raw_points, raw_score))
+            out.append(Category(l1, raw_points, raw_score, raw_points, raw_score))
+    return out
+
+
+def evaluate(model: Model) -> Result:
+    """Score a checked model. With errors in the model, returns them and no scores."""
+    result = Result(model=model, errors=list(model.errors), warnings=list(model.warnings))
+    if model.errors:
+        return result
+    scores = score_table(model.indicators)
+    result.scores = scores
+    result.categories = categories_of(model, scores)
     total = sum(c.score for c in result.categories)
     if model.units:
         result.budget = budget_of(model.units, model.execution_base)
@@ -135,4 +142,5 @@ def evaluate(model: Model) -> Result:
         total += result.budget_score
     result.total = excel_round(total, 2)
     result.grade = model.profile.grade(result.total)
+    result.warnings += deviation_warnings(model, scores)
     return result

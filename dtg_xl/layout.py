@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from . import __version__
+from .deviation import WARNING_PREFIX
 from .engine import Result
+from .margin import result_margin
 from .model import col_letter
 from .schema import SHEET_INDICATORS, SHEET_SUMMARY
 
@@ -37,14 +39,17 @@ class Block:
 
 # 汇总: key facts in A:B rows 3..11, then the tables below
 FACTS_ROW = 3
-FACTS = ("项目名称", "评价年度", "评价方案", "计分方式", "综合得分", "评价等次", "计算时间", "校验结果", "引擎版本")
+FACTS = ("项目名称", "评价年度", "评价方案", "计分方式", "综合得分", "评价等次",
+         "距本等次下限", "距上一等次", "决定等次的失分",  # dtg_xl.margin
+         "计算时间", "校验结果", "引擎版本")
 FACT_ROW = {label: FACTS_ROW + i for i, label in enumerate(FACTS)}
 # room for up to 14 facts (rows 3..16); each block's title sits on the row above its header
 CATEGORIES = Block("一级指标得分", 20, 21, 12, ("一级指标", "分值/权重", "得分", "得分率", "指标内得分", "指标内分值"))
 LOSSES = Block("失分明细（扣分及未达目标）", 36, 37, 60, ("一级指标", "二级指标", "三级指标", "分值", "得分", "失分", "原因"))
 BUDGET = Block("预算执行情况（万元）", 100, 101, 1, ("年初预算", "追加预算", "调整后预算", "实际到位", "实际支出", "资金到位率", "预算执行率", "预算执行得分"))
 UNITS = Block("各单位预算执行（万元）", 105, 106, 60, ("单位名称", "单位类别", "年初预算", "追加预算", "调整后预算", "实际到位", "实际支出", "资金到位率", "预算执行率"))
-ERRORS = Block("校验问题", 20, 21, 100, ("工作表", "单元格", "问题"), col=11)
+# errors first, then warnings prefixed 提示 (same where-to-fix list; a warning does not stop scoring)
+ERRORS = Block("校验问题与提示", 20, 21, 100, ("工作表", "单元格", "问题"), col=11)
 SUMMARY_BLOCKS = (CATEGORIES, LOSSES, BUDGET, UNITS, ERRORS)
 PERCENT_COLUMNS = {CATEGORIES: (3,), BUDGET: (5, 6), UNITS: (7, 8)}  # 0-based within the block
 
@@ -98,17 +103,24 @@ def result_blocks(result: Result, when: datetime | None = None) -> list[tuple[st
     """Everything the pipeline writes, as (sheet, top row, left col, 2-D values)."""
     model = result.model
     when = (when or datetime.now()).strftime("%Y-%m-%d %H:%M:%S")
-    status = "通过" if result.ok else f"发现{len(result.errors)}个问题，未计算得分，见右侧“校验问题”"
+    status = "通过" if result.ok else f"发现{len(result.errors)}个问题，未计算得分，见右侧“{ERRORS.title}”"
+    if result.ok and result.warnings:
+        status += f"（另有{len(result.warnings)}条提示，见右侧“{ERRORS.title}”）"
+    margin = result_margin(result)
     facts = {
         "项目名称": model.params.get("project") if model else None,
         "评价年度": model.params.get("year") if model else None,
         "评价方案": model.profile.name if model else None,
         "计分方式": model.weighting if model else None,
         "综合得分": result.total, "评价等次": result.grade,
+        "距本等次下限": margin.down_text if margin else None,
+        "距上一等次": margin.up_text if margin else None,
+        "决定等次的失分": margin.decisive_text if margin else None,
         "计算时间": when, "校验结果": status, "引擎版本": f"dtg_xl {__version__}",
     }
     blocks = [(SHEET_SUMMARY, FACTS_ROW, 2, [[facts[label]] for label in FACTS])]
     error_rows = [[p.sheet, p.cell, p.message] for p in result.errors]
+    error_rows += [[p.sheet, p.cell, f"{WARNING_PREFIX}：{p.message}"] for p in result.warnings]
     blocks.append(_block(ERRORS, error_rows))
     category_rows, loss_rows, budget_rows, unit_rows = [], [], [], []
     if result.ok:

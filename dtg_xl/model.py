@@ -177,7 +177,7 @@ def _settings(params: dict, cells: dict, out: _Collector):
 
 # ---------------------------------------------------------------- 指标体系
 _NUMERIC = ("points", "target", "actual", "given", "deduction", "l1_weight", "l2_points")
-_TEXT = ("l1", "l2", "l3", "method", "criteria", "unit", "level", "reason")
+_TEXT = ("l1", "l2", "l3", "method", "criteria", "unit", "level", "reason", "deviation_reason", "improvement")
 _FILL_DOWN = ("l1", "l2")  # blank under a merged or grouped cell = same as above
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from .engine import Result, evaluate
 from .layout import losses, result_blocks
+from .margin import result_margin
 from .model import read_model
 
 
@@ -43,6 +44,7 @@ def result_json(result: Result) -> dict:
         "units": [{k: _num(v) for k, v in u.items()} for u in result.units],
         "errors": [p.as_dict() for p in result.errors],
         "warnings": [p.as_dict() for p in result.warnings],
+        "margin": margin.as_dict() if (margin := result_margin(result)) else None,
     }
     if model is not None:
         t = model.indicators

@@ -19,13 +19,24 @@ class BookError(ValueError):
 
 class FileBook:
     def __init__(self, path: str | Path):
-        from python_calamine import CalamineError, CalamineWorkbook
+        from python_calamine import CalamineWorkbook
+
+        from .preflight import PreflightError, check
 
         self.path = Path(path)
         try:
-            self._wb = CalamineWorkbook.from_path(str(self.path))
-        except (CalamineError, OSError, ValueError) as exc:
+            # before calamine sees the file: a hostile one can abort the process (see preflight)
+            self.preflight = check(self.path)
+        except PreflightError as exc:
             raise BookError(f"无法读取工作簿“{self.path.name}”：{exc}") from None
+        try:
+            self._wb = CalamineWorkbook.from_path(str(self.path))
+        except Exception as exc:  # noqa: BLE001 - CalamineError, OSError, and pyo3 panics
+            raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
+        except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException(BaseException)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
         self._cache: dict[str, list[list]] = {}
         self.writes: dict[str, dict[tuple[int, int], object]] = defaultdict(dict)
 
@@ -35,8 +46,13 @@ class FileBook:
     def sheet_values(self, name: str) -> list[list]:
         """Rows of cell values from A1 (empty cells are '')."""
         if name not in self._cache:
-            sheet = self._wb.get_sheet_by_name(name)
-            self._cache[name] = sheet.to_python(skip_empty_area=False)
+            try:
+                sheet = self._wb.get_sheet_by_name(name)
+                self._cache[name] = sheet.to_python(skip_empty_area=False)
+            except BaseException as exc:  # noqa: BLE001 - see __init__: panics are BaseException
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                raise BookError(f"无法读取工作簿“{self.path.name}”的工作表“{name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
         return self._cache[name]
 
     def write(self, sheet: str, row: int, col: int, values: list[list]) -> None:

@@ -127,6 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def os_error_message(exc: OSError) -> str:
+    """A locked, read-only or missing path, said plainly (the strerror text is English)."""
+    import errno
+
+    name = exc.filename2 or exc.filename or ""
+    reasons = {errno.EACCES: "没有写入权限：文件可能正在 Excel/WPS 中打开，或文件/文件夹是只读的",
+               errno.EPERM: "没有权限：文件可能正在 Excel/WPS 中打开，或文件/文件夹是只读的",
+               errno.EROFS: "所在磁盘是只读的", errno.ENOSPC: "磁盘空间不足",
+               errno.ENOENT: "文件或文件夹不存在", errno.EISDIR: "这是一个文件夹，不是文件",
+               errno.ENOTDIR: "路径中的某一级不是文件夹", errno.EBUSY: "文件正被其他程序占用"}
+    reason = reasons.get(exc.errno, f"无法读写文件（{exc.strerror or exc}）")
+    return f"{reason}：{name}" if name else reason
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -135,9 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"错误：{exc}", file=sys.stderr)
         return EXIT_INPUT
     except OSError as exc:  # locked or read-only output, full disk …
-        print(f"错误：无法读写文件：{exc.filename or ''} {exc.strerror or exc}", file=sys.stderr)
+        print(f"错误：{os_error_message(exc)}", file=sys.stderr)
         return EXIT_INPUT
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback, for users
+        from .books import BookError  # a workbook found broken while reading a sheet
+
+        if isinstance(exc, BookError):
+            print(f"错误：{exc}", file=sys.stderr)
+            return EXIT_INPUT
         if os.environ.get("DTG_DEBUG"):
             raise
         print(f"内部错误（请将此信息反馈给开发者）：{type(exc).__name__}: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@ renamed over the target only when complete, so a failure never leaves a half-wri
 never touches an existing one."""
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from contextlib import contextmanager
@@ -13,11 +14,20 @@ from pathlib import Path
 def atomic_output(path: str | Path):
     """Yield a temp path beside ``path``; on success rename it to ``path``, on error delete it."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent or ".")
+    if path.exists() and not os.access(path, os.W_OK):
+        # rename would replace a read-only file silently (the folder is writable); say it instead
+        raise PermissionError(errno.EACCES, "read-only file", str(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent or ".")
+    except OSError as exc:  # report the target, not the temp name
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     os.close(fd)
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:  # e.g. the target is open in Excel on Windows
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     except BaseException:
         try:
             os.unlink(tmp)

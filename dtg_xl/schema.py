@@ -11,6 +11,26 @@ SHEET_PARAMS = "参数"
 SHEET_INDICATORS = "指标体系"
 SHEET_UNITS = "单位填报"
 SHEET_SUMMARY = "汇总"
+SHEET_REPORT_TEXT = "报告文字"  # free text of the Word report: label in A, text in B
+
+# 报告文字: label -> what to write there (the hint shown in column C); the report places each
+# text in its section, and an empty one becomes a marked placeholder, never invented text
+REPORT_TEXT = {
+    "项目概况": "项目设立背景、资金用途、实施单位、预算安排等",
+    "绩效目标": "总体目标和阶段性目标完成情况",
+    "评价目的": "为什么开展本次评价",
+    "评价对象": "评价的单位或项目",
+    "评价范围": "评价的资金范围和基准日",
+    "评价原则": "评价原则，每条一段",
+    "评价方法": "评价方式和方法（等级划分由程序按评价方案生成）",
+    "工作过程": "评价工作的组织和过程",
+    "评价结论说明": "综合得分句之后的结论性文字",
+    "指标分析-决策": "项目决策情况分析",
+    "指标分析-过程": "项目过程情况分析",
+    "指标分析-产出和效益": "项目产出和效益情况分析",
+    "经验做法": "主要经验及做法，每条一段",
+    "相关建议": "相关建议，每条一段",
+}
 
 HEADER_ROW = 1  # header row of 指标体系 and 单位填报; data starts on the row below
 
@@ -57,6 +77,8 @@ PARAMS = {
     "总分": "full_marks",
     "预算执行率口径": "execution_base",
     "模板版本": "template_version",
+    "收件人": "mail_to",  # dtg-xl mail: default recipients (分号分隔) and sender
+    "发件人": "mail_from",
 }
 WEIGHTING_FLAT = "逐级累加"
 WEIGHTING_NESTED = "分层权重"

@@ -81,12 +81,18 @@ def _print_summary(result, out: Path) -> None:
 
     m = result_margin(result)
     print(f"  {m.down_text}；{m.up_text}；决定等次的失分：{m.decisive_text}")
+    from .margin import result_margin
+
+    m = result_margin(result)
+    print(f"  {m.down_text}；{m.up_text}；决定等次的失分：{m.decisive_text}")
     for c in result.categories:
         print(f"  {c.name} {c.score:g} / {c.points:g}")
     if result.budget:
         b = result.budget
         print(f"预算 {b.initial:g} + {b.added:g} = {b.adjusted:g} 万元，实际到位 {b.in_place:g}，"
               f"实际支出 {b.spent:g}，执行率 {b.execution_rate:g}%")
+    for p in result.warnings:
+        print(f"提示：{p}")
     for p in result.warnings:
         print(f"提示：{p}")
     print(f"结果已写入：{out}")
@@ -99,6 +105,71 @@ def cmd_profiles(args) -> int:
         p = load_profile(name)
         bands = " / ".join(f"{g}≥{lo:g}" for g, lo in p.grades)
         print(f"{name}\t{p.title}\t{bands}")
+    return EXIT_OK
+
+
+def cmd_whatif(args) -> int:
+    from .books import BookError, FileBook
+    from .whatif import WhatIfError, format_whatif, run_whatif, whatif_json
+
+    src = Path(args.input)
+    if not src.is_file():
+        raise UserError(f"找不到文件：{src}")
+    try:
+        book = FileBook(src)  # read only: nothing is written or saved
+    except BookError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        w = run_whatif(book, args.set or [], profile=args.profile)
+    except WhatIfError as exc:
+        raise UserError("模拟输入有问题：\n  " + "\n  ".join(exc.problems)) from None
+    finally:
+        book.close()
+    if args.json:
+        _print_json(whatif_json(w))
+    else:
+        print("\n".join(format_whatif(w)))
+    return EXIT_OK if w.ok else EXIT_INPUT
+
+
+def cmd_compare(args) -> int:
+    from .books import BookError, FileBook
+    from .compare import SHEET_COMPARE, CompareError, compare_blocks, compare_books, default_output, format_compare
+    from .pipeline import evaluate_book
+
+    paths = [Path(args.last), Path(args.this)]
+    for p in paths:
+        if not p.is_file():
+            raise UserError(f"找不到文件：{p}")
+    out = Path(args.output) if args.output else default_output(paths[1])
+    if out.resolve() in {p.resolve() for p in paths}:
+        raise UserError("输出文件不能是输入文件之一，请用 -o 另指定")
+    try:
+        last, this = FileBook(paths[0]), FileBook(paths[1])
+    except BookError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        data = compare_books(last, this, paths[0].name, paths[1].name, profile=args.profile)
+        has_sheet = SHEET_COMPARE in this.sheet_names()
+        if args.output and not has_sheet:
+            raise UserError(f"“{paths[1].name}”中没有“{SHEET_COMPARE}”工作表（dtg-xl new 生成的新模板才有），"
+                            "无法写入同比表；可去掉 -o 只看结果")
+        if has_sheet:
+            evaluate_book(this, profile=args.profile)  # the copy also carries this year's results
+            for sheet, row, col, values in compare_blocks(data):
+                this.write(sheet, row, col, values)
+            this.save(out)
+    except CompareError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        last.close()
+        this.close()
+    if args.json:
+        _print_json(data | {"output": str(out) if has_sheet else None})
+    else:
+        print("\n".join(format_compare(data)))
+        print(f"同比表已写入：{out}（“{SHEET_COMPARE}”工作表）" if has_sheet else
+              f"“{paths[1].name}”中没有“{SHEET_COMPARE}”工作表，未写入文件")
     return EXIT_OK
 
 
@@ -121,6 +192,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
     p.add_argument("--profile", help="覆盖工作簿中的评价方案")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("whatif", help="模拟：改变若干输入后重新计分（不修改文件）")
+    p.add_argument("input", help="评价工作簿（.xlsx/.xlsm）")
+    p.add_argument("--set", action="append", metavar="工作表!单元格=值",
+                   help="模拟值，可重复，如 --set 指标体系!J12=95")
+    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
+    p.add_argument("--profile", help="覆盖工作簿中的评价方案")
+    p.set_defaults(func=cmd_whatif)
+
+    p = sub.add_parser("compare", help="同比：对比上年与本年的评价工作簿")
+    p.add_argument("last", help="上年评价工作簿")
+    p.add_argument("this", help="本年评价工作簿")
+    p.add_argument("-o", "--output", help="输出文件（默认：本年文件名-同比），本年文件的副本，含“同比”表")
+    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
+    p.add_argument("--profile", help="覆盖工作簿中的评价方案")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("profiles", help="列出评价方案")
     p.set_defaults(func=cmd_profiles)

@@ -10,7 +10,9 @@ from datetime import datetime
 from .engine import Result, evaluate
 from .layout import losses, result_blocks
 from .margin import result_margin
+from .margin import result_margin
 from .model import read_model
+from .whatif import SHEET_SIMULATION, simulation_blocks
 
 
 def evaluate_book(book, when: datetime | None = None, profile: str | None = None) -> Result:
@@ -20,6 +22,9 @@ def evaluate_book(book, when: datetime | None = None, profile: str | None = None
     present = set(book.sheet_names())
     for sheet, row, col, values in result_blocks(result, when):
         if sheet in present:
+            book.write(sheet, row, col, values)
+    if SHEET_SIMULATION in present:  # what-if rows typed on 模拟: simulated beside them, inputs untouched
+        for sheet, row, col, values in simulation_blocks(book, profile, base=result):
             book.write(sheet, row, col, values)
     return result
 

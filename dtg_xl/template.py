@@ -92,6 +92,10 @@ def build_template(wb, profile: str | None = None, example: str | None = None, d
     _indicators(wb.add_worksheet(SHEET_INDICATORS), f, data.get("indicators", []))
     _units(wb.add_worksheet(SHEET_UNITS), f, data.get("units", []))
     _summary(wb.add_worksheet(SHEET_SUMMARY), f)
+    from . import compare, whatif  # their sheets live with the code that fills them
+
+    whatif.build_simulation_sheet(wb.add_worksheet(whatif.SHEET_SIMULATION), f)
+    compare.build_compare_sheet(wb.add_worksheet(compare.SHEET_COMPARE), f)
     _report_text(wb.add_worksheet(SHEET_REPORT_TEXT), f, data.get("report_text", {}))
 
 

@@ -148,6 +148,10 @@ def result_blocks(result: Result, when: datetime | None = None) -> list[tuple[st
                _block(BUDGET, budget_rows), _block(UNITS, unit_rows)]
     if model is not None and len(model.rows):
         blocks += score_column_blocks(result)
+    if model is not None:
+        from .baselines import rate_blocks
+
+        blocks += rate_blocks(model.baselines)  # 基准对比.压缩率, computed from its inputs
     return blocks
 
 

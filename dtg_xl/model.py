@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import rules
+from .baselines import read_baselines, resolve_actual
 from .profiles import Profile, ProfileError, load_profile
 from .schema import (EXECUTION_BASES, HEADER_ROW, INDICATOR_COLUMNS, INDICATOR_REQUIRED, PARAMS,
                      SHEET_INDICATORS, SHEET_PARAMS, SHEET_UNITS, UNIT_COLUMNS, UNIT_NOT_WORKLOAD,
@@ -59,6 +60,7 @@ class Model:
     workload_names: list[str]
     indicator_columns: dict[str, int]  # internal name -> 1-based column in 指标体系
     param_cells: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (row, col) of the value
+    baselines: object = None  # baselines.Baselines read from 基准对比 (None without the sheet)
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
@@ -138,11 +140,12 @@ def read_model(book, profile: str | None = None) -> Model | list[Problem]:
     if profile:
         params["profile"] = profile
     profile, weighting, full_marks, base = _settings(params, param_cells, out)
-    indicators = _read_indicators(ind_rows, ind_cols, out)
+    baselines = read_baselines(book, out.add)
+    indicators = _read_indicators(ind_rows, ind_cols, out, baselines)
     units, workload = _read_units(unit_rows, unit_cols, out)
     model = Model(params=params, profile=profile, weighting=weighting, full_marks=full_marks,
                   execution_base=base, indicators=indicators, units=units, workload_names=workload,
-                  indicator_columns=ind_cols, param_cells=param_cells)
+                  indicator_columns=ind_cols, param_cells=param_cells, baselines=baselines)
     _check_points(model, out)
     model.errors = out.errors
     return model
@@ -181,7 +184,7 @@ _TEXT = ("l1", "l2", "l3", "method", "criteria", "unit", "level", "reason", "dev
 _FILL_DOWN = ("l1", "l2")  # blank under a merged or grouped cell = same as above
 
 
-def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector) -> dict[str, np.ndarray]:
+def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, baselines=None) -> dict[str, np.ndarray]:
     def raw(row, name):
         c = cols.get(name)
         return row[c - 1] if c and c - 1 < len(row) else None
@@ -211,6 +214,7 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector) ->
         for name in ("l1_weight", "l2_points"):
             rec[name] = _optional_number(values[name], r, name, cols, out)
         try:
+            values["actual"] = resolve_actual(values["actual"], baselines)  # 基准对比:<指标>
             p = rules.prepare(values["method"], values["points"], values["target"], values["actual"],
                               values["level"], values["given"], values["deduction"], values["criteria"])
         except rules.RuleError as exc:

@@ -82,6 +82,23 @@ PARAMS = {
     "收件人": "mail_to",  # dtg-xl mail: default recipients (分号分隔) and sender
     "发件人": "mail_from",
 }
+
+# 基准对比: a baseline-year value and this year's value give 压缩率 = (基准值 − 当年值) / 基准值 × 100.
+# An indicator takes it by holding the text "基准对比:<指标>" in its 实际值 cell (resolved by the
+# model before scoring; a formula =基准对比!F2 would have no cached value when read headless).
+SHEET_BASELINES = "基准对比"
+BASELINE_COLUMNS = {"指标": "name", "基准年": "base_year", "基准值": "base", "当年值": "current",
+                    "计量单位": "unit", "压缩率": "rate", "说明": "note"}
+BASELINE_REF = ("基准对比:", "基准对比：")  # accepted prefixes of a 实际值 reference
+
+# 因素法 allocation (dtg-xl allocate): inputs on 分配参数, proposal written to 分配建议
+SHEET_ALLOC_PARAMS = "分配参数"
+SHEET_ALLOCATION = "分配建议"
+ALLOC_TOTAL_LABEL = "下年度资金总额（万元）"
+ALLOC_FACTOR_HEADERS = ("因素名称", "权重", "取值来源列")
+ALLOC_GRADE_HEADERS = ("等次", "系数")
+LAST_SCORE_COLUMN = "上年评价得分"  # 单位填报 column: each unit's last evaluation score
+
 WEIGHTING_FLAT = "逐级累加"
 WEIGHTING_NESTED = "分层权重"
 EXECUTION_BASES = {"实际到位": "in_place", "调整后预算": "adjusted"}

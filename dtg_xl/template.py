@@ -15,6 +15,7 @@ from .fileio import atomic_output
 from .profiles import available_profiles, load_profile
 from .rules import LEVELS, METHODS
 from .schema import REPORT_TEXT, SHEET_REPORT_TEXT
+from .schema import SHEET_BASELINES
 from .schema import (EXECUTION_BASES, INDICATOR_COLUMNS, PARAMS, SHEET_GUIDE, SHEET_INDICATORS,
                      SHEET_PARAMS, SHEET_SUMMARY, SHEET_UNITS, TEMPLATE_VERSION, UNIT_COLUMNS,
                      WEIGHTING_FLAT, WEIGHTING_NESTED)
@@ -22,7 +23,7 @@ from .schema import (EXECUTION_BASES, INDICATOR_COLUMNS, PARAMS, SHEET_GUIDE, SH
 FIXED_DATE = datetime(2021, 1, 1)  # document date: a rebuild gives the same bytes
 INPUT_ROWS = 300  # formatted, validated input rows on 指标体系
 UNIT_ROWS = 60
-DEFAULT_WORKLOAD = ("监管船舶艘次", "出入境人员（万人次）", "货运量（万吨）", "报关单量（万票）")
+DEFAULT_WORKLOAD = ("监管船舶艘次", "出入境人员（万人次）", "货运量（万吨）", "报关单量（万票）", "上年评价得分")
 COLUMN_WIDTHS = {"一级指标": 8, "一级权重": 7, "二级指标": 10, "二级分值": 7, "三级指标": 26, "分值": 6,
                  "评分方法": 8, "评分标准": 36, "目标值": 9, "实际值": 9, "计量单位": 8, "定性等级": 16,
                  "评定得分": 8, "扣分": 6, "扣分原因": 36, "偏差原因": 30, "改进措施": 30, "得分": 8}
@@ -97,6 +98,10 @@ def build_template(wb, profile: str | None = None, example: str | None = None, d
     whatif.build_simulation_sheet(wb.add_worksheet(whatif.SHEET_SIMULATION), f)
     compare.build_compare_sheet(wb.add_worksheet(compare.SHEET_COMPARE), f)
     _report_text(wb.add_worksheet(SHEET_REPORT_TEXT), f, data.get("report_text", {}))
+    from . import allocate, baselines  # their sheets live with the code that reads them
+
+    baselines.write_sheet(wb.add_worksheet(SHEET_BASELINES), f, data.get("baselines", []))
+    allocate.write_sheets(wb, f, data.get("allocation", {}), _workload_names(data.get("units", [])), chosen)
 
 
 def _formats(wb) -> dict:
@@ -178,8 +183,12 @@ def _indicators(ws, f, rows: list[dict]):
     _print_setup(ws, repeat_rows=True)
 
 
+def _workload_names(units: list[dict]) -> list[str]:
+    return list(dict.fromkeys(k for u in units for k in u if k not in UNIT_COLUMNS)) or list(DEFAULT_WORKLOAD)
+
+
 def _units(ws, f, units: list[dict]):
-    workload = list(dict.fromkeys(k for u in units for k in u if k not in UNIT_COLUMNS)) or list(DEFAULT_WORKLOAD)
+    workload = _workload_names(units)
     headers = ["序号", *UNIT_COLUMNS, *workload, "备注"]
     ws.write_row(0, 0, headers, f["header"])
     ws.set_row(0, 30)

@@ -25,23 +25,40 @@ def score_table(table) -> np.ndarray:
     """
     method = np.asarray(table["method"], dtype=object)
     points = np.asarray(table["points"], dtype=float)
+    actual = np.asarray(table["actual"], dtype=float)
     raw = np.full(len(method), np.nan)
-    for name in np.unique(method):
-        idx = np.flatnonzero(method == name)
+    for name, idx in _groups(method):
         if name == "分档":
             bands = np.asarray(table["bands"], dtype=object)[idx]
-            for band in set(bands):  # rows sharing one band definition go together
-                sub = idx[[b == band for b in bands]]
-                raw[sub] = rules.tiered(points[sub], band, np.asarray(table["actual"], dtype=float)[sub])
+            for band, sub in _groups(bands, by_identity=True):  # rows sharing one band definition go together
+                sub = idx[sub]
+                raw[sub] = rules.tiered(points[sub], band, actual[sub])
             continue
         prepared = rules.Prepared(
             name, points[idx],
             target=np.asarray(table["target"], dtype=float)[idx],
-            actual=np.asarray(table["actual"], dtype=float)[idx],
+            actual=actual[idx],
             given=np.asarray(table["given"], dtype=float)[idx],
             deducted=np.asarray(table["deduction"], dtype=float)[idx])
         raw[idx] = rules.score_prepared(prepared)
     return excel_round(raw, 2)
+
+
+def _groups(values: np.ndarray, by_identity: bool = False) -> list[tuple[object, np.ndarray]]:
+    """(value, row indices) for each distinct value of an object column, in first-seen order.
+
+    One hash per row and an integer compare per group: np.unique sorts the Python objects and
+    a ``column == value`` per group compares them again (0.8 s for 1M methods).  With
+    ``by_identity`` rows are first grouped by object id (parse_bands returns one shared tuple
+    per text), so the slow dataclass hash runs once per distinct object, not once per row.
+    """
+    items = values.tolist()
+    keys = list(map(id, items)) if by_identity else items
+    first = dict(zip(keys, items))  # key -> its first value
+    distinct: dict[object, int] = {}  # value -> group number (equal values from distinct objects merge)
+    code_of = {key: distinct.setdefault(value, len(distinct)) for key, value in first.items()}
+    codes = np.fromiter(map(code_of.__getitem__, keys), dtype=np.intp, count=len(keys))
+    return [(value, np.flatnonzero(codes == code)) for value, code in distinct.items()]
 
 
 @dataclass

@@ -6,6 +6,7 @@ row.  Sources: domain.md §1.4 (定量/定性), §3, §5 (扣分, 分档, 要素
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -88,7 +89,13 @@ def parse_bands(text) -> tuple[Band, ...]:
     Items are separated by ；or ; and each is ``下限:得分比例``; the lower bound is inclusive,
     the share is a percentage (with %) or a fraction.  A value below every band scores 0.
     """
-    items = [t for t in re.split(r"[;；\n]", str(text or "")) if t.strip()]
+    return _parse_bands(str(text or ""))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_bands(text: str) -> tuple[Band, ...]:
+    # cached: rows with the same text share one (immutable) tuple, which the engine groups by id
+    items = [t for t in re.split(r"[;；\n]", text) if t.strip()]
     if not items:
         raise RuleError("分档标准为空，应写成“≥95:100%；≥90:80%；≥80:60%”")
     bands = []

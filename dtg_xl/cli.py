@@ -173,6 +173,17 @@ def cmd_compare(args) -> int:
     return EXIT_OK
 
 
+def cmd_build_workbook(args) -> int:
+    from .workbook_build import BuildError, build_workbook
+
+    try:
+        out = build_workbook(args.output, example=None if args.blank else "dtg-2020")
+    except BuildError as exc:
+        raise UserError(str(exc)) from None
+    print(f"已生成：{out}（宏工作簿）和 {out.with_suffix('.py')}（按钮调用的 Python 模块）")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- wiring
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dtg-xl", description="项目支出绩效评价工作簿工具")
@@ -211,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("profiles", help="列出评价方案")
     p.set_defaults(func=cmd_profiles)
+
+    p = sub.add_parser("build-workbook", help="生成带按钮和 xlwings 宏的 Excel 工作簿（dtg.xlsm）")
+    p.add_argument("-o", "--output", default="workbook/dtg.xlsm", help="输出文件（.xlsm，默认 workbook/dtg.xlsm）")
+    p.add_argument("--blank", action="store_true", help="不填入2020年示例数据")
+    p.set_defaults(func=cmd_build_workbook)
     return parser
 
 

@@ -81,18 +81,12 @@ def _print_summary(result, out: Path) -> None:
 
     m = result_margin(result)
     print(f"  {m.down_text}；{m.up_text}；决定等次的失分：{m.decisive_text}")
-    from .margin import result_margin
-
-    m = result_margin(result)
-    print(f"  {m.down_text}；{m.up_text}；决定等次的失分：{m.decisive_text}")
     for c in result.categories:
         print(f"  {c.name} {c.score:g} / {c.points:g}")
     if result.budget:
         b = result.budget
         print(f"预算 {b.initial:g} + {b.added:g} = {b.adjusted:g} 万元，实际到位 {b.in_place:g}，"
               f"实际支出 {b.spent:g}，执行率 {b.execution_rate:g}%")
-    for p in result.warnings:
-        print(f"提示：{p}")
     for p in result.warnings:
         print(f"提示：{p}")
     print(f"结果已写入：{out}")

@@ -60,13 +60,70 @@ def cmd_evaluate(args) -> int:
         result = evaluate_book(book, profile=args.profile)
     finally:
         book.close()
-    if book.writes:
+    images = _chart_images(result) if args.charts and result.ok else None  # before any write
+    if book.writes and images:
+        from .schema import SHEET_SUMMARY
+        from .xlsx_images import save_with_images
+
+        save_with_images(book, out, images, SHEET_SUMMARY)
+    elif book.writes:
         book.save(out)
     if args.json:
         _print_json(result_json(result) | {"output": str(out)})
     else:
         _print_summary(result, out)
     return EXIT_OK if result.ok else EXIT_INPUT
+
+
+def _chart_images(result):
+    from .charts import ChartError
+    from .xlsx_images import chart_images
+
+    try:
+        return chart_images(result)
+    except ChartError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_report(args) -> int:
+    from .books import BookError
+    from .charts import ChartError
+    from .report import ReportError, write_report
+
+    src = Path(args.input)
+    if not src.is_file():
+        raise UserError(f"找不到文件：{src}")
+    out = Path(args.output) if args.output else src.with_name(f"{src.stem}-评价报告.docx")
+    try:
+        info = write_report(src, out, charts=not args.no_charts)
+    except (BookError, ReportError, ChartError) as exc:
+        raise UserError(str(exc)) from None
+    print(f"已生成报告：{out}（综合得分 {info.result.total:g} 分，等次：{info.result.grade}）")
+    for w in info.warnings:
+        print(f"提示：{w}")
+    if info.placeholders:
+        print(f"待填写（“报告文字”表）：{'、'.join(info.placeholders)}")
+    return EXIT_OK
+
+
+def cmd_mail(args) -> int:
+    from .charts import ChartError
+    from .mail import MailError, write_draft
+    from .report import ReportError
+
+    try:
+        draft = write_draft(args.input, args.output, to=args.to, sender=args.sender, cc=args.cc,
+                            report=args.report, original=args.original)
+    except (MailError, ReportError, ChartError) as exc:
+        raise UserError(str(exc)) from None
+    msg = draft.message
+    print(f"已生成邮件草稿（未发送）：{args.output}")
+    print(f"  主题：{msg['Subject']}")
+    print(f"  收件人：{msg['To'] or '（未填写）'}")
+    print(f"  附件：{'、'.join(draft.attachments)}")
+    for note in draft.notes:
+        print(f"提示：{note}")
+    return EXIT_OK
 
 
 def _print_summary(result, out: Path) -> None:
@@ -196,7 +253,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--in-place", action="store_true", help="直接写回输入文件")
     p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
     p.add_argument("--profile", help="覆盖工作簿中的评价方案")
+    p.add_argument("--charts", action="store_true", help="同时在“汇总”表右侧插入图表")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="生成评价报告（Word .docx）")
+    p.add_argument("input", help="评价工作簿（.xlsx/.xlsm）")
+    p.add_argument("-o", "--output", help="输出文件（默认：输入文件名-评价报告.docx）")
+    p.add_argument("--no-charts", action="store_true", help="报告中不插入图表")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("mail", help="生成邮件草稿（.eml，不发送）：附评价工作簿和结果摘要")
+    p.add_argument("input", help="已计算的评价工作簿（.xlsx/.xlsm）")
+    p.add_argument("-o", "--output", required=True, help="输出的邮件草稿（.eml）")
+    p.add_argument("--to", help="收件人，多个用分号分隔（默认取“参数”表的收件人）")
+    p.add_argument("--cc", help="抄送，多个用分号分隔")
+    p.add_argument("--from", dest="sender", help="发件人（默认取“参数”表的发件人）")
+    p.add_argument("--report", action="store_true", help="同时附上评价报告（.docx）")
+    p.add_argument("--original", action="store_true", help="附上工作簿本身，而不是邮件安全版本")
+    p.set_defaults(func=cmd_mail)
 
     p = sub.add_parser("whatif", help="模拟：改变若干输入后重新计分（不修改文件）")
     p.add_argument("input", help="评价工作簿（.xlsx/.xlsm）")

@@ -14,7 +14,9 @@ from datetime import datetime
 from . import __version__
 from .deviation import WARNING_PREFIX
 from .deviation import WARNING_PREFIX
+from .deviation import WARNING_PREFIX
 from .engine import Result
+from .margin import result_margin
 from .margin import result_margin
 from .margin import result_margin
 from .model import col_letter

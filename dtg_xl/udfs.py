@@ -198,6 +198,16 @@ def DTG_COMPRESSION(baseline, current):
         return _message(exc)
 
 
-# ---------------------------------------------------------------- more functions
-# Issue 8 adds DTG_MARGIN (distance of a total to its grade band edges) here, in the same
-# style: @xw.func(category=CATEGORY), Chinese docs, a message instead of a traceback.
+# ---------------------------------------------------------------- grade margin
+@xw.func(category=CATEGORY)
+@xw.arg("total", doc="综合得分")
+@xw.arg("profile", doc="评价方案，如 mof-2020、qingdao-2020；留空为 mof-2020")
+def DTG_MARGIN(total, profile=None):
+    """综合得分距本等次下限和上一等次下限各多少分，如“高于“优”下限（90分）6.65 分……”。"""
+    try:
+        from .margin import grade_margin
+
+        m = grade_margin(rules.number(total, "综合得分"), None if _blank(profile) else str(profile))
+        return f"{m.down_text}；{m.up_text}"
+    except Exception as exc:  # noqa: BLE001 - a cell shows a message, never a traceback
+        return _message(exc)

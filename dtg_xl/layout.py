@@ -13,11 +13,7 @@ from datetime import datetime
 
 from . import __version__
 from .deviation import WARNING_PREFIX
-from .deviation import WARNING_PREFIX
-from .deviation import WARNING_PREFIX
 from .engine import Result
-from .margin import result_margin
-from .margin import result_margin
 from .margin import result_margin
 from .model import col_letter
 from .schema import SHEET_INDICATORS, SHEET_SUMMARY
@@ -120,14 +116,10 @@ def result_blocks(result: Result, when: datetime | None = None) -> list[tuple[st
         "距本等次下限": margin.down_text if margin else None,
         "距上一等次": margin.up_text if margin else None,
         "决定等次的失分": margin.decisive_text if margin else None,
-        "距本等次下限": margin.down_text if margin else None,
-        "距上一等次": margin.up_text if margin else None,
-        "决定等次的失分": margin.decisive_text if margin else None,
         "计算时间": when, "校验结果": status, "引擎版本": f"dtg_xl {__version__}",
     }
     blocks = [(SHEET_SUMMARY, FACTS_ROW, 2, [[facts[label]] for label in FACTS])]
     error_rows = [[p.sheet, p.cell, p.message] for p in result.errors]
-    error_rows += [[p.sheet, p.cell, f"{WARNING_PREFIX}：{p.message}"] for p in result.warnings]
     error_rows += [[p.sheet, p.cell, f"{WARNING_PREFIX}：{p.message}"] for p in result.warnings]
     blocks.append(_block(ERRORS, error_rows))
     category_rows, loss_rows, budget_rows, unit_rows = [], [], [], []

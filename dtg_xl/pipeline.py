@@ -10,7 +10,6 @@ from datetime import datetime
 from .engine import Result, evaluate
 from .layout import losses, result_blocks
 from .margin import result_margin
-from .margin import result_margin
 from .model import read_model
 from .whatif import SHEET_SIMULATION, simulation_blocks
 

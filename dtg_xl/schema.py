@@ -53,8 +53,6 @@ INDICATOR_COLUMNS = {
     "扣分原因": "reason",
     "偏差原因": "deviation_reason",  # why a quantitative indicator missed its target
     "改进措施": "improvement",
-    "偏差原因": "deviation_reason",  # why a quantitative indicator missed its target
-    "改进措施": "improvement",
     "得分": "score",
 }
 INDICATOR_REQUIRED = ("一级指标", "二级指标", "三级指标", "分值", "评分方法", "得分")

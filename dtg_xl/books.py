@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from .xlsx_patch import patch_workbook
+from .xlsx_patch import PatchError, patch_workbook
 
 
 class BookError(ValueError):
@@ -63,7 +63,10 @@ class FileBook:
     def save(self, path: str | Path) -> Path:
         """Write the collected values into a copy at path (atomic; path may be the source)."""
         path = Path(path)
-        patch_workbook(self.path, path, dict(self.writes))
+        try:
+            patch_workbook(self.path, path, dict(self.writes))
+        except PatchError as exc:
+            raise BookError(f"无法写入“{path.name}”：{exc}") from None
         return path
 
     def close(self) -> None:

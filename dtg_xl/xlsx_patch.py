@@ -6,14 +6,27 @@ byte for byte; in a written sheet only the target ``<c>`` elements change (their
 kept), values go in as numbers or inline strings, and an overwritten formula's calcChain
 entry is removed.  No library patches cells in place this way, hence by hand (lxml keeps
 namespace prefixes, which Excel's ``mc:Ignorable`` needs).
+
+Parts that may change besides the written sheets, and why:
+* ``xl/calcChain.xml`` — entries of overwritten formulas removed (Excel repairs a file whose
+  chain names a cell without a formula); when none remain, the part, its relationship
+  (``xl/_rels/workbook.xml.rels``) and its content type go, since an empty chain is invalid.
+* ``xl/workbook.xml`` — ``calcPr fullCalcOnLoad="1"`` only when a remaining formula may depend
+  on a written cell (any formula on a written sheet; elsewhere one naming a written sheet, a
+  defined name on it, or INDIRECT/OFFSET), so Excel recalculates on open; otherwise untouched.
+Strings are written inline (``t="inlineStr"``), so ``sharedStrings.xml`` keeps its bytes; a
+string that looks like a formula (``=…``, ``+…``, ``-…``, ``@…``) is still only text.
 """
 from __future__ import annotations
 
+import html
 import math
+import numbers
 import os
 import re
 import zipfile
 from collections import defaultdict
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
 from lxml import etree
@@ -26,7 +39,12 @@ PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _C, _ROW, _V, _F, _IS, _T = (f"{{{NS}}}{n}" for n in ("c", "row", "v", "f", "is", "t"))
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False, huge_tree=False)
 _REF = re.compile(r"^([A-Z]+)(\d+)$")
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+MAX_TEXT = 32767  # Excel's limit for one cell's text
+CALC_CHAIN = "xl/calcChain.xml"
+CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+_FORMULA_TEXT = re.compile(rb"<(?:\w+:)?f\b[^>]*>([^<]*)</(?:\w+:)?f>")
+_ANY_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
 
 class PatchError(ValueError):
@@ -70,42 +88,113 @@ def _sheet_ids(zf: zipfile.ZipFile) -> dict[str, str]:
     return {s.get("name"): s.get("sheetId") for s in wb.iter(f"{{{NS}}}sheet")}
 
 
-def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tuple[int, int], object]]) -> None:
-    """Copy src to dst with ``writes[sheet][(row, col)] = value`` applied (atomically)."""
+def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tuple[int, int], object]]) -> list[str]:
+    """Copy src to dst with ``writes[sheet][(row, col)] = value`` applied (atomically).
+
+    Returns the names of the parts whose bytes changed (or were removed)."""
     src, dst = Path(src), Path(dst)
     with zipfile.ZipFile(src) as zin:
         parts = sheet_parts(zin)
         ids = _sheet_ids(zin)
-        missing = [name for name in writes if name not in parts]
+        names = zin.namelist()
+        missing = [name for name in writes if name not in parts or parts[name] not in names]
         if missing:
             raise PatchError(f"工作簿中没有工作表：{'、'.join(missing)}")
-        new_parts: dict[str, bytes] = {}
+        new_parts: dict[str, bytes | None] = {}
         dropped_formulas: dict[str, set[str]] = {}
         for name, cells in writes.items():
-            xml, dropped = _patch_sheet(zin.read(parts[name]), cells)
+            if not cells:
+                continue
+            xml, dropped = _patch_sheet(zin.read(parts[name]), cells, name)
             new_parts[parts[name]] = xml
             if dropped:
                 dropped_formulas[ids[name]] = dropped
-        names = zin.namelist()
-        if dropped_formulas and "xl/calcChain.xml" in names:
-            new_parts["xl/calcChain.xml"] = _prune_calc_chain(zin.read("xl/calcChain.xml"), dropped_formulas)
-        if _has_formulas(zin, parts.values()):
-            new_parts["xl/workbook.xml"] = _full_calc_on_load(zin.read("xl/workbook.xml"))
+        if dropped_formulas and CALC_CHAIN in names:
+            chain = _prune_calc_chain(zin.read(CALC_CHAIN), dropped_formulas)
+            if chain is None:  # nothing left: drop the part and every pointer to it
+                new_parts[CALC_CHAIN] = None
+                new_parts["xl/_rels/workbook.xml.rels"] = _drop_relationship(
+                    zin.read("xl/_rels/workbook.xml.rels"), "calcChain.xml")
+                new_parts["[Content_Types].xml"] = _drop_override(zin.read("[Content_Types].xml"), "/" + CALC_CHAIN)
+            else:
+                new_parts[CALC_CHAIN] = chain
+        written = {n for n, cells in writes.items() if cells}
+        if written and _dependent_formulas(zin, parts, written, new_parts):
+            wb_xml = zin.read("xl/workbook.xml")
+            updated = _full_calc_on_load(wb_xml)
+            if updated != wb_xml:
+                new_parts["xl/workbook.xml"] = updated
         atomic_write_zip(dst, zin, new_parts)
+    return sorted(new_parts)
 
 
-def atomic_write_zip(dst: Path, zin: zipfile.ZipFile, replaced: dict[str, bytes]) -> None:
-    """Write a copy of zin with some parts replaced, atomically; other parts keep their bytes."""
+def atomic_write_zip(dst: Path, zin: zipfile.ZipFile, replaced: dict[str, bytes | None]) -> None:
+    """Write a copy of zin with some parts replaced (None: removed), atomically; other parts
+    keep their bytes, order and compression."""
     with atomic_output(dst) as tmp, zipfile.ZipFile(tmp, "w") as zout:
         for info in zin.infolist():
+            if info.filename in replaced and replaced[info.filename] is None:
+                continue
             data = replaced.get(info.filename)
             if data is None:
                 data = zin.read(info.filename)
-            zout.writestr(info, data, compress_type=info.compress_type)
+            out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            out.external_attr, out.create_system = info.external_attr, info.create_system
+            zout.writestr(out, data, compress_type=info.compress_type)
 
 
-def _has_formulas(zin: zipfile.ZipFile, sheet_paths) -> bool:
-    return any(re.search(rb"<(?:\w+:)?f[ >]", zin.read(p)) for p in sheet_paths if p in zin.namelist())
+def _formula_texts(xml: bytes) -> list[str]:
+    return [html.unescape(m.decode("utf-8", "replace")) for m in _FORMULA_TEXT.findall(xml)]
+
+
+def _defined_names(zin: zipfile.ZipFile) -> list[tuple[str, str]]:
+    root = parse(zin.read("xl/workbook.xml"))
+    return [(d.get("name") or "", d.text or "") for d in root.iter(f"{{{NS}}}definedName")]
+
+
+def _mentions_sheet(text: str, sheet: str) -> bool:
+    quoted = "'" + sheet.replace("'", "''") + "'!"
+    return quoted in text or f"{sheet}!" in text
+
+
+def _dependent_formulas(zin, parts: dict[str, str], written: set[str], new_parts: dict) -> bool:
+    """May a formula left in the workbook depend on a written cell?  Conservative: any formula
+    on a written sheet; elsewhere one naming a written sheet, a name defined on one, or
+    INDIRECT/OFFSET (which build references from text)."""
+    names = set(zin.namelist())
+    for sheet in written:
+        if _ANY_FORMULA.search(new_parts.get(parts[sheet]) or b""):
+            return True
+    risky_names = [n for n, ref in _defined_names(zin) if any(_mentions_sheet(ref, s) for s in written)]
+    for sheet, part in parts.items():
+        if sheet in written or part not in names:
+            continue
+        xml = zin.read(part)
+        if not _ANY_FORMULA.search(xml):
+            continue
+        for text in _formula_texts(xml):
+            upper = text.upper()
+            if any(_mentions_sheet(text, s) for s in written) or "INDIRECT(" in upper or "OFFSET(" in upper:
+                return True
+            if any(re.search(rf"(?<![\w.]){re.escape(n)}(?![\w.(])", text) for n in risky_names):
+                return True
+    return False
+
+
+def _drop_relationship(xml: bytes, target_end: str) -> bytes:
+    root = parse(xml)
+    for rel in list(root):
+        if (rel.get("Target") or "").endswith(target_end):
+            root.remove(rel)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def _drop_override(xml: bytes, part_name: str) -> bytes:
+    root = parse(xml)
+    for el in list(root):
+        if el.get("PartName") == part_name:
+            root.remove(el)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
 def _full_calc_on_load(xml: bytes) -> bytes:
@@ -127,7 +216,7 @@ def _full_calc_on_load(xml: bytes) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
-def _prune_calc_chain(xml: bytes, dropped: dict[str, set[str]]) -> bytes:
+def _prune_calc_chain(xml: bytes, dropped: dict[str, set[str]]) -> bytes | None:
     root = parse(xml)
     current = None
     for c in list(root):
@@ -138,22 +227,31 @@ def _prune_calc_chain(xml: bytes, dropped: dict[str, set[str]]) -> bytes:
                 if nxt is not None and nxt.get("i") is None:
                     nxt.set("i", c.get("i"))
             root.remove(c)
+    if not len(root):
+        return None
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
-def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object]) -> tuple[bytes, set[str]]:
+def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = "") -> tuple[bytes, set[str]]:
     root = parse(xml)
     data = root.find(f"{{{NS}}}sheetData")
     if data is None:
-        raise PatchError("工作表缺少sheetData")
-    rows = {int(r.get("r")): r for r in data.iter(_ROW) if r.get("r")}
+        raise PatchError(f"工作表“{sheet}”缺少sheetData，文件已损坏")
+    _explicit_refs(data)
+    rows = {int(r.get("r")): r for r in data.iter(_ROW)}
     by_row = defaultdict(dict)
     for (r, c), value in cells.items():
         by_row[r][c] = value
+    targets = {f"{_letters(c)}{r}" for r, c in cells}
+    _check_arrays(data, cells, sheet)
+    _unshare_overwritten_masters(data, targets)
+    col_styles = _column_styles(root)
     dropped = set()
     for r in sorted(by_row):
         row = rows.get(r)
         if row is None:
+            if all(_is_blank(v) for v in by_row[r].values()):
+                continue  # nothing to clear in a row that does not exist
             row = _insert_row(data, rows, r)
         row.attrib.pop("spans", None)  # a hint only; stale spans are worse than none
         existing = {}
@@ -163,12 +261,93 @@ def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object]) -> tuple[byte
                 existing[col_number(m.group(1))] = c
         for col in sorted(by_row[r]):
             cell = existing.get(col)
+            value = by_row[r][col]
             if cell is None:
-                cell = _insert_cell(row, existing, r, col)
-            if _set_value(cell, by_row[r][col]):
+                if _is_blank(value):
+                    continue
+                cell = _insert_cell(row, existing, r, col, col_styles)
+            if _set_value(cell, value):
                 dropped.add(cell.get("r"))
     _grow_dimension(root, cells)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True), dropped
+
+
+def _is_blank(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _explicit_refs(data) -> None:
+    """Rows and cells may omit r (position implied); give them one so cells can be found."""
+    last_row = 0
+    for row in data.iter(_ROW):
+        r = row.get("r")
+        last_row = int(r) if r and r.isdigit() else last_row + 1
+        if not r:
+            row.set("r", str(last_row))
+        last_col = 0
+        for c in row.iter(_C):
+            m = _REF.match(c.get("r", ""))
+            last_col = col_number(m.group(1)) if m else last_col + 1
+            if not m:
+                c.set("r", f"{_letters(last_col)}{last_row}")
+
+
+def _range(ref: str) -> tuple[int, int, int, int]:
+    a, _, b = ref.partition(":")
+    (c1, r1), (c2, r2) = _split_ref(a), _split_ref(b or a)
+    return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
+
+
+def _check_arrays(data, cells, sheet: str) -> None:
+    """Writing into a multi-cell array formula (or data table) would break it: refuse."""
+    for f in data.iter(_F):
+        if f.get("t") not in ("array", "dataTable") or not f.get("ref"):
+            continue
+        r1, c1, r2, c2 = _range(f.get("ref"))
+        if (r1, c1) == (r2, c2):
+            continue
+        hit = [(r, c) for r, c in cells if r1 <= r <= r2 and c1 <= c <= c2]
+        if hit:
+            where = f"工作表“{sheet}”" if sheet else ""
+            raise PatchError(f"{where}单元格{_letters(hit[0][1])}{hit[0][0]}位于数组公式区域{f.get('ref')}内，"
+                             f"写入会破坏该数组公式；请先删除该数组公式后重试")
+
+
+def _unshare_overwritten_masters(data, targets: set[str]) -> None:
+    """A shared formula's text lives in its first cell only.  When that cell is overwritten,
+    give every other cell of the group its own formula (translated to its position)."""
+    from openpyxl.formula.translate import Translator  # a well-kept formula tokenizer
+
+    masters = {}
+    members = defaultdict(list)
+    for f in data.iter(_F):
+        if f.get("t") != "shared" or f.get("si") is None:
+            continue
+        cell = f.getparent()
+        if f.get("ref") is not None and f.text:
+            masters[f.get("si")] = (cell.get("r"), f)
+        else:
+            members[f.get("si")].append(cell)
+    for si, (ref, master) in masters.items():
+        if ref not in targets:
+            continue
+        for cell in members.get(si, ()):
+            if cell.get("r") in targets:
+                continue
+            f = cell.find(_F)
+            f.text = Translator("=" + master.text, origin=ref).translate_formula(cell.get("r"))[1:]
+            for attr in ("t", "si", "ref"):
+                f.attrib.pop(attr, None)
+
+
+def _column_styles(root) -> list[tuple[int, int, str]]:
+    cols = root.find(f"{{{NS}}}cols")
+    out = []
+    if cols is not None:
+        for col in cols.iter(f"{{{NS}}}col"):
+            if col.get("style") and col.get("min") and col.get("max"):
+                out.append((int(col.get("min")), int(col.get("max")), col.get("style")))
+    return out
 
 
 def _insert_row(data, rows: dict, r: int):
@@ -182,10 +361,13 @@ def _insert_row(data, rows: dict, r: int):
     return row
 
 
-def _insert_cell(row, existing: dict, r: int, col: int):
+def _insert_cell(row, existing: dict, r: int, col: int, col_styles=()):
+    """A new cell takes the style Excel would show there: the row's, else the column's."""
     cell = etree.Element(_C, r=f"{_letters(col)}{r}")
-    style = row.get("s") if row.get("customFormat") == "1" else None
-    if style:
+    style = row.get("s") if row.get("customFormat") in ("1", "true") else None
+    if style is None:
+        style = next((s for lo, hi, s in col_styles if lo <= col <= hi), None)
+    if style and style != "0":
         cell.set("s", style)
     later = [k for k in existing if k > col]
     if later:
@@ -199,29 +381,35 @@ def _insert_cell(row, existing: dict, r: int, col: int):
 def _set_value(cell, value) -> bool:
     """Replace the cell's content, keeping its style. True if it held a formula."""
     had_formula = cell.find(_F) is not None
-    if had_formula and cell.find(_F).get("t") == "shared" and cell.find(_F).get("ref"):
-        raise PatchError(f"单元格{cell.get('r')}是共享公式的首格，覆盖会破坏其他公式，请先改为普通公式")
     for child in list(cell):
         if child.tag in (_V, _F, _IS):
             cell.remove(child)
     for attr in ("t", "cm", "vm"):
         cell.attrib.pop(attr, None)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _is_blank(value):
         return had_formula
-    if isinstance(value, bool):
+    if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
         cell.set("t", "b")
         _child(cell, _V).text = "1" if value else "0"
-    elif isinstance(value, (int, float)):
-        if not math.isfinite(value):
+    elif isinstance(value, numbers.Real):
+        value = float(value) if not isinstance(value, numbers.Integral) else int(value)
+        if isinstance(value, float) and not math.isfinite(value):
             raise PatchError(f"单元格{cell.get('r')}的值不是有限数字")
-        _child(cell, _V).text = repr(float(value)) if isinstance(value, float) and not value.is_integer() \
+        _child(cell, _V).text = repr(value) if isinstance(value, float) and not value.is_integer() \
             else str(int(value))
     else:
+        if isinstance(value, datetime):
+            value = value.strftime("%Y-%m-%d %H:%M:%S")
+        elif isinstance(value, date):
+            value = value.isoformat()
+        # inline string: never a formula, whatever it starts with (= + - @)
         text = _ILLEGAL_XML.sub("", str(value))
+        if len(text) > MAX_TEXT:
+            text = text[: MAX_TEXT - 1] + "…"
         cell.set("t", "inlineStr")
         t = etree.SubElement(_child(cell, _IS), _T)
         t.text = text
-        if text != text.strip():
+        if text != text.strip() or "\n" in text:
             t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
     return had_formula
 

@@ -1,0 +1,199 @@
+"""Workbooks for the reliability tests, built by the tests themselves from real writers:
+XlsxWriter (with chart, image, cross-sheet dropdown, sparkline, comment, table, text box,
+merged cells, conditional format, defined name), openpyxl, LibreOffice, an Excel-shaped file
+(shared formulas + calcChain, as Excel writes them; there is no Excel here) and
+`workbook/dtg.xlsm` when it exists.  Also the LibreOffice helpers (private profile, recalc on).
+"""
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import struct
+import subprocess
+import uuid
+import zipfile
+import zlib
+from pathlib import Path
+
+from dtg_xl import layout
+from dtg_xl.model import col_letter
+from dtg_xl.schema import INDICATOR_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+DTG_XLSM = ROOT / "workbook" / "dtg.xlsm"
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+SCORE_COL = col_letter(list(INDICATOR_COLUMNS).index("得分") + 1)  # 指标体系.得分
+SPARE_COL = col_letter(len(INDICATOR_COLUMNS) + 2)  # right of the template's columns
+
+
+def png_bytes(width: int = 24, height: int = 16, rgb=(200, 30, 30)) -> bytes:
+    """A real PNG (no Pillow needed)."""
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def build_xlsxwriter(path: Path) -> Path:
+    """The 2020 example plus one of every feature a lossy writer would drop."""
+    import xlsxwriter
+
+    from dtg_xl.template import build_template
+
+    wb = xlsxwriter.Workbook(str(path))
+    build_template(wb, example="dtg-2020")
+    summary = wb.get_worksheet_by_name("汇总")
+    indicators = wb.get_worksheet_by_name("指标体系")
+    units = wb.get_worksheet_by_name("单位填报")
+    red = wb.add_format({"bg_color": "#FFC7CE"})
+    # on the written sheet 汇总: comment, merged title, conditional format (must all stay)
+    summary.merge_range("A1:H1", "绩效评价结果汇总（由程序填写，请勿手工修改）", wb.add_format({"bold": True}))
+    summary.write_comment("A3", "项目名称由参数表带出")
+    summary.conditional_format("C21:C32", {"type": "cell", "criteria": "<", "value": 10, "format": red})
+    # on the written sheet 指标体系: a dropdown whose list lives on another sheet
+    indicators.data_validation(f"{SPARE_COL}2:{SPARE_COL}50", {"validate": "list", "source": "=参数!$A$2:$A$8"})
+    # an unwritten sheet: sparkline (x14 extension)
+    units.add_sparkline("M2", {"range": "单位填报!C2:F2", "markers": True})
+    charts = wb.add_worksheet("图表")
+    chart = wb.add_chart({"type": "column"})
+    chart.add_series({"name": "一级指标得分", "categories": "=汇总!$A$21:$A$24", "values": "=汇总!$C$21:$C$24"})
+    charts.insert_chart("D2", chart)
+    charts.insert_image("L2", "logo.png", {"image_data": io.BytesIO(png_bytes())})
+    charts.insert_textbox("L12", "本表图表随汇总表更新")
+    charts.write("A1", "综合得分")
+    charts.write_formula("B1", "=汇总!B7", None, 0)  # depends on a written cell
+    charts.write_formula("B2", "=SUM(单位填报!C2:C10)", None, 0)
+    ledger = wb.add_worksheet("台账")
+    ledger.add_table("A1:C4", {"data": [["青岛海关", 1, 2], ["青岛港", 3, 4], ["边检", 5, 6]],
+                               "columns": [{"header": "单位"}, {"header": "甲"}, {"header": "乙"}]})
+    wb.define_name("综合得分", "=汇总!$B$7")
+    wb.close()
+    return path
+
+
+def build_openpyxl(path: Path, src: Path) -> Path:
+    """openpyxl's own flavour of XML (shared strings, its styles), with merged cells and a
+    conditional format on the written sheet."""
+    import openpyxl
+    from openpyxl.formatting.rule import CellIsRule
+    from openpyxl.styles import PatternFill
+
+    wb = openpyxl.load_workbook(src)
+    ws = wb["汇总"]
+    ws.merge_cells("A1:H1")
+    ws.conditional_formatting.add("C21:C32", CellIsRule(operator="lessThan", formula=["10"],
+                                                         fill=PatternFill("solid", start_color="FFC7CE")))
+    extra = wb.create_sheet("引用")
+    extra["A1"] = "=汇总!B7"
+    wb.save(path)
+    return path
+
+
+def excel_shaped(path: Path, src: Path) -> Path:
+    """What Excel writes and the other writers do not: a shared formula group on 指标体系.得分
+    (master in row 2, so the pipeline overwrites the master but not rows past the indicators), a
+    formula in a written fact cell, and xl/calcChain.xml listing them."""
+    with zipfile.ZipFile(src) as zin:
+        parts = {i.filename: zin.read(i.filename) for i in zin.infolist()}
+    from dtg_xl.xlsx_patch import sheet_parts
+
+    with zipfile.ZipFile(src) as zin:
+        sheets = sheet_parts(zin)
+        wb_xml = zin.read("xl/workbook.xml").decode()
+    ids = dict(re.findall(r'<sheet name="([^"]+)" sheetId="(\d+)"', wb_xml))
+    ind, summ = sheets["指标体系"], sheets["汇总"]
+    chain = []
+
+    def formula_cells(xml: str, col: str, rows: range) -> str:
+        for r in rows:
+            body = (f'<f t="shared" ref="{col}{rows.start}:{col}{rows.stop - 1}" si="0">J{r}*0</f><v>0</v>'
+                    if r == rows.start else '<f t="shared" si="0"/><v>0</v>')
+            xml, n = re.subn(rf'<c r="{col}{r}"( s="\d+")?/>', rf'<c r="{col}{r}"\1>{body}</c>', xml)
+            assert n == 1, (col, r)
+            chain.append((ids["指标体系"], f"{col}{r}"))
+        return xml
+
+    parts[ind] = formula_cells(parts[ind].decode(), SCORE_COL, range(2, 61)).encode()
+    fact = layout.FACT_ROW["项目名称"]
+    xml, n = re.subn(rf'<c r="B{fact}"( s="\d+")?/>', rf'<c r="B{fact}"\1 t="str"><f>参数!B2</f><v>x</v></c>',
+                     parts[summ].decode())
+    assert n == 1
+    parts[summ] = xml.encode()
+    chain.append((ids["汇总"], f"B{fact}"))
+    body, last = [], None
+    for sid, ref in chain:
+        body.append(f'<c r="{ref}" i="{sid}"/>' if sid != last else f'<c r="{ref}"/>')
+        last = sid
+    parts["xl/calcChain.xml"] = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                                 f'<calcChain xmlns="{NS}">{"".join(body)}</calcChain>').encode()
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>", b'<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/'
+        b'2006/relationships/calcChain" Target="calcChain.xml"/></Relationships>')
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>", b'<Override PartName="/xl/calcChain.xml" ContentType="application/vnd.openxmlformats-'
+        b'officedocument.spreadsheetml.calcChain+xml"/></Types>')
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, data in parts.items():
+            zout.writestr(name, data)
+    return path
+
+
+# ---------------------------------------------------------------- LibreOffice
+RECALC_XCU = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
+def lo_profile(base: Path, recalc: bool = True) -> Path:
+    """A private LibreOffice profile (others run soffice concurrently); recalc on load = always."""
+    profile = base / f"lo-profile-{uuid.uuid4().hex[:8]}"
+    (profile / "user").mkdir(parents=True)
+    if recalc:
+        (profile / "user" / "registrymodifications.xcu").write_text(RECALC_XCU, encoding="utf-8")
+    return profile
+
+
+def lo_convert(src: Path, outdir: Path, target: str, profile: Path, timeout: int = 180) -> subprocess.CompletedProcess:
+    outdir.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([SOFFICE, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+                           "--convert-to", target, "--outdir", str(outdir), str(src)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+CSV_ALL_SHEETS = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
+
+
+def lo_sheets_csv(src: Path, outdir: Path, profile: Path) -> dict[str, list[list[str]]]:
+    """Every sheet as LibreOffice shows it (after recalculation), via CSV export."""
+    import csv
+
+    proc = lo_convert(src, outdir, CSV_ALL_SHEETS, profile)
+    out = {}
+    for f in outdir.glob(f"{src.stem}-*.csv"):
+        with open(f, encoding="utf-8", newline="") as fh:
+            out[f.stem[len(src.stem) + 1:]] = list(csv.reader(fh))
+    assert out, f"LibreOffice produced no CSV: {proc.stdout} {proc.stderr}"
+    return out
+
+
+def csv_number(text: str) -> float:
+    """A number from LibreOffice's CSV (percent formats keep their % even unformatted)."""
+    return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+
+
+def build_libreoffice(path: Path, src: Path, work: Path) -> Path:
+    """LibreOffice's own flavour of .xlsx (its styles, t="n", customFormat="false" …)."""
+    outdir = work / f"lo-made-{uuid.uuid4().hex[:6]}"
+    proc = lo_convert(src, outdir, 'xlsx:Calc MS Excel 2007 XML', lo_profile(work, recalc=False))
+    made = outdir / (src.stem + ".xlsx")
+    assert made.exists(), proc.stderr
+    shutil.move(made, path)
+    return path

@@ -1,0 +1,177 @@
+"""One benchmark case, one side, in its own process (so its peak RSS is its own).
+
+    python bench/cases.py CASE SIDE WORKDIR N [SAMPLE]
+
+CASE/SIDE: score engine|loop, writeback patch|openpyxl, read calamine|pandas, consolidate both.
+Prints one JSON line: {"seconds": s, ...}; seconds times the operation only (inputs are
+prepared before the clock starts; interpreter start and imports are not in it).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import data  # noqa: E402  (bench/data.py, next to this file)
+
+
+def score_engine(workdir: Path, n: int, sample: int) -> dict:
+    from dtg_xl.engine import score_table
+
+    table = data.checked_table(data.indicator_columns(n))
+    start = time.perf_counter()
+    scores = score_table(table)
+    return {"seconds": time.perf_counter() - start, "rows": n, "checksum": float(scores.sum())}
+
+
+def score_loop(workdir: Path, n: int, sample: int) -> dict:
+    """score_one per row (check + score + ROUND, what one =DTG_SCORE cell does) on `sample` rows,
+    scaled to n; the same rows through score_table must give the same scores."""
+    import numpy as np
+
+    from dtg_xl.engine import score_table
+    from dtg_xl.excel_round import excel_round
+    from dtg_xl.rules import prepare, score_one, score_prepared
+
+    cols = data.indicator_columns(n)
+    idx = np.arange(min(sample, n))
+    rows = data.raw_rows(cols, idx)
+    start = time.perf_counter()
+    looped = [score_one(*row) for row in rows]
+    seconds = time.perf_counter() - start
+    prepared = [prepare(*row) for row in rows]  # the loop again without the input checks
+    start = time.perf_counter()
+    unchecked = [excel_round(float(score_prepared(p)), 2) for p in prepared]
+    seconds_unchecked = time.perf_counter() - start
+    engine = score_table(data.checked_table({k: v[idx] for k, v in cols.items()}))
+    agree = looped == unchecked == engine.tolist()
+    scale = n / len(idx)
+    return {"seconds": seconds * scale, "sample_rows": len(idx), "rows": n, "scaled_by": scale,
+            "per_row_us": seconds / len(idx) * 1e6, "seconds_without_checks": seconds_unchecked * scale,
+            "agrees_with_engine": agree}
+
+
+def _blocks(src: Path) -> list:
+    """What `dtg-xl evaluate` writes back for the 2020 example, as (sheet, row, col, rows2d)."""
+    from dtg_xl.books import FileBook
+    from dtg_xl.pipeline import evaluate_book
+
+    class Recorder(FileBook):
+        blocks: list = []
+
+        def write(self, sheet, row, col, values):
+            self.blocks.append((sheet, row, col, values))
+            super().write(sheet, row, col, values)
+
+    book = Recorder(src)
+    evaluate_book(book)
+    book.close()
+    return book.blocks
+
+
+def writeback_patch(workdir: Path, n: int, sample: int) -> dict:
+    from dtg_xl.books import FileBook
+
+    src = data.example_workbook(workdir)
+    blocks = _blocks(src)
+    book = FileBook(src)  # opened (and pre-flight checked) before the clock: that is reading
+    start = time.perf_counter()
+    for block in blocks:
+        book.write(*block)
+    book.save(workdir / "writeback-patch.xlsx")
+    book.close()
+    return {"seconds": time.perf_counter() - start, "cells": sum(len(r) for b in blocks for r in b[3])}
+
+
+def writeback_openpyxl(workdir: Path, n: int, sample: int) -> dict:
+    import openpyxl
+
+    src = data.example_workbook(workdir)
+    blocks = _blocks(src)
+    start = time.perf_counter()
+    wb = openpyxl.load_workbook(src)
+    for sheet, row, col, values in blocks:
+        ws = wb[sheet]
+        for i, line in enumerate(values):
+            for j, value in enumerate(line):
+                ws.cell(row + i, col + j).value = value
+    wb.save(workdir / "writeback-openpyxl.xlsx")
+    return {"seconds": time.perf_counter() - start, "cells": sum(len(r) for b in blocks for r in b[3])}
+
+
+READ_SHEETS = ("参数", "指标体系", "单位填报")  # the input sheets a consolidation reads
+
+
+def read_calamine(workdir: Path, n: int, sample: int) -> dict:
+    from dtg_xl.books import FileBook
+
+    paths = data.unit_workbooks(n, workdir)
+    start = time.perf_counter()
+    cells = 0
+    for path in paths:
+        book = FileBook(path)
+        cells += sum(len(row) for name in READ_SHEETS for row in book.sheet_values(name))
+        book.close()
+    return {"seconds": time.perf_counter() - start, "files": n, "cells": cells}
+
+
+def read_calamine_only(workdir: Path, n: int, sample: int) -> dict:
+    """python-calamine without FileBook's pre-flight check: what the check itself costs."""
+    from python_calamine import CalamineWorkbook
+
+    paths = data.unit_workbooks(n, workdir)
+    start = time.perf_counter()
+    cells = 0
+    for path in paths:
+        wb = CalamineWorkbook.from_path(str(path))
+        cells += sum(len(row) for name in READ_SHEETS
+                     for row in wb.get_sheet_by_name(name).to_python(skip_empty_area=False))
+        wb.close()
+    return {"seconds": time.perf_counter() - start, "files": n, "cells": cells}
+
+
+def read_pandas(workdir: Path, n: int, sample: int) -> dict:
+    import pandas as pd
+
+    paths = data.unit_workbooks(n, workdir)
+    start = time.perf_counter()
+    cells = 0
+    for path in paths:
+        frames = pd.read_excel(path, sheet_name=list(READ_SHEETS), header=None, engine="openpyxl")
+        cells += sum(f.size for f in frames.values())
+    return {"seconds": time.perf_counter() - start, "files": n, "cells": cells}
+
+
+def consolidate_both(workdir: Path, n: int, sample: int) -> dict:
+    """The issue-6 benchmark (bench/consolidate_bench.py), both sides in one process."""
+    import consolidate_bench
+
+    return consolidate_bench.run(n, workdir)
+
+
+def prepare_inputs(workdir: Path, n: int, sample: int) -> dict:
+    return {"example": str(data.example_workbook(workdir)), "files": len(data.unit_workbooks(n, workdir))}
+
+
+CASES = {
+    ("prepare", "inputs"): prepare_inputs,
+    ("score", "engine"): score_engine, ("score", "loop"): score_loop,
+    ("writeback", "patch"): writeback_patch, ("writeback", "openpyxl"): writeback_openpyxl,
+    ("read", "calamine"): read_calamine, ("read", "pandas"): read_pandas,
+    ("read", "calamine-only"): read_calamine_only,
+    ("consolidate", "both"): consolidate_both,
+}
+
+
+def main(argv: list[str]) -> int:
+    case, side, workdir, n = argv[0], argv[1], Path(argv[2]), int(argv[3])
+    sample = int(argv[4]) if len(argv) > 4 else n
+    result = CASES[case, side](workdir, n, sample)
+    print(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

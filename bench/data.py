@@ -1,0 +1,118 @@
+"""Inputs for the benchmarks, generated reproducibly (fixed seeds) by the project's own code.
+
+- ``example_workbook``: the 2020 example, written by ``dtg_xl.template.write_template``.
+- ``indicator_columns``: n synthetic indicator rows over all ten methods, as raw columns
+  (what a user types, what ``score_one`` takes) plus the checked table ``score_table`` takes.
+- ``unit_workbooks``: n unit workbooks (the 2020 example with one unit's 单位填报 row changed
+  per file through the zip patch), cached in the work folder between runs.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+BANDS = ("≥95:100%；≥90:80%；≥80:60%", "≥100:100%；≥90:50%", "≥60:100%；≥30:50%；≥0:20%")
+
+
+def example_workbook(workdir: Path) -> Path:
+    path = workdir / "dtg-2020.xlsx"
+    if not path.exists():
+        from dtg_xl.template import write_template
+
+        write_template(path, example="dtg-2020")
+    return path
+
+
+def indicator_columns(n: int, seed: int = 2020) -> dict[str, np.ndarray]:
+    """Raw columns of n valid indicator rows, methods spread evenly over all ten."""
+    from dtg_xl.excel_round import excel_round
+    from dtg_xl.rules import LEVELS, METHODS
+
+    rng = np.random.default_rng(seed)
+    names = np.array(list(METHODS), dtype=object)
+    method = names[rng.integers(0, len(names), n)]
+    points = rng.integers(100, 2001, n) / 100  # 1.00 .. 20.00
+    target = np.round(rng.uniform(1, 100, n), 2)
+    actual = np.round(rng.uniform(0, 150, n), 2)
+    is_ = {name: method == name for name in METHODS}
+    target[is_["等于"] & (rng.random(n) < 0.3)] = 0.0
+    rank_like = is_["排名"] | is_["要素"]
+    target[rank_like] = rng.integers(1, 11, int(rank_like.sum()))
+    actual[is_["排名"]] = rng.integers(1, 21, int(is_["排名"].sum()))
+    actual[is_["要素"]] = np.floor(rng.random(int(is_["要素"].sum())) * (target[is_["要素"]] + 1))
+    target[is_["是否"]] = 1.0
+    actual[is_["是否"]] = rng.integers(0, 2, int(is_["是否"].sum()))
+    actual[is_["分档"]] = np.round(rng.uniform(0, 110, int(is_["分档"].sum())), 1)
+    deduction = np.where(is_["扣分"], np.round(rng.uniform(0, 1, n) * points, 2), np.nan)
+    bands = np.array(BANDS, dtype=object)[rng.integers(0, len(BANDS), n)]
+    # 定性: a level and an evaluator's score inside that level's band (two decimals)
+    level_names = np.array(list(LEVELS), dtype=object)
+    level = level_names[rng.integers(0, len(level_names), n)]
+    which = _index(level_names, level)
+    low = np.array([LEVELS[x][0] for x in level_names])[which]
+    high = np.array([LEVELS[x][1] for x in level_names])[which]
+    lo, hi = excel_round(low * points, 2), excel_round(high * points, 2)
+    closed = high == 1.0
+    span = np.floor((hi - lo) * 100) - np.where(closed, 0, 1)  # hundredths available in the band
+    given = np.round(lo + np.floor(rng.random(n) * (span + 1)) / 100, 2)
+    return {"method": method, "points": points, "target": target, "actual": actual,
+            "level": level, "given": np.where(is_["定性"], given, np.nan), "deduction": deduction,
+            "criteria": np.where(is_["分档"], bands, "")}
+
+
+def _index(names: np.ndarray, values: np.ndarray) -> np.ndarray:
+    lookup = {name: i for i, name in enumerate(names)}
+    return np.fromiter((lookup[v] for v in values), dtype=np.int64, count=len(values))
+
+
+def checked_table(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The checked table ``score_table`` takes (what ``read_model`` builds): bands parsed."""
+    from dtg_xl.rules import parse_bands
+
+    parsed = {text: parse_bands(text) for text in BANDS}
+    bands = np.empty(len(cols["method"]), dtype=object)
+    tiered = np.flatnonzero(cols["method"] == "分档")
+    bands[tiered] = [parsed[t] for t in cols["criteria"][tiered]]
+    return {"method": cols["method"], "points": cols["points"], "target": cols["target"],
+            "actual": cols["actual"], "given": cols["given"],
+            "deduction": np.nan_to_num(cols["deduction"]), "bands": bands}
+
+
+def raw_rows(cols: dict[str, np.ndarray], idx) -> list[tuple]:
+    """Rows as a per-cell UDF gets them: (method, points, target, actual, level, given, deducted, bands);
+    是否 answers as 是/否 text, blanks as None."""
+    rows = []
+    for i in idx:
+        m = cols["method"][i]
+        target, actual = float(cols["target"][i]), float(cols["actual"][i])
+        if m == "是否":
+            target, actual = "是", ("是" if actual == 1 else "否")
+        rows.append((m, float(cols["points"][i]), target, actual,
+                     cols["level"][i] if m == "定性" else None,
+                     float(cols["given"][i]) if m == "定性" else None,
+                     float(cols["deduction"][i]) if m == "扣分" else None,
+                     cols["criteria"][i] if m == "分档" else None))
+    return rows
+
+
+def unit_workbooks(n: int, workdir: Path) -> list[Path]:
+    """n unit workbooks, each the example with its own 单位填报 numbers (cached by n)."""
+    from dtg_xl.xlsx_patch import patch_workbook
+
+    folder = workdir / f"units-{n}"
+    paths = [folder / f"unit-{i:04d}.xlsx" for i in range(n)]
+    if folder.is_dir() and all(p.exists() for p in paths):
+        return paths
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    src = example_workbook(workdir)
+    rng = np.random.default_rng(n)
+    for i, path in enumerate(paths):
+        initial = float(rng.integers(100, 1000))
+        added = float(rng.integers(0, 500))
+        # 单位填报 row 2: B 单位名称, D 年初预算, E 追加预算, F 实际到位, G 实际支出
+        patch_workbook(src, path, {"单位填报": {(2, 2): f"查验单位{i:04d}", (2, 4): initial, (2, 5): added,
+                                              (2, 6): initial + added, (2, 7): initial + added - i % 7}})
+    return paths

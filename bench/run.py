@@ -1,0 +1,249 @@
+"""Benchmarks: every dtg_xl figure beside the obvious alternative, measured in the same run.
+
+    python bench/run.py               # medians of 5 runs (3 for the 1,000-workbook reads)
+    python bench/run.py --quick       # smoke run: 1 run, small inputs, results in the work folder
+
+Every case runs in its own child process, one side after the other, so the two figures of a
+row share the machine's state and each side's peak RSS (ru_maxrss from wait4) is its own.
+"evaluate" is timed from process start to exit; the other cases time the operation inside the
+child (inputs prepared before the clock starts).  Results go to bench/results.json with the
+CPU count, load average and library versions.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+FULL = {"rows": 1_000_000, "loop_sample": 20_000, "files": 1_000, "runs": 5, "read_runs": 3}
+QUICK = {"rows": 20_000, "loop_sample": 1_000, "files": 10, "runs": 1, "read_runs": 1}
+HEAVY = ("pandas", "openpyxl", "xlsxwriter", "matplotlib", "xlwings", "PIL", "docx")
+OPENPYXL_LOAD_SAVE = "import sys, openpyxl; openpyxl.load_workbook(sys.argv[1]).save(sys.argv[2])"
+LIBRARIES = ("numpy", "pandas", "openpyxl", "python-calamine", "lxml", "XlsxWriter", "dtg_xl")
+
+
+def spawn(cmd: list[str], workdir: Path) -> dict:
+    """Run cmd to exit; wall seconds, peak RSS (MB) of that child alone, its JSON line if any.
+
+    Linux starts a child's ru_maxrss at the parent's RSS at fork, so this process stays small
+    (no numpy: inputs are prepared in a child too) to keep that floor below a bare interpreter's.
+    """
+    with tempfile.TemporaryFile(dir=workdir) as out, tempfile.TemporaryFile(dir=workdir) as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=workdir)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{stderr[-2000:]}")
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "json": json.loads(lines[-1]) if lines else {},
+            "stderr": stderr}
+
+
+def case_cmd(case: str, side: str, workdir: Path, n: int, sample: int | None = None) -> list[str]:
+    cmd = [sys.executable, str(HERE / "cases.py"), case, side, str(workdir), str(n)]
+    return cmd + ([str(sample)] if sample else [])
+
+
+def dtg_xl_command() -> list[str]:
+    """The installed console script next to this interpreter (not a pyenv shim, which adds ~0.1 s)."""
+    script = Path(sys.executable).with_name("dtg-xl")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dtg_xl.cli"]
+
+
+def plan(cfg: dict, workdir: Path, example: Path) -> list[dict]:
+    rows, files = cfg["rows"], cfg["files"]
+    cases = [
+        {"name": "evaluate 2020 example, process start to exit", "timing": "wall", "runs": cfg["runs"],
+         "ours": ("dtg-xl evaluate", dtg_xl_command() + ["evaluate", str(example), "-o", "out-dtg.xlsx"]),
+         "alt": ("openpyxl load + save", [sys.executable, "-c", OPENPYXL_LOAD_SAVE, str(example), "out-openpyxl.xlsx"]),
+         "target": {"max_seconds": 1.0}},
+        {"name": f"score {rows:,} indicator rows", "timing": "inner", "runs": cfg["runs"],
+         "ours": ("engine.score_table", case_cmd("score", "engine", workdir, rows)),
+         "alt": (f"score_one loop ({cfg['loop_sample']:,} rows, scaled)",
+                 case_cmd("score", "loop", workdir, rows, cfg["loop_sample"])),
+         "target": {"max_seconds": 1.0, "min_speedup": 50}},
+        {"name": "write-back of results (2020 example)", "timing": "inner", "runs": cfg["runs"],
+         "ours": ("FileBook.write + save (zip patch)", case_cmd("writeback", "patch", workdir, 1)),
+         "alt": ("openpyxl load, set, save", case_cmd("writeback", "openpyxl", workdir, 1)),
+         "target": {"min_speedup": 3}},
+    ]
+    if (HERE / "consolidate_bench.py").exists():
+        cases.append({"name": f"consolidate {files:,} unit workbooks", "timing": "pair", "runs": cfg["read_runs"],
+                      "both": case_cmd("consolidate", "both", workdir, files),
+                      "target": {"max_seconds": 10.0, "min_speedup": 10}})
+    cases += [
+        {"name": f"read {files:,} unit workbooks", "timing": "inner", "runs": cfg["read_runs"],
+         "ours": ("FileBook (pre-flight + calamine)", case_cmd("read", "calamine", workdir, files)),
+         "alt": ("pandas.read_excel(openpyxl)", case_cmd("read", "pandas", workdir, files)),
+         "target": {"max_seconds": 10.0, "min_speedup": 10}},
+        {"name": f"read {files:,} unit workbooks, no pre-flight", "timing": "inner", "runs": cfg["read_runs"],
+         "ours": ("python-calamine alone", case_cmd("read", "calamine-only", workdir, files)),
+         "alt": None, "target": {}},
+    ]
+    return cases
+
+
+def measure(case: dict, workdir: Path, log) -> dict:
+    sides = {"ours": [], "alt": []}
+    for i in range(case["runs"]):
+        if case["timing"] == "pair":  # one child measures both sides (bench/consolidate_bench.py)
+            res = spawn(case["both"], workdir)
+            ours_s, alt_s = _pair_seconds(res["json"])
+            sides["ours"].append({"seconds": ours_s, "rss_mb": res["rss_mb"], "detail": res["json"]})
+            sides["alt"].append({"seconds": alt_s, "rss_mb": None})
+        else:
+            for side in ("ours", "alt"):
+                if case[side] is None:
+                    continue
+                res = spawn(case[side][1], workdir)
+                seconds = res["wall"] if case["timing"] == "wall" else res["json"]["seconds"]
+                sides[side].append({"seconds": seconds, "rss_mb": res["rss_mb"], "wall": res["wall"],
+                                    "detail": res["json"]})
+        log(f"  run {i + 1}/{case['runs']}: " + "  ".join(
+            f"{side} {runs[-1]['seconds']:.3f} s" for side, runs in sides.items() if runs))
+    out = {"name": case["name"], "timing": case["timing"], "target": case["target"]}
+    for side, runs in sides.items():
+        if not runs:
+            continue
+        label = case[side][0] if case.get(side) else ("consolidate" if side == "ours" else "pandas + openpyxl")
+        rss = [r["rss_mb"] for r in runs if r["rss_mb"] is not None]
+        out[side] = {"label": label, "median_s": statistics.median(r["seconds"] for r in runs),
+                     "runs_s": [r["seconds"] for r in runs], "peak_rss_mb": max(rss) if rss else None,
+                     "detail": runs[-1].get("detail", {})}
+    if "alt" in out:
+        out["speedup"] = out["alt"]["median_s"] / out["ours"]["median_s"]
+    t = case["target"]
+    checks = []
+    if "max_seconds" in t:
+        checks.append(out["ours"]["median_s"] <= t["max_seconds"])
+    if "min_speedup" in t:
+        checks.append(out.get("speedup", 0) >= t["min_speedup"])
+    out["met"] = all(checks) if checks else None
+    return out
+
+
+def _pair_seconds(result: dict) -> tuple[float, float]:
+    """(ours, pandas) seconds from consolidate_bench.run's dict, whatever it names them."""
+    flat = {k: v for k, v in result.items() if isinstance(v, (int, float))}
+    ours = next(v for k, v in flat.items() if "consolidat" in k or "dtg" in k or "ours" in k)
+    alt = next(v for k, v in flat.items() if "pandas" in k or "openpyxl" in k or "alt" in k)
+    return float(ours), float(alt)
+
+
+def import_check(example: Path, workdir: Path) -> dict:
+    """Which modules `dtg-xl evaluate` imports (python -X importtime), and the slowest ones."""
+    res = spawn([sys.executable, "-X", "importtime", "-m", "dtg_xl.cli", "evaluate", str(example),
+                 "-o", "out-imports.xlsx"], workdir)
+    cumulative = {}
+    for line in res["stderr"].splitlines():
+        m = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)", line)
+        if m:
+            cumulative[m.group(3)] = int(m.group(1)) / 1000
+    top_level = {k: v for k, v in cumulative.items() if "." not in k}
+    return {"heavy_imported": sorted({m.split(".")[0] for m in cumulative} & set(HEAVY)),
+            "modules": len(cumulative),
+            "slowest_top_level_ms": dict(sorted(top_level.items(), key=lambda kv: -kv[1])[:8])}
+
+
+def machine() -> dict:
+    versions = {}
+    for lib in LIBRARIES:
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            versions[lib] = None
+    return {"cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "versions": versions}
+
+
+def table(results: list[dict]) -> str:
+    head = ("benchmark", "dtg_xl", "median", "alternative", "median", "speed-up", "target", "met",
+            "RSS dtg_xl", "RSS alt")
+    lines = []
+    for r in results:
+        t = r["target"]
+        target = ", ".join(filter(None, [f"<= {t['max_seconds']:g} s" if "max_seconds" in t else "",
+                                          f">= {t['min_speedup']:g}x" if "min_speedup" in t else ""]))
+        alt = r.get("alt")
+        lines.append((r["name"], r["ours"]["label"], f"{r['ours']['median_s']:.3f} s",
+                      alt["label"] if alt else "-", f"{alt['median_s']:.3f} s" if alt else "-",
+                      f"{r['speedup']:.1f}x" if alt else "-", target or "-",
+                      {True: "yes", False: "NO", None: "-"}[r["met"]],
+                      _mb(r["ours"]["peak_rss_mb"]), _mb(alt["peak_rss_mb"]) if alt else "-"))
+    widths = [max(_width(x) for x in col) for col in zip(head, *lines)]
+    fmt = lambda row: "| " + " | ".join(x + " " * (w - _width(x)) for x, w in zip(row, widths)) + " |"  # noqa: E731
+    return "\n".join([fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [fmt(x) for x in lines])
+
+
+def _mb(value) -> str:
+    return "-" if value is None else f"{value:.0f} MB"
+
+
+def _width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one run on small inputs (smoke test)")
+    parser.add_argument("--runs", type=int, help="runs per case (median taken)")
+    parser.add_argument("--workdir", type=Path, help="where inputs are generated and cached")
+    parser.add_argument("--out", type=Path, help="results JSON (default bench/results.json; "
+                                                 "with --quick, results-quick.json in the work folder)")
+    parser.add_argument("--only", help="run only cases whose name contains this text")
+    args = parser.parse_args(argv)
+    cfg = dict(QUICK if args.quick else FULL)
+    if args.runs:
+        cfg["runs"] = cfg["read_runs"] = args.runs
+    workdir = args.workdir or Path(tempfile.gettempdir()) / "dtg_xl-bench"
+    workdir.mkdir(parents=True, exist_ok=True)
+    out_path = args.out or (workdir / "results-quick.json" if args.quick else HERE / "results.json")
+    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+
+    started = time.time()
+    load_before = os.getloadavg()
+    log(f"preparing the example and {cfg['files']:,} unit workbooks in {workdir} …")
+    example = Path(spawn(case_cmd("prepare", "inputs", workdir, cfg["files"]), workdir)["json"]["example"])
+    results = []
+    for case in plan(cfg, workdir, example):
+        if args.only and args.only not in case["name"]:
+            continue
+        log(case["name"])
+        results.append(measure(case, workdir, log))
+    imports = import_check(example, workdir)
+    report = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+        "quick": args.quick, "config": cfg, "machine": machine(),
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "seconds_total": time.time() - started, "evaluate_imports": imports, "cases": results,
+    }
+    from dtg_xl.fileio import atomic_write_bytes
+
+    atomic_write_bytes(out_path, (json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n").encode())
+    print(table(results))
+    print(f"\n{report['when']}; {report['machine']['cpu_count']} CPUs; load average "
+          f"{load_before[0]:.2f} before, {report['load_average']['after'][0]:.2f} after; "
+          f"`dtg-xl evaluate` imports {', '.join(imports['heavy_imported']) or 'none'} of {', '.join(HEAVY)}")
+    print(f"written: {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

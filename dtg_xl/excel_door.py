@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -112,8 +113,30 @@ def read_settings(book: XlwingsBook) -> Settings:
     return settings
 
 
+@contextmanager
+def _screen_paused(book):
+    """Classic Excel: no repaint per written block.  Engines that cannot report the setting
+    (the remote Book) are left alone, so their actions stay exactly the pipeline's writes."""
+    try:
+        app = book.app
+        before = app.screen_updating
+    except Exception:  # noqa: BLE001 - NotImplementedError on the remote engine, and the like
+        yield
+        return
+    app.screen_updating = False
+    try:
+        yield
+    finally:
+        app.screen_updating = before
+
+
 def run_from_control_sheet(book, when: datetime | None = None) -> Outcome:
     """The button: validate → score → write results and status (→ email copy when chosen)."""
+    with _screen_paused(book):
+        return _run(book, when)
+
+
+def _run(book, when: datetime | None) -> Outcome:
     xb = XlwingsBook(book)
     when = when or datetime.now()
     try:

@@ -62,6 +62,7 @@ def DTG_SCORE(method, points, target=None, actual=None, option=None, given=None)
     """计算一个三级指标的得分（与“计算评分”按钮同一套评分规则，按Excel的ROUND保留两位小数）。"""
     try:
         name = rules.canonical_method(method)
+        actual = _actual(actual, None, "请直接引用基准对比表的压缩率单元格，或改用 DTG_SCORE_TABLE")
         level = option if name == "定性" else None
         deducted = option if name == "扣分" else None
         bands = option if name == "分档" else None
@@ -81,11 +82,45 @@ def _header_columns(header: list) -> dict[str, int]:
     return found
 
 
-def score_table_values(rows: list[list]) -> list[list]:
+class _RangeBook:
+    """A one-sheet book over a range's values, so the 基准对比 reader runs unchanged."""
+
+    def __init__(self, sheet: str, rows: list[list]):
+        self.sheet, self.rows = sheet, [["" if v is None else v for v in row] for row in rows]
+
+    def sheet_names(self) -> list[str]:
+        return [self.sheet]
+
+    def sheet_values(self, name: str) -> list[list]:
+        return self.rows
+
+
+def _baselines(rows):
+    """基准对比 rows (header first) read by the model's own reader; None when not given."""
+    if rows is None or not isinstance(rows, (list, tuple)) or not rows or not isinstance(rows[0], (list, tuple)):
+        return None
+    from .baselines import read_baselines
+    from .schema import SHEET_BASELINES
+
+    return read_baselines(_RangeBook(SHEET_BASELINES, rows), lambda sheet, cell, message: None)
+
+
+def _actual(value, baselines, hint: str):
+    """实际值, with a 基准对比 reference resolved to its 压缩率 when the 基准对比 range is given."""
+    from .baselines import reference_name, resolve_actual
+
+    if reference_name(value) is not None and baselines is None:
+        raise rules.RuleError(f"实际值引用了“基准对比”表：{hint}", "actual")
+    return resolve_actual(value, baselines)
+
+
+def score_table_values(rows: list[list], baseline_rows: list[list] | None = None) -> list[list]:
     """Scores of an indicator range whose first row is the 指标体系 header: one value per
-    data row (a score, a message for a bad row, '' for an empty row)."""
-    if not rows or not isinstance(rows[0], (list, tuple)):
+    data row (a score, a message for a bad row, '' for an empty row).  ``baseline_rows`` is
+    the 基准对比 range (header first) that 实际值 references like “基准对比:进口整体通关时间” use."""
+    if not isinstance(rows, (list, tuple)) or not rows or not isinstance(rows[0], (list, tuple)):
         return [["错误：请选择包含表头行的整个指标区域"]]
+    baselines = _baselines(baseline_rows)
     cols = _header_columns(list(rows[0]))
     missing = [h for h in ("分值", "评分方法") if INDICATOR_COLUMNS[h] not in cols]
     if missing:
@@ -103,7 +138,8 @@ def score_table_values(rows: list[list]) -> list[list]:
             continue  # an empty line, as the model skips it
         try:
             prepared.append(rules.prepare(
-                cell(row, "method"), cell(row, "points"), cell(row, "target"), cell(row, "actual"),
+                cell(row, "method"), cell(row, "points"), cell(row, "target"),
+                _actual(cell(row, "actual"), baselines, "请在第二个参数给出基准对比区域（含表头）"),
                 cell(row, "level"), cell(row, "given"), cell(row, "deduction"), cell(row, "criteria")))
             good.append(k)
         except Exception as exc:  # noqa: BLE001
@@ -127,10 +163,11 @@ def score_table_values(rows: list[list]) -> list[list]:
 
 @xw.func(category=CATEGORY)
 @xw.arg("table", ndim=2, doc="整个指标区域，第一行为“指标体系”表头（含分值、评分方法等列）")
-def DTG_SCORE_TABLE(table):
+@xw.arg("baselines", ndim=2, doc="可选：“基准对比”表区域（含表头），实际值写“基准对比:指标名”时需要")
+def DTG_SCORE_TABLE(table, baselines=None):
     """一次计算整张指标表的得分，返回一列（自动溢出，每个数据行一个得分；有问题的行显示原因）。"""
     try:
-        return score_table_values(table)
+        return score_table_values(table, baselines)
     except Exception as exc:  # noqa: BLE001
         return [[_message(exc)]]
 

@@ -50,13 +50,7 @@ from dtg_xl.excel_door import run_from_control_sheet
 
 
 def main():
-    book = xw.Book.caller()
-    screen = book.app.screen_updating
-    book.app.screen_updating = False  # one repaint at the end instead of one per block
-    try:
-        run_from_control_sheet(book)
-    finally:
-        book.app.screen_updating = screen
+    run_from_control_sheet(xw.Book.caller())
 
 
 if __name__ == "__main__":

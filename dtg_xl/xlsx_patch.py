@@ -316,8 +316,6 @@ def _check_arrays(data, cells, sheet: str) -> None:
 def _unshare_overwritten_masters(data, targets: set[str]) -> None:
     """A shared formula's text lives in its first cell only.  When that cell is overwritten,
     give every other cell of the group its own formula (translated to its position)."""
-    from openpyxl.formula.translate import Translator  # a well-kept formula tokenizer
-
     masters = {}
     members = defaultdict(list)
     for f in data.iter(_F):
@@ -331,6 +329,9 @@ def _unshare_overwritten_masters(data, targets: set[str]) -> None:
     for si, (ref, master) in masters.items():
         if ref not in targets:
             continue
+        # a well-kept formula tokenizer; imported only here, since openpyxl (+PIL) costs
+        # ~0.2-0.4 s of start-up that `dtg-xl evaluate` should not pay for every workbook
+        from openpyxl.formula.translate import Translator
         for cell in members.get(si, ()):
             if cell.get("r") in targets:
                 continue

@@ -235,11 +235,12 @@ def _report_text(ws, f, texts: dict):
     ws.set_column("B:B", 100)
     ws.set_column("C:C", 36)
     ws.write_row(0, 0, ["项目", "内容（可分多段，段间换行）", "说明"], f["header"])
-    for r, label in enumerate(REPORT_TEXT, start=1):
+    labels = [*REPORT_TEXT, *(k for k in texts if k not in REPORT_TEXT)]  # e.g. 指标分析-<其他一级>
+    for r, label in enumerate(labels, start=1):
         ws.write(r, 0, label, f["label"])
         text = texts.get(label, "")
         ws.write(r, 1, text.strip(), f["text"]) if text.strip() else ws.write_blank(r, 1, None, f["text"])
-        ws.write(r, 2, REPORT_TEXT[label], f["note"])
+        ws.write(r, 2, REPORT_TEXT.get(label, ""), f["note"])
     ws.freeze_panes(1, 1)
 
 

@@ -1,0 +1,144 @@
+"""Charts (PNG, CJK font) and their headless placement on 汇总 (drawing part zip patch)."""
+from __future__ import annotations
+
+import hashlib
+import warnings
+import zipfile
+
+import openpyxl
+import pytest
+from helpers import run_cli
+from lxml import etree
+
+from dtg_xl import charts
+from dtg_xl.books import FileBook
+from dtg_xl.engine import evaluate
+from dtg_xl.model import read_model
+from dtg_xl.xlsx_images import NAME_PREFIX, Image, add_images, chart_images
+
+
+@pytest.fixture(scope="module")
+def result(example_path):
+    book = FileBook(example_path)
+    try:
+        return evaluate(read_model(book))
+    finally:
+        book.close()
+
+
+def digests(path) -> dict[str, str]:
+    with zipfile.ZipFile(path) as z:
+        return {n: hashlib.sha256(z.read(n)).hexdigest() for n in z.namelist()}
+
+
+def test_a_cjk_font_with_chinese_glyphs_is_found():
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    name = charts.cjk_font()
+    path = font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False)
+    font = FT2Font(path)
+    assert all(font.get_char_index(ord(ch)) for ch in "决策过程产出效益得分率各单位预算执行")
+
+
+def test_three_charts_without_missing_glyphs(result):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pngs = charts.result_charts(result)
+    assert not [w for w in caught if "missing from" in str(w.message)]  # no tofu boxes
+    assert list(pngs) == ["一级指标得分", "各单位预算执行", "一级指标得分率"]
+    for png in pngs.values():
+        w, h = charts.png_size(png)
+        assert 300 < w < 1200 and 300 < h < 1200
+        assert len(png) < 150_000  # small enough for a mail and the README
+
+
+def test_same_result_same_bytes(result):
+    assert charts.category_chart(result) == charts.category_chart(result)
+
+
+def test_no_cjk_font_is_a_clear_error(monkeypatch, result):
+    from matplotlib import font_manager
+
+    monkeypatch.setattr(charts, "_FONT", None)
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", [f for f in font_manager.fontManager.ttflist
+                                                            if "CJK" not in f.name and f.name not in charts.CJK_FAMILIES])
+    with pytest.raises(charts.ChartError) as exc:
+        charts.category_chart(result)
+    assert "fonts-noto-cjk" in str(exc.value) and "中文字体" in str(exc.value)
+
+
+def test_images_on_the_summary_sheet_leave_other_parts_alone(example_copy, tmp_path, capsys, result):
+    code, _, _ = run_cli(["evaluate", example_copy, "--in-place"], capsys)
+    assert code == 0
+    out = tmp_path / "charts.xlsx"
+    images = chart_images(result)
+    changed = add_images(example_copy, out, "汇总", images)
+    before, after = digests(example_copy), digests(out)
+    from dtg_xl.xlsx_patch import sheet_parts
+
+    sheet = sheet_parts(zipfile.ZipFile(example_copy))["汇总"]
+    folder, name = sheet.rsplit("/", 1)
+    expected = {"[Content_Types].xml", sheet, f"{folder}/_rels/{name}.rels",
+                "xl/drawings/drawing1.xml", "xl/drawings/_rels/drawing1.xml.rels",
+                "xl/media/dtg_xl_chart1.png", "xl/media/dtg_xl_chart2.png", "xl/media/dtg_xl_chart3.png"}
+    assert set(changed) == expected
+    assert {n for n in after if before.get(n) != after[n]} == expected
+    assert set(before) - set(after) == set()
+    wb = openpyxl.load_workbook(out)
+    assert len(wb["汇总"]._images) == 3
+    assert wb["汇总"]["B7"].value == 96.65  # the values are still there
+    drawing = etree.fromstring(zipfile.ZipFile(out).read("xl/drawings/drawing1.xml"))
+    names = [e.get("name") for e in drawing.iter("{*}cNvPr")]
+    assert names == [NAME_PREFIX + i.title for i in images]
+
+
+def test_rerun_replaces_instead_of_stacking(example_copy, tmp_path, result):
+    images = chart_images(result)
+    first, second = tmp_path / "1.xlsx", tmp_path / "2.xlsx"
+    add_images(example_copy, first, "汇总", images)
+    add_images(first, second, "汇总", images[:2])
+    names = zipfile.ZipFile(second).namelist()
+    assert sorted(n for n in names if n.startswith("xl/media/")) == ["xl/media/dtg_xl_chart1.png",
+                                                                     "xl/media/dtg_xl_chart2.png"]
+    assert len(openpyxl.load_workbook(second)["汇总"]._images) == 2
+    rels = zipfile.ZipFile(second).read("xl/drawings/_rels/drawing1.xml.rels")
+    assert rels.count(b"<Relationship ") == 2
+
+
+def test_a_users_own_picture_is_kept(tmp_path, result):
+    import xlsxwriter
+
+    src = tmp_path / "own.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("汇总")
+    ws.write("A1", "x")
+    png = charts.radar_chart(result)
+    import io
+
+    ws.insert_image("A3", "logo.png", {"image_data": io.BytesIO(png)})
+    wb.close()
+    out = tmp_path / "out.xlsx"
+    add_images(src, out, "汇总", chart_images(result))
+    again = tmp_path / "again.xlsx"
+    add_images(out, again, "汇总", chart_images(result))
+    for path in (out, again):
+        assert len(openpyxl.load_workbook(path)["汇总"]._images) == 4
+    before, after = digests(src), digests(out)
+    assert before["xl/worksheets/sheet1.xml"] == after["xl/worksheets/sheet1.xml"]  # already had a drawing
+    assert before["xl/media/image1.png"] == after["xl/media/image1.png"]
+
+
+def test_evaluate_with_charts(example_copy, tmp_path, capsys):
+    out = tmp_path / "out.xlsx"
+    code, stdout, _ = run_cli(["evaluate", example_copy, "-o", out, "--charts"], capsys)
+    assert code == 0 and "96.65" in stdout
+    wb = openpyxl.load_workbook(out)
+    assert len(wb["汇总"]._images) == 3
+    assert wb["汇总"]["B7"].value == 96.65
+    assert not list(tmp_path.glob(".*"))  # the values-only step left no temp file
+
+
+def test_image_size_in_emu():
+    image = Image(b"", "t", 704, 396, dpi=110)
+    assert (image.cx, image.cy) == (round(704 / 110 * 914400), round(396 / 110 * 914400))

@@ -101,7 +101,7 @@ def writeback_openpyxl(workdir: Path, n: int, sample: int) -> dict:
     return {"seconds": time.perf_counter() - start, "cells": sum(len(r) for b in blocks for r in b[3])}
 
 
-READ_SHEETS = ("参数", "指标体系", "单位填报")  # the input sheets a consolidation reads
+READ_SHEETS = ("单位填报", "表单信息")  # what consolidate.read_form reads from a unit form
 
 
 def read_calamine(workdir: Path, n: int, sample: int) -> dict:

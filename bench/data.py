@@ -3,8 +3,8 @@
 - ``example_workbook``: the 2020 example, written by ``dtg_xl.template.write_template``.
 - ``indicator_columns``: n synthetic indicator rows over all ten methods, as raw columns
   (what a user types, what ``score_one`` takes) plus the checked table ``score_table`` takes.
-- ``unit_workbooks``: n unit workbooks (the 2020 example with one unit's 单位填报 row changed
-  per file through the zip patch), cached in the work folder between runs.
+- ``unit_workbooks``: n unit forms (``dtg-xl unit-forms`` of the example, copied round-robin),
+  cached in the work folder between runs.
 """
 from __future__ import annotations
 
@@ -98,21 +98,16 @@ def raw_rows(cols: dict[str, np.ndarray], idx) -> list[tuple]:
 
 
 def unit_workbooks(n: int, workdir: Path) -> list[Path]:
-    """n unit workbooks, each the example with its own 单位填报 numbers (cached by n)."""
-    from dtg_xl.xlsx_patch import patch_workbook
+    """n unit forms as units send them back: ``dtg-xl unit-forms`` of the 2020 example (9 forms,
+    one per unit, made by dtg_xl.unitforms) copied round-robin to n files (cached by n)."""
+    from dtg_xl.unitforms import write_unit_forms
 
     folder = workdir / f"units-{n}"
     paths = [folder / f"unit-{i:04d}.xlsx" for i in range(n)]
     if folder.is_dir() and all(p.exists() for p in paths):
         return paths
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    src = example_workbook(workdir)
-    rng = np.random.default_rng(n)
+    forms = write_unit_forms(example_workbook(workdir), folder / "forms")
     for i, path in enumerate(paths):
-        initial = float(rng.integers(100, 1000))
-        added = float(rng.integers(0, 500))
-        # 单位填报 row 2: B 单位名称, D 年初预算, E 追加预算, F 实际到位, G 实际支出
-        patch_workbook(src, path, {"单位填报": {(2, 2): f"查验单位{i:04d}", (2, 4): initial, (2, 5): added,
-                                              (2, 6): initial + added, (2, 7): initial + added - i % 7}})
+        shutil.copyfile(forms[i % len(forms)], path)
     return paths

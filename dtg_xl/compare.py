@@ -5,7 +5,8 @@ Matching, in this order, each indicator used once:
 2. renamed by position: same 一级 and 二级, same ordinal inside that 二级 group, same points
    and same scoring method, different 三级 name (a re-worded indicator kept in its slot);
 3. renamed by similarity: same 一级, 三级 names with difflib ratio ≥ ``FUZZY_RATIO`` (best
-   pairs first) — catches re-worded names that also moved or changed points;
+   pairs first) — catches re-worded names that also changed points or moved to another 二级
+   (then ``last_l2`` names the old 二级; an unchanged name moved to another 二级 is matched here);
 4. the rest: 删除 (last year only) and 新增 (this year only).
 Changes are this year − last year for 目标值, 实际值 and 得分 per indicator, and for 分值 and
 得分 per 一级 and for the total.  Both years are scored by the same engine first.
@@ -116,6 +117,7 @@ def compare_results(last: Side, this: Side) -> dict:
         cur = y or x
         rec = {"status": status, "l1": cur["l1"], "l2": cur["l2"], "l3": cur["l3"],
                "last_name": x["l3"] if x and status == RENAMED else None,
+               "last_l2": x["l2"] if x and status == RENAMED and x["l2"] != cur["l2"] else None,
                "last_row": x["row"] if x else None, "this_row": y["row"] if y else None}
         for key in ("points", "target", "actual", "score"):
             old = x[key] if x else None
@@ -147,7 +149,9 @@ def compare_results(last: Side, this: Side) -> dict:
         "indicators": indicators,
         "added": [r["l3"] for r in indicators if r["status"] == ADDED],
         "removed": [r["l3"] for r in indicators if r["status"] == REMOVED],
-        "renamed": [{"last": r["last_name"], "this": r["l3"]} for r in indicators if r["status"] == RENAMED],
+        "renamed": [{"last": r["last_name"], "this": r["l3"], "last_l2": r["last_l2"],
+                     "this_l2": r["l2"] if r["last_l2"] else None}
+                    for r in indicators if r["status"] == RENAMED],
     }
 
 
@@ -191,7 +195,9 @@ def compare_blocks(data: dict) -> list[tuple[str, int, int, list[list]]]:
              data["total_change"], data["last"]["grade"], data["this"]["grade"],
              f"不变{c[SAME]}项，更名{c[RENAMED]}项，新增{c[ADDED]}项，删除{c[REMOVED]}项"]
     cats = [[x["name"], x["status"], *_trio(x["points"]), *_trio(x["score"])] for x in data["categories"]]
-    inds = [[r["status"], r["l1"], r["l2"], r["l3"], r["last_name"], r["points"]["last"], r["points"]["this"],
+    inds = [[r["status"], r["l1"], r["l2"], r["l3"],
+             f"{r['last_l2']}/{r['last_name']}" if r["last_l2"] else r["last_name"],
+             r["points"]["last"], r["points"]["this"],
              *_trio(r["target"]), *_trio(r["actual"]), *_trio(r["score"])] for r in data["indicators"]]
     return [
         (SHEET_COMPARE, FACTS_ROW, 2, [[v] for v in facts]),
@@ -231,7 +237,8 @@ def format_compare(data: dict) -> list[str]:
     lines = [f"上年 {a['total']:g} 分（{a['grade']}） → 本年 {b['total']:g} 分（{b['grade']}），"
              f"变化 {data['total_change']:+.2f}",
              f"指标：不变{c[SAME]}项，更名{c[RENAMED]}项，新增{c[ADDED]}项，删除{c[REMOVED]}项"]
-    lines += [f"  更名：{r['last']} → {r['this']}" for r in data["renamed"]]
+    lines += [f"  更名：{r['last_l2']}/{r['last']} → {r['this_l2']}/{r['this']}" if r["last_l2"] else
+              f"  更名：{r['last']} → {r['this']}" for r in data["renamed"]]
     lines += [f"  新增：{name}" for name in data["added"]]
     lines += [f"  删除：{name}" for name in data["removed"]]
     lines.append("一级指标得分：")

@@ -12,7 +12,7 @@ Definitions (grades are inclusive lower bounds, best first, e.g. 优≥90 / 良�
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -85,18 +85,40 @@ def grade_margin(total: float, profile: Profile | str | None) -> Margin:
 
 
 def result_margin(result: Result) -> Margin | None:
-    """The margin of an evaluated result, with the losses that alone would change its grade."""
+    """The margin of an evaluated result, with the losses that alone would change its grade
+    (computed once per result: the summary, the JSON and the CLI text all ask for it)."""
     if not result.ok or result.total is None:
         return None
+    cached = result.__dict__.get("_margin")
+    if cached is not None and cached.total == result.total:
+        return cached
+    result.__dict__["_margin"] = margin = _result_margin(result)
+    return margin
+
+
+def _result_margin(result: Result) -> Margin:
     model = result.model
     profile = model.profile
     margin = grade_margin(result.total, profile)
+    if margin.grade_above is None:
+        return margin  # restoring points cannot lower a grade, and nothing is above the top one
     t = model.indicators
     budget = result.budget_score or 0.0
-    for i in np.flatnonzero(t["points"] - result.scores > 0.004):
-        scores = result.scores.copy()
-        scores[i] = t["points"][i]
-        total_if = float(excel_round(sum(c.score for c in categories_of(model, scores)) + budget, 2))
+    lost_all = t["points"] - result.scores
+    # a restored loss adds at most itself (a 一级 weight is ≤ 100%) plus two ROUNDs of 0.005:
+    # only losses within reach of the next grade are re-totalled exactly
+    others = {c.name: sum(x.score for x in result.categories if x is not c) for c in result.categories}
+    parts: dict[str, tuple] = {}  # 一级 -> (model restricted to it, its rows) for the engine's subtotal
+    for i in np.flatnonzero((lost_all > 0.004) & (lost_all + 0.02 >= margin.up)):
+        l1 = t["l1"][i]
+        if l1 not in parts:
+            rows = np.flatnonzero(t["l1"] == l1)
+            parts[l1] = (replace(model, indicators={k: v[rows] for k, v in t.items()}), rows)
+        sub, rows = parts[l1]
+        scores = result.scores[rows].copy()
+        scores[np.searchsorted(rows, i)] = t["points"][i]
+        [cat] = categories_of(sub, scores)  # only this 一级's subtotal changes
+        total_if = float(excel_round(others[l1] + cat.score + budget, 2))
         grade_if = profile.grade(total_if)
         if grade_if != result.grade:
             lost = float(excel_round(float(t["points"][i] - result.scores[i]), 2))

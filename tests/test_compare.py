@@ -55,8 +55,8 @@ def test_matching_and_hand_computed_changes(years, capsys):
     assert code == 0
     assert (sha(last), sha(this)) == hashes  # inputs untouched
     assert data["counts"] == {"不变": 21, "更名": 2, "新增": 1, "删除": 1}
-    assert data["renamed"] == [{"last": "海运口岸外贸吞吐量", "this": "海运口岸外贸货运吞吐量"},
-                               {"last": "外贸集装箱吞吐量", "this": "外贸集装箱吞吐量（万标箱）"}]
+    assert [(r["last"], r["this"], r["last_l2"]) for r in data["renamed"]] == [
+        ("海运口岸外贸吞吐量", "海运口岸外贸货运吞吐量", None), ("外贸集装箱吞吐量", "外贸集装箱吞吐量（万标箱）", None)]
     assert data["added"] == ["口岸通关便利度"] and data["removed"] == ["外贸货运量口岸全国排名"]
     # totals: 产出 25 − 0.11 (4.89 of 5) = 24.89; 效益 35 − 5 + 4.5 = 34.5 → 96.04
     assert (data["last"]["total"], data["this"]["total"], data["total_change"]) == (96.65, 96.04, -0.61)
@@ -158,3 +158,17 @@ def test_match_rules_directly():
     # a similar name in another 一级 is not a rename
     got = compare.match([ind("产出", "数量", "满意度", 0)], [ind("效益", "社会", "满意度", 0)])
     assert [s for _, _, s in got] == ["新增", "删除"]
+
+
+def test_an_indicator_moved_to_another_second_level_is_matched(tmp_path, capsys):
+    data = load_example("dtg-2020")
+    this_data = copy.deepcopy(data)
+    by = {ind["三级指标"]: ind for ind in this_data["indicators"]}
+    by["计划任务完成及时率"].update({"二级指标": "产出质量", "二级分值": None})  # 产出时效 merged into 产出质量
+    by["口岸查验服务质量达标率"]["二级分值"] = 15  # 4 + 4 + 7
+    last, this = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    write_template(last, data=data)
+    write_template(this, data=this_data)
+    code, out, err = run_cli(["compare", last, this], capsys)
+    assert code == 0, err
+    assert "更名：产出时效/计划任务完成及时率 → 产出质量/计划任务完成及时率" in out

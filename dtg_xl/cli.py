@@ -183,58 +183,6 @@ def cmd_whatif(args) -> int:
     return EXIT_OK if w.ok else EXIT_INPUT
 
 
-def cmd_compare(args) -> int:
-    from .books import BookError, FileBook
-    from .compare import SHEET_COMPARE, CompareError, compare_blocks, compare_books, default_output, format_compare
-    from .pipeline import evaluate_book
-
-    paths = [Path(args.last), Path(args.this)]
-    for p in paths:
-        if not p.is_file():
-            raise UserError(f"找不到文件：{p}")
-    out = Path(args.output) if args.output else default_output(paths[1])
-    if out.resolve() in {p.resolve() for p in paths}:
-        raise UserError("输出文件不能是输入文件之一，请用 -o 另指定")
-    try:
-        last, this = FileBook(paths[0]), FileBook(paths[1])
-    except BookError as exc:
-        raise UserError(str(exc)) from None
-    try:
-        data = compare_books(last, this, paths[0].name, paths[1].name, profile=args.profile)
-        has_sheet = SHEET_COMPARE in this.sheet_names()
-        if args.output and not has_sheet:
-            raise UserError(f"“{paths[1].name}”中没有“{SHEET_COMPARE}”工作表（dtg-xl new 生成的新模板才有），"
-                            "无法写入同比表；可去掉 -o 只看结果")
-        if has_sheet:
-            evaluate_book(this, profile=args.profile)  # the copy also carries this year's results
-            for sheet, row, col, values in compare_blocks(data):
-                this.write(sheet, row, col, values)
-            this.save(out)
-    except CompareError as exc:
-        raise UserError(str(exc)) from None
-    finally:
-        last.close()
-        this.close()
-    if args.json:
-        _print_json(data | {"output": str(out) if has_sheet else None})
-    else:
-        print("\n".join(format_compare(data)))
-        print(f"同比表已写入：{out}（“{SHEET_COMPARE}”工作表）" if has_sheet else
-              f"“{paths[1].name}”中没有“{SHEET_COMPARE}”工作表，未写入文件")
-    return EXIT_OK
-
-
-def cmd_build_workbook(args) -> int:
-    from .workbook_build import BuildError, build_workbook
-
-    try:
-        out = build_workbook(args.output, example=None if args.blank else "dtg-2020")
-    except BuildError as exc:
-        raise UserError(str(exc)) from None
-    print(f"已生成：{out}（宏工作簿）和 {out.with_suffix('.py')}（按钮调用的 Python 模块）")
-    return EXIT_OK
-
-
 def cmd_unit_forms(args) -> int:
     from .unitforms import UnitFormError, write_unit_forms
 
@@ -305,6 +253,97 @@ def cmd_allocate(args) -> int:
     return EXIT_OK if alloc.ok else EXIT_INPUT
 
 
+def cmd_build_workbook(args) -> int:
+    from .workbook_build import BuildError, build_workbook
+
+    try:
+        out = build_workbook(args.output, example=None if args.blank else "dtg-2020")
+    except BuildError as exc:
+        raise UserError(str(exc)) from None
+    print(f"已生成：{out}（宏工作簿）和 {out.with_suffix('.py')}（按钮调用的 Python 模块）")
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from .books import BookError
+    from .export import ExportError, export_email_safe
+
+    src, out = Path(args.input), Path(args.output)
+    if not src.is_file():
+        raise UserError(f"找不到文件：{src}")
+    try:
+        export_email_safe(src, out)
+    except (ExportError, BookError) as exc:
+        raise UserError(str(exc)) from None
+    print(f"已导出（无宏、公式已转为数值、结果表已保护）：{out}")
+    return EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    from .books import BookError
+    from .fingerprint import verify_file
+
+    src = Path(args.input)
+    if not src.is_file():
+        raise UserError(f"找不到文件：{src}")
+    try:
+        verdict = verify_file(src)
+    except BookError as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        _print_json(verdict.as_dict())
+    else:
+        print("核验通过：显示的结果与输入一致" if verdict.ok else "核验未通过：显示的结果与输入不一致")
+        for line in verdict.lines:
+            print(f"  {line}")
+        for d in verdict.differences[:50]:
+            print(f"    {d}")
+        if len(verdict.differences) > 50:
+            print(f"    ……另有 {len(verdict.differences) - 50} 处")
+    return EXIT_OK if verdict.ok else EXIT_INPUT
+
+
+def cmd_compare(args) -> int:
+    from .books import BookError, FileBook
+    from .compare import SHEET_COMPARE, CompareError, compare_blocks, compare_books, default_output, format_compare
+    from .pipeline import evaluate_book
+
+    paths = [Path(args.last), Path(args.this)]
+    for p in paths:
+        if not p.is_file():
+            raise UserError(f"找不到文件：{p}")
+    out = Path(args.output) if args.output else default_output(paths[1])
+    if out.resolve() in {p.resolve() for p in paths}:
+        raise UserError("输出文件不能是输入文件之一，请用 -o 另指定")
+    try:
+        last, this = FileBook(paths[0]), FileBook(paths[1])
+    except BookError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        data = compare_books(last, this, paths[0].name, paths[1].name, profile=args.profile)
+        has_sheet = SHEET_COMPARE in this.sheet_names()
+        if args.output and not has_sheet:
+            raise UserError(f"“{paths[1].name}”中没有“{SHEET_COMPARE}”工作表（dtg-xl new 生成的新模板才有），"
+                            "无法写入同比表；可去掉 -o 只看结果")
+        if has_sheet:
+            evaluate_book(this, profile=args.profile)  # the copy also carries this year's results
+            for sheet, row, col, values in compare_blocks(data):
+                this.write(sheet, row, col, values)
+            this.save(out)
+    except CompareError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        last.close()
+        this.close()
+    if args.json:
+        _print_json(data | {"output": str(out) if has_sheet else None})
+    else:
+        print("\n".join(format_compare(data)))
+        print(f"同比表已写入：{out}（“{SHEET_COMPARE}”工作表）" if has_sheet else
+              f"“{paths[1].name}”中没有“{SHEET_COMPARE}”工作表，未写入文件")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- wiring
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dtg-xl", description="项目支出绩效评价工作簿工具")
@@ -350,14 +389,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", help="覆盖工作簿中的评价方案")
     p.set_defaults(func=cmd_whatif)
 
-    p = sub.add_parser("compare", help="同比：对比上年与本年的评价工作簿")
-    p.add_argument("last", help="上年评价工作簿")
-    p.add_argument("this", help="本年评价工作簿")
-    p.add_argument("-o", "--output", help="输出文件（默认：本年文件名-同比），本年文件的副本，含“同比”表")
-    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
-    p.add_argument("--profile", help="覆盖工作簿中的评价方案")
-    p.set_defaults(func=cmd_compare)
-
     p = sub.add_parser("unit-forms", help="为各单位生成填报表（只可编辑本单位一行）")
     p.add_argument("master", help="主表（评价工作簿）")
     p.add_argument("-o", "--output", required=True, help="输出文件夹")
@@ -378,6 +409,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
     p.add_argument("--profile", help="覆盖工作簿中的评价方案（决定上年等次）")
     p.set_defaults(func=cmd_allocate)
+
+    p = sub.add_parser("compare", help="同比：对比上年与本年的评价工作簿")
+    p.add_argument("last", help="上年评价工作簿")
+    p.add_argument("this", help="本年评价工作簿")
+    p.add_argument("-o", "--output", help="输出文件（默认：本年文件名-同比），本年文件的副本，含“同比”表")
+    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
+    p.add_argument("--profile", help="覆盖工作簿中的评价方案")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("export", help="导出可邮寄的副本：无宏、公式转为数值、结果表保护")
+    p.add_argument("input", help="评价工作簿（.xlsx/.xlsm）")
+    p.add_argument("-o", "--output", required=True, help="输出文件（.xlsx）")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("verify", help="核验：按输入重新计算，检查显示的结果是否被改动")
+    p.add_argument("input", help="计算过的评价工作簿或导出的副本")
+    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("profiles", help="列出评价方案")
     p.set_defaults(func=cmd_profiles)

@@ -14,6 +14,7 @@ from datetime import datetime
 from . import __version__
 from .deviation import WARNING_PREFIX
 from .engine import Result
+from .fingerprint import fingerprint
 from .margin import result_margin
 from .model import col_letter
 from .schema import SHEET_INDICATORS, SHEET_SUMMARY
@@ -41,7 +42,7 @@ class Block:
 FACTS_ROW = 3
 FACTS = ("项目名称", "评价年度", "评价方案", "计分方式", "综合得分", "评价等次",
          "距本等次下限", "距上一等次", "决定等次的失分",  # dtg_xl.margin
-         "计算时间", "校验结果", "引擎版本")
+         "计算时间", "校验结果", "引擎版本", "数据指纹")  # 数据指纹: dtg_xl.fingerprint
 FACT_ROW = {label: FACTS_ROW + i for i, label in enumerate(FACTS)}
 # room for up to 14 facts (rows 3..16); each block's title sits on the row above its header
 CATEGORIES = Block("一级指标得分", 20, 21, 12, ("一级指标", "分值/权重", "得分", "得分率", "指标内得分", "指标内分值"))
@@ -117,6 +118,7 @@ def result_blocks(result: Result, when: datetime | None = None) -> list[tuple[st
         "距上一等次": margin.up_text if margin else None,
         "决定等次的失分": margin.decisive_text if margin else None,
         "计算时间": when, "校验结果": status, "引擎版本": f"dtg_xl {__version__}",
+        "数据指纹": fingerprint(model),
     }
     blocks = [(SHEET_SUMMARY, FACTS_ROW, 2, [[facts[label]] for label in FACTS])]
     error_rows = [[p.sheet, p.cell, p.message] for p in result.errors]

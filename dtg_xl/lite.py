@@ -16,13 +16,14 @@ from .udfs import (  # noqa: F401 - re-exported: the runtime registers them from
     DTG_COMPRESSION,
     DTG_EXEC_RATE,
     DTG_GRADE,
+    DTG_MARGIN,
     DTG_SCORE,
     DTG_SCORE_TABLE,
     DTG_TOTAL,
 )
 
 __all__ = ["evaluate", "validate", "DTG_SCORE", "DTG_SCORE_TABLE", "DTG_TOTAL", "DTG_GRADE",
-           "DTG_EXEC_RATE", "DTG_COMPRESSION"]
+           "DTG_MARGIN", "DTG_EXEC_RATE", "DTG_COMPRESSION"]
 
 
 def _report(outcome) -> None:

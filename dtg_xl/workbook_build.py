@@ -71,6 +71,7 @@ def function_help() -> tuple[tuple[str, str, str], ...]:
         ("DTG_SCORE_TABLE", f"=DTG_SCORE_TABLE(指标体系!A1:{last}40)", "整张指标表（含表头行）一次计分，结果向下溢出为一列；有问题的行显示原因"),
         ("DTG_TOTAL", f"=DTG_TOTAL(指标体系!{score}2:{score}40)", "合计得分，按Excel的ROUND保留两位小数"),
         ("DTG_GRADE", '=DTG_GRADE(96.65, "qingdao-2020")', "等次：优/良/中/差（评价方案留空为 mof-2020）"),
+        ("DTG_MARGIN", '=DTG_MARGIN(96.65, "qingdao-2020")', "距本等次下限、上一等次下限各多少分"),
         ("DTG_EXEC_RATE", "=DTG_EXEC_RATE(6548.5, 6548.5)", "预算执行率（%），100 表示 100%"),
         ("DTG_COMPRESSION", "=DTG_COMPRESSION(42.97, 9.07)", "通关时间压缩率（%）=（基准值−当期值）÷基准值×100，此例 78.89"),
     )
@@ -177,7 +178,8 @@ def _control_sheet(wb, ws) -> None:
     ws.set_column("B:B", 44)
     ws.set_column("C:C", 70)
     ws.write(0, 0, "绩效评价控制台", title)
-    ws.write(1, 0, "填好“参数”“指标体系”“单位填报”后，点击下方“计算评分”：先校验，再计分，结果写入“指标体系”得分列和“汇总”表。"
+    ws.set_row(1, 30)
+    ws.merge_range(1, 0, 1, 2, "填好“参数”“指标体系”“单位填报”后，点击下方“计算评分”：先校验，再计分，结果写入“指标体系”得分列和“汇总”表。"
              "按钮需启用宏；单元格函数 =DTG_SCORE(…) 等见本表下方。", note)
 
     ws.write_row(door.SETTINGS_HEADER_ROW - 1, 0, ["设置", "值", "说明"], header)

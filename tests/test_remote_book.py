@@ -293,7 +293,11 @@ def test_server_registers_the_custom_functions_with_chinese_help(server):
     out, _ = server
     assert out["decorators_from"] == "xlwings.pro.udfs_officejs"  # xlwings' server decorators, not pass-through
     functions = {f["name"]: f for f in out["functions"]}
-    assert {"DTG_SCORE", "DTG_SCORE_TABLE", "DTG_TOTAL", "DTG_GRADE", "DTG_EXEC_RATE", "DTG_COMPRESSION"} <= set(functions)
+    assert set(functions) == {"DTG_SCORE", "DTG_SCORE_TABLE", "DTG_TOTAL", "DTG_GRADE", "DTG_MARGIN",
+                              "DTG_EXEC_RATE", "DTG_COMPRESSION"}
+    assert all(f["description"] and "Python function" not in f["description"] for f in functions.values())
+    assert all(not p["description"].startswith("Positional argument")
+               for f in functions.values() for p in f["parameters"])  # every argument has Chinese help
     score = functions["DTG_SCORE"]
     assert score["description"].startswith("计算一个三级指标的得分")
     params = {p["name"]: p for p in score["parameters"]}

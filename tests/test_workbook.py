@@ -4,6 +4,7 @@ macro; its xlwings.conf sheet points at the UDF module."""
 from __future__ import annotations
 
 import ast
+import sys
 import re
 import tomllib
 import zipfile
@@ -236,3 +237,72 @@ def test_headless_evaluate_of_the_xlsm_keeps_macros_and_buttons(tmp_path, capsys
         assert a.read("xl/vbaProject.bin") == b.read("xl/vbaProject.bin")
     assert buttons(out) == buttons(COMMITTED)
     assert vba_modules(out) == vba_modules(COMMITTED)
+
+
+# ---------------------------------------------------------------- the button's email copy (headless half)
+class _SavedBook(excel_door.XlwingsBook):
+    """The door's book with a file on disk.  Excel's Workbook.SaveCopyAs cannot run here, so the
+    copy is the headless write of the same pipeline into the same workbook (FileBook.save)."""
+
+    def __init__(self, path):
+        self._path = path
+
+    @property
+    def path(self):
+        return self._path
+
+    def save_copy(self, dst):
+        from dtg_xl.books import FileBook
+        from dtg_xl.pipeline import evaluate_book
+
+        book = FileBook(self._path)
+        try:
+            evaluate_book(book)
+        finally:
+            book.close()
+        return book.save(dst)
+
+
+def test_email_copy_beside_the_workbook(tmp_path):
+    import shutil
+
+    src = tmp_path / "dtg.xlsm"
+    shutil.copyfile(COMMITTED, src)
+    before = src.read_bytes()
+    text = excel_door.email_copy(_SavedBook(src), excel_door.Settings(email=True))
+    dst = tmp_path / "dtg-邮件版.xlsx"
+    assert src.read_bytes() == before  # the user's workbook is never touched
+    if dst.exists():  # dtg_xl.export (issue 4) has landed
+        assert text == f"已生成：{dst}"
+        with zipfile.ZipFile(dst) as z:
+            assert "xl/vbaProject.bin" not in z.namelist()
+        from dtg_xl import layout
+
+        values = sheet_values(dst)
+        assert "xlwings.conf" not in values and values["汇总"][layout.FACT_ROW["综合得分"] - 1][1] == 96.65
+    else:
+        assert text.startswith("未生成邮件版：") and len(text) > len("未生成邮件版：")
+    assert sorted(p.name for p in tmp_path.iterdir()) in (["dtg.xlsm"], ["dtg-邮件版.xlsx", "dtg.xlsm"])
+
+
+def test_email_copy_goes_to_the_chosen_folder(tmp_path):
+    import shutil
+
+    src = tmp_path / "dtg.xlsm"
+    shutil.copyfile(COMMITTED, src)
+    out = tmp_path / "out"
+    out.mkdir()
+    text = excel_door.email_copy(_SavedBook(src), excel_door.Settings(email=True, folder=out))
+    assert text == f"已生成：{out / 'dtg-邮件版.xlsx'}" or text.startswith("未生成邮件版：")
+    assert not (tmp_path / "dtg-邮件版.xlsx").exists()
+
+
+def test_email_copy_without_the_export_module_says_so(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dtg_xl.export", None)  # the module is not there (import fails)
+    text = excel_door.email_copy(_SavedBook(tmp_path / "dtg.xlsm"), excel_door.Settings(email=True))
+    assert text == "邮件版导出功能尚未安装（dtg_xl.export），未生成邮件版"
+
+
+def test_email_copy_of_an_unsaved_book_says_so():
+    book = _SavedBook(None)
+    assert excel_door.email_copy(book, excel_door.Settings(email=True)).startswith("工作簿尚未保存到磁盘")

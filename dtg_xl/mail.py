@@ -2,10 +2,11 @@
 
 ``X-Unsent: 1`` makes Outlook open the file as a draft ready to edit and send (Thunderbird and
 Apple Mail open it as a message to forward/edit).  Nothing is sent: the program only writes a
-file.  The attachment is the email-safe export of the workbook (``export.export_email_safe``)
-or, with ``original=True`` or while that export is unavailable, the workbook itself.  The
-body's numbers come from the engine, and the workbook must already hold those same results
-(it is what the recipients open), so a stale workbook is refused rather than mailed.
+file.  The attachment is the email-safe export of the workbook (``export.export_email_safe``,
+which recomputes the results into the copy) or, with ``original=True`` or while that export
+is unavailable, the workbook itself.  The body's numbers come from the engine, and the
+attachment must show those same results (it is what the recipients open), so a workbook
+attached as is but not recalculated since its last edit is refused rather than mailed.
 """
 from __future__ import annotations
 
@@ -103,6 +104,24 @@ def body(result, attachment_names: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _check_current(name: str, data: bytes, result, src: Path) -> None:
+    """The attached workbook must show the numbers the mail states (a workbook attached as
+    is may not have been recalculated since its last edit)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        book = FileBook(path)
+        try:
+            stored = _stored_total(book)
+        finally:
+            book.close()
+    if stored is None or abs(float(stored) - result.total) > 1e-9:
+        where = f"{SHEET_SUMMARY}!{cell_ref(FACT_ROW['综合得分'], 2)}"
+        held = "为空" if stored is None else f"为{cnfmt.score(stored)}"
+        raise MailError(f"工作簿中的结果不是最新的（{where}{held}，按当前数据计算为{cnfmt.score(result.total)}），"
+                        f"请先计算并保存（dtg-xl evaluate {src.name} --in-place，或在Excel中点击计算）")
+
+
 def _attachment_of(src: Path, original: bool, notes: list[str]) -> tuple[str, bytes]:
     if not original:
         try:
@@ -139,14 +158,8 @@ def build_draft(src: str | Path, to=None, sender=None, cc=None, report: bool = F
         result = evaluate(model)
         if result.errors:
             raise MailError("工作簿有问题，无法生成邮件：\n" + "\n".join(f"  {p}" for p in result.errors))
-        stored = _stored_total(book)
     finally:
         book.close()
-    where = f"{SHEET_SUMMARY}!{cell_ref(FACT_ROW['综合得分'], 2)}"
-    if stored is None or abs(float(stored) - result.total) > 1e-9:
-        held = "为空" if stored is None else f"为{cnfmt.score(stored)}"
-        raise MailError(f"工作簿中的结果不是最新的（{where}{held}，按当前数据计算为{cnfmt.score(result.total)}），"
-                        f"请先计算并保存（dtg-xl evaluate {src.name} --in-place，或在Excel中点击计算）")
 
     def param_where(name):
         r, c = model.param_cells.get(name, (0, 0))
@@ -159,6 +172,7 @@ def build_draft(src: str | Path, to=None, sender=None, cc=None, report: bool = F
     notes: list[str] = []
     attachments: dict[str, bytes] = {}
     name, data = _attachment_of(src, original, notes)
+    _check_current(name, data, result, src)
     attachments[name] = data
     if report:
         from .report import report_title, write_report

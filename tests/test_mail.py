@@ -5,6 +5,7 @@ import io
 import zipfile
 from email import message_from_bytes, policy
 
+import openpyxl
 import pytest
 from docx import Document
 from helpers import edit_cells, run_cli
@@ -129,20 +130,26 @@ def test_unevaluated_or_stale_workbook_is_refused(example_path, evaluated, tmp_p
     assert not out.exists()
 
 
-def test_email_safe_export_is_attached(evaluated, tmp_path):
+def test_email_safe_export_is_attached(example_path, tmp_path):
     from dtg_xl.export import ExportError, export_email_safe
 
     try:
-        export_email_safe(evaluated, tmp_path / "probe.xlsx")
+        export_email_safe(example_path, tmp_path / "probe.xlsx")
     except ExportError as exc:
         pytest.skip(f"email-safe export not available yet: {exc}")
-    draft = build_draft(evaluated)
-    part = list(draft.message.iter_attachments())[0]
-    assert part.get_filename().endswith(".xlsx")
+    # the export recomputes, so even a workbook never evaluated mails the right numbers
+    out = tmp_path / "d.eml"
+    write_draft(example_path, out)
+    msg = parse(out)
+    part = list(msg.iter_attachments())[0]
+    assert part.get_filename() == example_path.name
     data = part.get_content()
-    assert data == draft.attachments[part.get_filename()]
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert not any("vbaProject" in n for n in names)
+    (tmp_path / "att.xlsx").write_bytes(data)
+    wb = openpyxl.load_workbook(tmp_path / "att.xlsx")
+    assert wb["汇总"]["B7"].value == 96.65
+    assert "96.65分" in msg["Subject"]
 
 
 def test_cli_mail(evaluated, tmp_path, capsys):

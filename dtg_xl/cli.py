@@ -137,7 +137,11 @@ def _print_summary(result, out: Path) -> None:
     from .margin import result_margin
 
     m = result_margin(result)
-    print(f"  {m.down_text}；{m.up_text}；决定等次的失分：{m.decisive_text}")
+    print(f"  {m.down_text}；{m.up_text}")
+    if m.grade_above:
+        print("  单独挽回即可改变等次的失分：" + ("" if m.decisive else "无"))
+        for d in m.decisive:
+            print(f"    {d.l3}：失{d.lost:g}分，挽回后{d.total_if:g}分（{d.grade_if}）")
     for c in result.categories:
         print(f"  {c.name} {c.score:g} / {c.points:g}")
     if result.budget:

@@ -249,12 +249,12 @@ def format_compare(data: dict) -> list[str]:
         else:
             lines.append(f"  {x['name']}（{x['status']}）{_show(s['last'])} → {_show(s['this'])}")
     changed = [r for r in data["indicators"] if r["status"] in (SAME, RENAMED) and any(
-        r[k]["change"] for k in ("target", "actual", "score"))]
+        r[k]["change"] for k in ("points", "target", "actual", "score"))]
     if changed:
         lines.append("有变化的指标（上年 → 本年）：")
         for r in changed:
             parts = [f"{label} {_show(r[k]['last'])}→{_show(r[k]['this'])}"
-                     for k, label in (("target", "目标值"), ("actual", "实际值"), ("score", "得分"))
+                     for k, label in (("points", "分值"), ("target", "目标值"), ("actual", "实际值"), ("score", "得分"))
                      if r[k]["change"] or (r[k]["last"] is None) != (r[k]["this"] is None)]
             lines.append(f"  {r['l1']}/{r['l2']}/{r['l3']}：" + "，".join(parts))
     return lines

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from .engine import Result, evaluate
 from .layout import losses
 from .model import cell_ref, read_model
-from .schema import HEADER_ROW, SHEET_INDICATORS, SHEET_PARAMS, SHEET_SUMMARY, SHEET_UNITS
+from .schema import HEADER_ROW, SHEET_ALLOCATION, SHEET_INDICATORS, SHEET_PARAMS, SHEET_SUMMARY, SHEET_UNITS
 from .xlsx_patch import col_number
 
 SHEET_SIMULATION = "模拟"
-OUTPUT_SHEETS = (SHEET_SUMMARY, SHEET_SIMULATION, "同比")  # written by the program, not inputs
+OUTPUT_SHEETS = (SHEET_SUMMARY, SHEET_SIMULATION, "同比", SHEET_ALLOCATION)  # written by the program, not inputs
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?([1-9][0-9]{0,6})$")
 MAX_COL = 16384
 

@@ -95,7 +95,7 @@ def test_compare_sheet_in_the_output_copy(years, capsys):
     assert code == 0
     assert "上年 96.65 分（优） → 本年 96.04 分（优），变化 -0.61" in text
     assert "更名：外贸集装箱吞吐量 → 外贸集装箱吞吐量（万标箱）" in text and "删除：外贸货运量口岸全国排名" in text
-    assert "监管出入境船舶艘次：目标值 9000→9500，实际值 9460→9300，得分 4→4.89" in text
+    assert "监管出入境船舶艘次：分值 4→5，目标值 9000→9500，实际值 9460→9300，得分 4→4.89" in text
     wb = openpyxl.load_workbook(out)
     ws = wb[compare.SHEET_COMPARE]
     facts = {ws.cell(compare.FACTS_ROW + i, 1).value: ws.cell(compare.FACTS_ROW + i, 2).value

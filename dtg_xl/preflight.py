@@ -290,8 +290,7 @@ def _scan_body(body: bytes, where: str, is_sheet: bool, state: dict, report: Rep
         ref = _R_ATTR.search(attrs)
         if m.group(1) == b"row":
             row = int(ref.group(2)) if ref and ref.group(2) and len(ref.group(2)) < 12 else row + 1
-            col = 0
-            _limit(where, row, 0, "行号")
+            col = 0  # limits are checked on cells: an empty row allocates nothing
             continue
         cells += 1
         if ref and ref.group(1) and len(ref.group(1)) < 12 and len(ref.group(2)) < 12:

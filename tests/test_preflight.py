@@ -1,0 +1,259 @@
+"""Hostile and broken files: each is refused before any parser sees it, with a Chinese message,
+exit code 2, no traceback, the input unchanged and nothing written.  A few run in a separate
+process, because the failure they guard against (calamine's SIGABRT) kills the process."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import corpus_reliability as C
+from dtg_xl import preflight
+from dtg_xl.books import BookError, FileBook
+from dtg_xl.cli import main
+from dtg_xl.xlsx_patch import sheet_parts
+
+BILLION_LAUGHS = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+                  + b"".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode()
+                             for i in range(1, 10))
+                  + b"]>\n")
+
+
+def _rebuild(src: Path, dst: Path, edit=None, extra: list[tuple[str, bytes]] = ()) -> Path:
+    with zipfile.ZipFile(src) as zin:
+        parts = {n: zin.read(n) for n in zin.namelist()}
+        sheets = sheet_parts(zin)
+    if edit:
+        edit(parts, sheets)
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, d in parts.items():
+            z.writestr(n, d)
+        for n, d in extra:
+            z.writestr(n, d)
+    return dst
+
+
+def _sheet_edit(sheet: str, old: bytes, new: bytes):
+    def edit(parts, sheets):
+        assert old in parts[sheets[sheet]]
+        parts[sheets[sheet]] = parts[sheets[sheet]].replace(old, new, 1)
+    return edit
+
+
+def _far_cell(ref: str):
+    row = "".join(ch for ch in ref if ch.isdigit())
+    return _sheet_edit("说明", b"</sheetData>", f'<row r="{row}"><c r="{ref}"><v>1</v></c></row></sheetData>'.encode())
+
+
+def _tiny_xfd(path: Path) -> Path:
+    """The 5 KB file of design.md: one sheet touching XFD1048576 (made with openpyxl)."""
+    import openpyxl
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "x"
+    wb.active["XFD1048576"] = 1
+    wb.save(path)
+    return path
+
+
+def _entity_in(part_kind: str):
+    def edit(parts, sheets):
+        name = {"sheet": sheets["参数"], "strings": "xl/sharedStrings.xml", "workbook": "xl/workbook.xml"}[part_kind]
+        body = parts[name]
+        body = body.split(b"?>", 1)[1] if body.startswith(b"<?xml") else body
+        parts[name] = BILLION_LAUGHS + body.lstrip()
+    return edit
+
+
+def _utf16_entity(parts, sheets):
+    name = sheets["参数"]
+    text = parts[name].decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    text = text.replace("?>", '?><!DOCTYPE x [<!ENTITY e "boom">]>', 1)
+    parts[name] = b"\xff\xfe" + text.encode("utf-16-le")
+
+
+def _bomb(parts, sheets):
+    name = sheets["说明"]
+    parts[name] = parts[name].replace(b"</worksheet>", b" " * (8 * 1024 * 1024) + b"</worksheet>")
+
+
+def _duplicate(src, dst):
+    with zipfile.ZipFile(src) as zin:
+        items = [(n, zin.read(n)) for n in zin.namelist()]
+    import warnings
+    with warnings.catch_warnings(), zipfile.ZipFile(dst, "w") as z:
+        warnings.simplefilter("ignore")
+        for n, d in items + [("xl/workbook.xml", items[0][1])]:
+            z.writestr(n, d)
+    return dst
+
+
+def _encrypted(src, dst):
+    from msoffcrypto.format.ooxml import OOXMLFile
+    with open(src, "rb") as fh, open(dst, "wb") as out:
+        OOXMLFile(fh).encrypt("secret", out)
+    return dst
+
+
+def _docx(src, dst):
+    import docx
+    d = docx.Document()
+    d.add_paragraph("不是工作簿")
+    d.save(dst)
+    return dst
+
+
+def _truncated(src, dst):
+    data = Path(src).read_bytes()
+    dst.write_bytes(data[: len(data) // 2])
+    return dst
+
+
+def _plain(content: bytes):
+    def make(src, dst):
+        dst.write_bytes(content)
+        return dst
+    return make
+
+
+def _zip_rebuild(edit=None, extra=()):
+    return lambda src, dst: _rebuild(src, dst, edit, extra)
+
+
+CASES = {
+    # name: (builder(src, dst) -> path, words the message must contain)
+    "xfd1048576": (lambda src, dst: _tiny_xfd(dst), "超出范围"),
+    "far_cell_in_template": (_zip_rebuild(_far_cell("XFD1048576")), "XFD1048576"),
+    "far_row": (_zip_rebuild(_far_cell("A500000")), "行"),
+    "wide_area": (_zip_rebuild(_far_cell("BDD4000")), "使用区域过大"),
+    "dimension": (_zip_rebuild(_sheet_edit("说明", b'<dimension ref="A1:A', b'<dimension ref="A1:XFD1048576"/><x ref="')),
+                  "dimension"),
+    "entity_in_sheet": (_zip_rebuild(_entity_in("sheet")), "实体"),
+    "entity_in_shared_strings": (_zip_rebuild(_entity_in("strings")), "实体"),
+    "entity_in_workbook": (_zip_rebuild(_entity_in("workbook")), "实体"),
+    "entity_utf16": (_zip_rebuild(_utf16_entity), "实体"),
+    "compression_bomb": (_zip_rebuild(_bomb), "压缩比"),
+    "duplicate_part": (_duplicate, "重复"),
+    "encrypted": (_encrypted, "密码"),
+    "word_document": (_docx, "Word"),
+    "truncated": (_truncated, "损坏"),
+    "empty": (_plain(b""), "空"),
+    "html_xls": (_plain(b"<html><body><table><tr><td>1</td></tr></table></body></html>"), "网页"),
+    "pdf": (_plain(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n"), "PDF"),
+    "csv_text": (_plain("单位名称,年初预算\n青岛海关,100\n".encode()), "不是 Excel 工作簿"),
+    "zip_not_workbook": (lambda src, dst: _zip_of({"a.txt": b"hello"}, dst), "不是 Excel 工作簿"),
+    "missing_workbook_rels": (_zip_rebuild(lambda parts, sheets: parts.pop("xl/_rels/workbook.xml.rels")), "损坏"),
+}
+
+
+def _zip_of(files: dict, dst: Path) -> Path:
+    with zipfile.ZipFile(dst, "w") as z:
+        for n, d in files.items():
+            z.writestr(n, d)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, example_path) -> dict[str, Path]:
+    work = tmp_path_factory.mktemp("hostile")
+    made = {}
+    for name, (build, _) in CASES.items():
+        dst = work / name / f"{name}.xlsx"
+        dst.parent.mkdir()
+        made[name] = build(example_path, dst)
+    if C.SOFFICE:  # a real old .xls and .ods, written by LibreOffice
+        for kind, target in (("old_xls", "xls:MS Excel 97"), ("ods", "ods")):
+            out = work / kind
+            C.lo_convert(example_path, out, target, C.lo_profile(work, recalc=False))
+            produced = next(out.glob("*.*"))
+            made[kind] = produced.rename(out / f"{kind}.xlsx")  # renamed, as users do
+    return made
+
+
+MESSAGES = {name: words for name, (_, words) in CASES.items()} | {"old_xls": ".xls", "ods": "OpenDocument"}
+
+
+@pytest.mark.parametrize("name", list(MESSAGES))
+def test_refused_with_chinese_message(hostile, name, capsys):
+    if name not in hostile:
+        pytest.skip("LibreOffice (soffice) is not installed: no real .xls/.ods to test with")
+    path = hostile[name]
+    before = path.read_bytes()
+    listing = sorted(p.name for p in path.parent.iterdir())
+    assert main(["evaluate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("错误：") and MESSAGES[name] in err, err
+    assert "Traceback" not in err and "Error" not in err
+    assert path.read_bytes() == before, "input changed"
+    assert sorted(p.name for p in path.parent.iterdir()) == listing, "something was written"
+
+
+@pytest.mark.parametrize("verb", [["verify"], ["export", "-o", "OUT"]])
+def test_every_reading_verb_is_protected(hostile, verb, capsys):
+    path = hostile["far_cell_in_template"]
+    args = [verb[0], str(path)] + [str(path.with_name("out.xlsx")) if a == "OUT" else a for a in verb[1:]]
+    assert main(args) == 2
+    assert "超出范围" in capsys.readouterr().err
+    assert not path.with_name("out.xlsx").exists()
+
+
+@pytest.mark.parametrize("name", ["xfd1048576", "entity_in_shared_strings", "compression_bomb", "encrypted"])
+def test_separate_process_exits_2_not_sigabrt(hostile, name):
+    """Without the pre-flight, calamine aborts the whole process on xfd1048576 (SIGABRT, -6)."""
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "dtg_xl.cli", "evaluate", str(hostile[name])],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("错误：") and "Traceback" not in proc.stderr
+
+
+def test_calamine_really_aborts_without_preflight(hostile):
+    """The reason the check exists, shown in a child process (a SIGABRT cannot be caught)."""
+    code = ("from python_calamine import CalamineWorkbook as W; import sys; "
+            "wb = W.from_path(sys.argv[1]); wb.get_sheet_by_name(wb.sheet_names[0]).to_python()")
+    proc = subprocess.run([sys.executable, "-c", code, str(hostile["xfd1048576"])], capture_output=True, timeout=120)
+    assert proc.returncode != 0 and proc.returncode != 2
+    assert hostile["xfd1048576"].stat().st_size < 8000
+
+
+def test_limits_are_applied(example_path, monkeypatch):
+    report = preflight.check(example_path)
+    assert report.cells > 1000 and report.max_row > 100
+    monkeypatch.setattr(preflight, "MAX_CELLS", 1000)
+    with pytest.raises(preflight.PreflightError, match="单元格过多"):
+        preflight.check(example_path)
+    monkeypatch.setattr(preflight, "MAX_CELLS", 10**9)
+    monkeypatch.setattr(preflight, "MAX_PART_BYTES", 50_000)
+    with pytest.raises(preflight.PreflightError, match="解压后过大"):
+        preflight.check(example_path)
+    monkeypatch.setattr(preflight, "MAX_PART_BYTES", 10**9)
+    monkeypatch.setattr(preflight, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(preflight.PreflightError, match="文件过大"):
+        preflight.check(example_path)
+
+
+def test_lying_zip_directory_is_caught(example_path, tmp_path):
+    """The directory claims a tiny size; the stream is larger: refused, not trusted."""
+    data = bytearray(_rebuild(example_path, tmp_path / "ok.xlsx", _bomb).read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        info = next(i for i in z.infolist() if i.file_size > 8 * 1024 * 1024)
+    real = info.file_size.to_bytes(4, "little")
+    fake = (1024).to_bytes(4, "little")
+    assert data.count(real) >= 2
+    lying = tmp_path / "lying.xlsx"
+    lying.write_bytes(bytes(data).replace(real, fake))
+    with pytest.raises(preflight.PreflightError):
+        preflight.check(lying)
+    with pytest.raises(BookError):
+        FileBook(lying)
+
+
+def test_good_files_pass(example_path, tmp_path):
+    for path in (example_path, C.build_xlsxwriter(tmp_path / "xw.xlsx")):
+        assert preflight.check(path).parts > 5
+    if C.DTG_XLSM.exists():
+        assert preflight.check(C.DTG_XLSM).cells > 0

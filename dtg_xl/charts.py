@@ -157,3 +157,28 @@ def png_size(data: bytes) -> tuple[int, int]:
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise ValueError("not a PNG")
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+PICTURE_PREFIX = "dtg_xl 图表："  # same names as the headless write-back (xlsx_images)
+ROW_POINTS = 15.0  # a default Excel row
+
+
+def add_to_xlwings_sheet(sheet, result, row: int = 2, col: int = 15) -> list[str]:
+    """The Excel door's charts: each PNG goes on a live ``xlwings`` sheet with
+    ``sheet.pictures.add(path, name=..., update=True, anchor=...)``, stacked down from
+    (row, col); ``update=True`` replaces the picture of an earlier run with the same name.
+    Returns the picture names.  (Headless, ``xlsx_images.add_images`` does the same in the file.)"""
+    import tempfile
+    from pathlib import Path
+
+    names = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (title, png) in enumerate(result_charts(result).items(), start=1):
+            path = Path(tmp) / f"dtg_xl_chart{i}.png"
+            path.write_bytes(png)
+            name = PICTURE_PREFIX + title
+            sheet.pictures.add(str(path), name=name, update=True, anchor=sheet.range((row, col)))
+            names.append(name)
+            height_points = png_size(png)[1] / DPI * 72
+            row += math.ceil(height_points / ROW_POINTS) + 1
+    return names

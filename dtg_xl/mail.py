@@ -82,8 +82,8 @@ def body(result, attachment_names: list[str]) -> str:
     from .report import conclusion_sentence, report_title
 
     year, project = report_title(result)
-    lines = ["您好：", "", f"{year}{project}绩效评价已完成。{conclusion_sentence(result)}"
-             f"（评价方案：{result.model.profile.title}）", "", "一级指标得分："]
+    lines = ["您好：", "", f"{year}{project}绩效评价已完成。{conclusion_sentence(result)}",
+             f"评价方案：{result.model.profile.title}。", "", "一级指标得分："]
     for c in result.categories:
         lines.append(f"  {c.name}：{cnfmt.score(c.score)}分（满分{cnfmt.score(c.points)}分）")
     if result.budget_score is not None:

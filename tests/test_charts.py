@@ -142,3 +142,30 @@ def test_evaluate_with_charts(example_copy, tmp_path, capsys):
 def test_image_size_in_emu():
     image = Image(b"", "t", 704, 396, dpi=110)
     assert (image.cx, image.cy) == (round(704 / 110 * 914400), round(396 / 110 * 914400))
+
+
+# ---------------------------------------------------------------- Excel door, on xlwings' own remote Book
+@pytest.mark.skipif(not __import__("os").environ.get("XLWINGS_LICENSE_KEY"),
+                    reason="xlwings' remote Book needs XLWINGS_LICENSE_KEY (e.g. noncommercial); .ci/run sets it")
+def test_pictures_add_on_an_xlwings_book(result):
+    import base64
+
+    import xlwings as xw
+
+    from dtg_xl.charts import PICTURE_PREFIX, add_to_xlwings_sheet
+
+    earlier = {"name": PICTURE_PREFIX + "一级指标得分", "width": 400, "height": 200}
+    own = {"name": "我的图片", "width": 10, "height": 10}
+    payload = {"client": "Office.js", "version": xw.__version__, "names": [],
+               "sheets": [{"name": "汇总", "values": [[""]], "pictures": [earlier, own], "tables": []}],
+               "book": {"name": "dtg.xlsm", "active_sheet_index": 0, "selection": "A1"}}
+    book = xw.Book(json=payload)
+    names = add_to_xlwings_sheet(book.sheets["汇总"], result)
+    assert names == [PICTURE_PREFIX + t for t in charts.TITLES]
+    actions = [(a["func"], a["args"]) for a in book.json()["actions"]]
+    assert [f for f, _ in actions] == ["updatePicture", "addPicture", "setPictureName", "addPicture", "setPictureName"]
+    pngs = charts.result_charts(result)
+    assert base64.b64decode(actions[0][1][0]) == pngs["一级指标得分"]  # the earlier run's picture replaced
+    assert base64.b64decode(actions[1][1][0]) == pngs["各单位预算执行"]
+    assert actions[2][1][1] == PICTURE_PREFIX + "各单位预算执行"
+    assert [int(x) for x in actions[1][1][1:3]] == [14, 20]  # column O (0-based 14), stacked below the first

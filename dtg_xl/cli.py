@@ -348,76 +348,6 @@ def cmd_compare(args) -> int:
     return EXIT_OK
 
 
-def cmd_unit_forms(args) -> int:
-    from .unitforms import UnitFormError, write_unit_forms
-
-    src = Path(args.master)
-    if not src.is_file():
-        raise UserError(f"找不到文件：{src}")
-    try:
-        paths = write_unit_forms(src, Path(args.output), force=args.force)
-    except UnitFormError as exc:
-        raise UserError(str(exc)) from None
-    for path in paths:
-        print(f"已生成：{path}")
-    print(f"共{len(paths)}个单位填报表")
-    return EXIT_OK
-
-
-def cmd_consolidate(args) -> int:
-    from .consolidate import ConsolidateError, consolidate, format_report, report_json
-
-    src = Path(args.master)
-    if not src.is_file():
-        raise UserError(f"找不到文件：{src}")
-    out = Path(args.output) if args.output else src.with_name(f"{src.stem}-汇集{src.suffix}")
-    if out.resolve() == src.resolve():
-        raise UserError("输出文件与主表相同；请用 -o 指定另一个文件")
-    try:
-        report = consolidate(src, [Path(f) for f in args.forms], out, jobs=args.jobs)
-    except ConsolidateError as exc:
-        raise UserError(str(exc)) from None
-    if args.json:
-        _print_json(report_json(report))
-    else:
-        print("\n".join(format_report(report)), file=sys.stdout if report.ok else sys.stderr)
-    return EXIT_OK if report.ok else EXIT_INPUT
-
-
-def cmd_allocate(args) -> int:
-    from .allocate import allocation_blocks, allocation_json, format_allocation, read_allocation
-    from .books import BookError, FileBook
-    from .schema import SHEET_ALLOCATION
-
-    src = Path(args.input)
-    if not src.is_file():
-        raise UserError(f"找不到文件：{src}")
-    out = Path(args.output) if args.output else src.with_name(f"{src.stem}-分配建议{src.suffix}")
-    if out.resolve() == src.resolve():
-        raise UserError("输出文件与输入文件相同；请用 -o 指定另一个文件")
-    try:
-        book = FileBook(src)
-    except BookError as exc:
-        raise UserError(str(exc)) from None
-    try:
-        alloc = read_allocation(book, profile=args.profile)
-        writable = SHEET_ALLOCATION in book.sheet_names()
-        for sheet, row, col, values in allocation_blocks(alloc) if writable else []:
-            book.write(sheet, row, col, values)
-    finally:
-        book.close()
-    if writable:
-        book.save(out)
-    if args.json:
-        _print_json(allocation_json(alloc) | {"output": str(out) if writable else None})
-    else:
-        for line in format_allocation(alloc):
-            print(line, file=sys.stdout if alloc.ok else sys.stderr)
-        print(f"结果已写入：{out}（{SHEET_ALLOCATION}表）" if writable
-              else f"工作簿中没有“{SHEET_ALLOCATION}”工作表，未写文件（用 dtg-xl new 生成的新版模板含此表）")
-    return EXIT_OK if alloc.ok else EXIT_INPUT
-
-
 # ---------------------------------------------------------------- wiring
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dtg-xl", description="项目支出绩效评价工作簿工具")
@@ -501,27 +431,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="计算过的评价工作簿或导出的副本")
     p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
     p.set_defaults(func=cmd_verify)
-
-    p = sub.add_parser("unit-forms", help="为各单位生成填报表（只可编辑本单位一行）")
-    p.add_argument("master", help="主表（评价工作簿）")
-    p.add_argument("-o", "--output", required=True, help="输出文件夹")
-    p.add_argument("--force", action="store_true", help="覆盖文件夹中已有的同名填报表")
-    p.set_defaults(func=cmd_unit_forms)
-
-    p = sub.add_parser("consolidate", help="汇集各单位交回的填报表到主表")
-    p.add_argument("master", help="主表（评价工作簿）")
-    p.add_argument("forms", nargs="+", help="交回的单位填报表")
-    p.add_argument("-o", "--output", help="输出文件（默认：主表文件名-汇集）")
-    p.add_argument("--jobs", type=int, default=0, help="并行读取的进程数（默认按文件数自动）")
-    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
-    p.set_defaults(func=cmd_consolidate)
-
-    p = sub.add_parser("allocate", help="因素法测算下年度资金分配建议")
-    p.add_argument("input", help="评价工作簿（含分配参数表）")
-    p.add_argument("-o", "--output", help="输出文件（默认：输入文件名-分配建议）")
-    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
-    p.add_argument("--profile", help="覆盖工作簿中的评价方案（决定上年等次）")
-    p.set_defaults(func=cmd_allocate)
 
     p = sub.add_parser("profiles", help="列出评价方案")
     p.set_defaults(func=cmd_profiles)

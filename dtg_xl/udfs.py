@@ -56,16 +56,16 @@ def _cells(values) -> list:
 @xw.arg("points", doc="分值（该三级指标的满分）")
 @xw.arg("target", doc="目标值；“是否”方法填“是”或“否”（空=是）；定性、扣分、分档可留空")
 @xw.arg("actual", doc="实际值（实际完成值）；定性、扣分可留空")
-@xw.arg("option", doc="按方法填写：定性→定性等级；扣分→扣分合计；分档→分档标准，如“≥95:100%；≥90:80%”")
+@xw.arg("detail", doc="按方法填写：定性→定性等级；扣分→扣分合计；分档→分档标准，如“≥95:100%；≥90:80%”")
 @xw.arg("given", doc="定性方法的评定得分（须落在定性等级对应的区间内）")
-def DTG_SCORE(method, points, target=None, actual=None, option=None, given=None):
+def DTG_SCORE(method, points, target=None, actual=None, detail=None, given=None):
     """计算一个三级指标的得分（与“计算评分”按钮同一套评分规则，按Excel的ROUND保留两位小数）。"""
     try:
         name = rules.canonical_method(method)
         actual = _actual(actual, None, "请直接引用基准对比表的压缩率单元格，或改用 DTG_SCORE_TABLE")
-        level = option if name == "定性" else None
-        deducted = option if name == "扣分" else None
-        bands = option if name == "分档" else None
+        level = detail if name == "定性" else None
+        deducted = detail if name == "扣分" else None
+        bands = detail if name == "分档" else None
         return rules.score_one(name, points, target, actual, level, given, deducted, bands)
     except Exception as exc:  # noqa: BLE001 - a cell shows a message, never a traceback
         return _message(exc)

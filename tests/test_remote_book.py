@@ -301,9 +301,9 @@ def test_server_registers_the_custom_functions_with_chinese_help(server):
     score = functions["DTG_SCORE"]
     assert score["description"].startswith("计算一个三级指标的得分")
     params = {p["name"]: p for p in score["parameters"]}
-    assert list(params) == ["method", "points", "target", "actual", "option", "given"]
+    assert list(params) == ["method", "points", "target", "actual", "detail", "given"]
     assert params["method"]["description"].startswith("评分方法") and "optional" not in params["points"]
-    assert params["option"]["optional"] and "分档标准" in params["option"]["description"]
+    assert params["detail"]["optional"] and "分档标准" in params["detail"]["description"]
 
 
 def test_server_custom_function_calls(server, run):

@@ -232,3 +232,25 @@ def test_every_function_is_an_excel_function_in_category_dtg():
 def test_nan_and_numpy_inputs():
     assert udfs.DTG_SCORE("正向", np.float64(5), 100, np.int64(90)) == 4.5
     assert udfs.DTG_SCORE("正向", 5, 100, math.nan).startswith("错误：")
+
+
+# words VBA will not take as a parameter name (classic xlwings writes the names into VBA)
+VBA_RESERVED = {"and", "as", "boolean", "byref", "byte", "byval", "call", "case", "const", "currency", "date",
+                "debug", "dim", "do", "double", "each", "else", "end", "enum", "erase", "error", "event", "exit",
+                "false", "for", "function", "get", "global", "gosub", "goto", "if", "implements", "in", "integer",
+                "is", "let", "like", "long", "loop", "me", "mod", "new", "next", "not", "nothing", "object", "on",
+                "option", "optional", "or", "private", "property", "public", "resume", "return", "select", "set",
+                "single", "static", "step", "stop", "string", "sub", "then", "to", "true", "type", "until",
+                "variant", "wend", "while", "with", "xor", "caller"}
+
+
+def test_argument_names_are_safe_vba_identifiers():
+    """ASCII, not reserved: on a non-Chinese Windows a Chinese VBA identifier would not compile
+    (the Chinese names users see are each argument's doc)."""
+    import inspect
+
+    for name in (n for n in dir(udfs) if n.startswith("DTG_")):
+        for param in inspect.signature(getattr(udfs, name)).parameters.values():
+            assert param.name.isascii() and param.name.isidentifier(), (name, param.name)
+            assert param.name.lower() not in VBA_RESERVED, (name, param.name)
+            assert param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD

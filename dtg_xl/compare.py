@@ -211,11 +211,13 @@ def build_compare_sheet(ws, f) -> None:
     ws.write(0, 0, TITLE, f["title"])
     ws.set_column(0, 0, 14)
     ws.set_column(1, 2, 12)
-    ws.set_column(3, 4, 26)
+    ws.set_column(3, 4, 30)
     ws.set_column(5, 15, 10)
     for i, label in enumerate(FACTS):
         ws.write(FACTS_ROW - 1 + i, 0, label, f["label"])
-        ws.write_blank(FACTS_ROW - 1 + i, 1, None, f["output"] if 2 <= i <= 4 else f["output_text"])
+        # value cell B merged to E so file names and the match counts fit on one line
+        ws.merge_range(FACTS_ROW - 1 + i, 1, FACTS_ROW - 1 + i, 4, None,
+                       f["output"] if 2 <= i <= 4 else f["output_text"])
     for header_row, capacity, headers, title in (
             (CAT_HEADER_ROW, CAT_ROWS, CAT_HEADERS, "一级指标同比"),
             (IND_HEADER_ROW, IND_ROWS, IND_HEADERS, "三级指标同比（变化 = 本年 − 上年）")):
@@ -225,6 +227,10 @@ def build_compare_sheet(ws, f) -> None:
         for r in range(header_row, header_row + capacity):
             for c in range(len(headers)):
                 ws.write_blank(r, c, None, f["output_text"] if c in text_cols else f["output"])
+    ws.freeze_panes(IND_HEADER_ROW, 4)
+    ws.set_landscape()
+    ws.set_paper(9)  # A4, one page wide like the other sheets
+    ws.fit_to_pages(1, 0)
 
 
 def default_output(this_path: Path) -> Path:

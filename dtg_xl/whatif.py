@@ -375,7 +375,7 @@ def _cell_display(value):
 
 def build_simulation_sheet(ws, f) -> None:
     """The 模拟 sheet of the template (XlsxWriter worksheet, template formats ``f``)."""
-    ws.write(0, 0, SIM_TITLE, f["note"])
+    ws.merge_range(0, 0, 0, SIM_FACTS_COL + 5, SIM_TITLE, f["note"])
     ws.set_row(0, 30)
     ws.set_column(0, 0, 12)
     ws.set_column(1, 1, 10)
@@ -405,3 +405,6 @@ def build_simulation_sheet(ws, f) -> None:
         for c in range(len(SIM_MOVED_HEADERS)):
             ws.write_blank(r, SIM_FACTS_COL - 1 + c, None, f["output"] if c >= 4 else f["output_text"])
     ws.freeze_panes(SIM_HEADER_ROW, 0)
+    ws.set_landscape()
+    ws.set_paper(9)  # A4, one page wide like the other sheets
+    ws.fit_to_pages(1, 0)

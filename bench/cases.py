@@ -104,10 +104,20 @@ def writeback_openpyxl(workdir: Path, n: int, sample: int) -> dict:
 READ_SHEETS = ("单位填报", "表单信息")  # what consolidate.read_form reads from a unit form
 
 
+def unit_paths(workdir: Path, n: int) -> list[Path]:
+    """The n unit forms of bench/consolidate_bench.py (a master with n units) when it is there,
+    so every reading row reads the same files; else 9 real forms copied round-robin."""
+    try:
+        import consolidate_bench
+    except ImportError:
+        return data.unit_workbooks(n, workdir)
+    return consolidate_bench.make_inputs(n, workdir)[1]
+
+
 def read_calamine(workdir: Path, n: int, sample: int) -> dict:
     from dtg_xl.books import FileBook
 
-    paths = data.unit_workbooks(n, workdir)
+    paths = unit_paths(workdir, n)
     start = time.perf_counter()
     cells = 0
     for path in paths:
@@ -121,7 +131,7 @@ def read_calamine_only(workdir: Path, n: int, sample: int) -> dict:
     """python-calamine without FileBook's pre-flight check: what the check itself costs."""
     from python_calamine import CalamineWorkbook
 
-    paths = data.unit_workbooks(n, workdir)
+    paths = unit_paths(workdir, n)
     start = time.perf_counter()
     cells = 0
     for path in paths:
@@ -135,7 +145,7 @@ def read_calamine_only(workdir: Path, n: int, sample: int) -> dict:
 def read_pandas(workdir: Path, n: int, sample: int) -> dict:
     import pandas as pd
 
-    paths = data.unit_workbooks(n, workdir)
+    paths = unit_paths(workdir, n)
     start = time.perf_counter()
     cells = 0
     for path in paths:
@@ -145,14 +155,15 @@ def read_pandas(workdir: Path, n: int, sample: int) -> dict:
 
 
 def consolidate_both(workdir: Path, n: int, sample: int) -> dict:
-    """The issue-6 benchmark (bench/consolidate_bench.py), both sides in one process."""
+    """The issue-6 benchmark (bench/consolidate_bench.py): `sample` interleaved runs of
+    consolidate and of pandas+openpyxl over the same n forms, each in its own child process."""
     import consolidate_bench
 
-    return consolidate_bench.run(n, workdir)
+    return consolidate_bench.run(n, workdir, repeats=sample)
 
 
 def prepare_inputs(workdir: Path, n: int, sample: int) -> dict:
-    return {"example": str(data.example_workbook(workdir)), "files": len(data.unit_workbooks(n, workdir))}
+    return {"example": str(data.example_workbook(workdir)), "files": len(unit_paths(workdir, n))}
 
 
 CASES = {

@@ -60,8 +60,10 @@ def cmd_evaluate(args) -> int:
         result = evaluate_book(book, profile=args.profile)
     finally:
         book.close()
-    images = _chart_images(result) if args.charts and result.ok else None  # before any write
-    if book.writes and images:
+    images = None  # made before any write, so a missing font fails with nothing written
+    if args.charts or _has_charts(src):  # charts once asked for are kept current
+        images = _chart_images(result) if result.ok else []  # no scores, no charts
+    if book.writes and images is not None:
         from .schema import SHEET_SUMMARY
         from .xlsx_images import save_with_images
 
@@ -73,6 +75,12 @@ def cmd_evaluate(args) -> int:
     else:
         _print_summary(result, out)
     return EXIT_OK if result.ok else EXIT_INPUT
+
+
+def _has_charts(path: Path) -> bool:
+    from .xlsx_images import has_our_images
+
+    return has_our_images(path)
 
 
 def _chart_images(result):

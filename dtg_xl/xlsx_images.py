@@ -4,8 +4,9 @@ What changes: the sheet's drawing part (created, or the existing one extended), 
 new ``xl/media`` parts, and — only when the sheet had no drawing — the sheet XML (one
 ``<drawing r:id>`` element), the sheet's rels and ``[Content_Types].xml``.  Every other part
 keeps its bytes (copied by ``xlsx_patch.atomic_write_zip``).  Our pictures are named
-``dtg_xl 图表：…`` and stored as ``xl/media/dtg_xl_chartN.png``, so a re-run replaces them
-instead of stacking copies, and a user's own pictures on the sheet stay.
+``dtg_xl 图表：…`` (a name Excel keeps when it saves and renames the parts) and stored as
+``xl/media/dtg_xl_chartN.png``, so a re-run replaces them instead of stacking copies, and a
+user's own pictures on the sheet stay.
 
 openpyxl could add images, but its load→save rewrites every part and loses what the
 workbook's other features need (see xlsx_patch); no library adds a drawing part in place,
@@ -139,16 +140,20 @@ def add_images(src: str | Path, dst: str | Path, sheet: str, images: list[Image]
 
         drawing_rels_part = _rels_path(drawing_part)
         drawing_rels = parse(zin.read(drawing_rels_part)) if drawing_rels_part in names else _new_rels()
-        # drop our pictures from an earlier run (anchors, rels, media)
+        # drop our pictures from an earlier run: found by name, since Excel renames parts on save
+        dropped_ids = set()
         for anchor in list(drawing):
             c_nv_pr = anchor.find(f".//{{{XDR}}}cNvPr")
             if c_nv_pr is not None and (c_nv_pr.get("name") or "").startswith(NAME_PREFIX):
+                dropped_ids |= {b.get(f"{{{REL_NS}}}embed") for b in anchor.iter(f"{{{A}}}blip")}
                 drawing.remove(anchor)
+        still_used = {b.get(f"{{{REL_NS}}}embed") for b in drawing.iter(f"{{{A}}}blip")}
         for rel in list(drawing_rels):
-            target = _resolve(drawing_part, rel.get("Target") or "")
-            if target.startswith(MEDIA_PREFIX):
+            if rel.get("Id") in dropped_ids - still_used:
                 drawing_rels.remove(rel)
-                replaced[target] = None
+                target = _resolve(drawing_part, rel.get("Target") or "")
+                if target in names and not _referenced_elsewhere(zin, target, drawing_rels_part):
+                    replaced[target] = None
         if "[Content_Types].xml" not in replaced and not _has_png_default(zin.read("[Content_Types].xml")):
             replaced["[Content_Types].xml"] = _content_types(zin.read("[Content_Types].xml"), None)
 
@@ -181,6 +186,18 @@ def add_images(src: str | Path, dst: str | Path, sheet: str, images: list[Image]
                     kind = zipfile.ZIP_STORED if name.endswith(".png") else zipfile.ZIP_DEFLATED
                     zout.writestr(zipfile.ZipInfo(name, date_time=(2021, 1, 1, 0, 0, 0)), data, compress_type=kind)
     return sorted(set(replaced) | set(added))
+
+
+def _referenced_elsewhere(zin: zipfile.ZipFile, part: str, except_rels: str) -> bool:
+    """Does any other relationship part point at ``part``?"""
+    for name in zin.namelist():
+        if not name.endswith(".rels") or name == except_rels:
+            continue
+        source = posixpath.join(posixpath.dirname(posixpath.dirname(name)), posixpath.basename(name)[:-5])
+        for rel in parse(zin.read(name)):
+            if rel.get("TargetMode") != "External" and _resolve(source, rel.get("Target") or "") == part:
+                return True
+    return False
 
 
 def _anchor(image: Image, col0: int, row0: int, shape_id: int, embed: str):
@@ -255,3 +272,15 @@ def save_with_images(book, out: str | Path, images: list[Image], sheet: str) -> 
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
+
+
+def has_our_images(path: str | Path) -> bool:
+    """Did an earlier run put charts in this workbook?  (Then a re-evaluation refreshes them,
+    so 汇总 never shows charts of old numbers.)"""
+    marker = NAME_PREFIX.encode("utf-8")
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.startswith("xl/drawings/") and n.endswith(".xml") and marker in z.read(n)
+                       for n in z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False

@@ -169,3 +169,26 @@ def test_pictures_add_on_an_xlwings_book(result):
     assert base64.b64decode(actions[1][1][0]) == pngs["各单位预算执行"]
     assert actions[2][1][1] == PICTURE_PREFIX + "各单位预算执行"
     assert [int(x) for x in actions[1][1][1:3]] == [14, 20]  # column O (0-based 14), stacked below the first
+
+
+def test_charts_follow_later_evaluations(example_copy, tmp_path, capsys):
+    """Charts once added are redrawn by every evaluation, and dropped when there are no scores."""
+    from helpers import edit_cells
+
+    code, _, _ = run_cli(["evaluate", example_copy, "--in-place", "--charts"], capsys)
+    assert code == 0
+    first = zipfile.ZipFile(example_copy).read("xl/media/dtg_xl_chart1.png")
+    # an editor that renames the parts on save (openpyxl here, Excel too): image1.png, …
+    edit_cells(example_copy, {"指标体系": {"N4": 1.75}})
+    assert "xl/media/dtg_xl_chart1.png" not in zipfile.ZipFile(example_copy).namelist()
+    code, stdout, _ = run_cli(["evaluate", example_copy, "--in-place"], capsys)  # no --charts
+    assert code == 0 and "95.65" in stdout
+    media = sorted(n for n in zipfile.ZipFile(example_copy).namelist() if n.startswith("xl/media/"))
+    assert media == ["xl/media/dtg_xl_chart1.png", "xl/media/dtg_xl_chart2.png", "xl/media/dtg_xl_chart3.png"]
+    second = zipfile.ZipFile(example_copy).read("xl/media/dtg_xl_chart1.png")
+    assert second != first
+    assert len(openpyxl.load_workbook(example_copy)["汇总"]._images) == 3
+    edit_cells(example_copy, {"指标体系": {"F2": "abc"}})
+    code, _, _ = run_cli(["evaluate", example_copy, "--in-place"], capsys)
+    assert code == 2
+    assert not [n for n in zipfile.ZipFile(example_copy).namelist() if n.startswith("xl/media/")]

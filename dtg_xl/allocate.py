@@ -30,7 +30,8 @@ GRADE_HEADER_ROW = FACTOR_HEADER_ROW + FACTOR_ROWS + 2
 FACTS = ("下年度资金总额（万元）", "建议分配合计（万元）", "分配方法", "计算时间", "校验结果")
 FACTS_ROW = 3
 TABLE_HEADER_ROW = 10
-TABLE_CAPACITY = 60
+TABLE_CAPACITY = 60  # rows cleared on every run (a longer earlier run leaves nothing behind)
+FORMATTED_ROWS = 20  # rows with borders in the template; more units still get their values
 FIXED_HEADERS = ("单位名称", "单位类别", "本年预算（万元）", "综合占比", "上年评价得分", "上年等次", "等次系数",
                  "建议分配（万元）", "增减（万元）", "增减（%）")
 FACTOR_SLOTS = 5  # pre-formatted factor share columns after the fixed ones
@@ -494,6 +495,9 @@ def write_sheets(wb, f: dict, data: dict, workload: list[str], profile) -> None:
             "等次系数可选：全部留空则不调整；填写后按各单位上年评价得分所在等次乘系数，再按总额归一，总额不变。",
             "金额按最大余额法取至0.01万元，各单位合计恰等于总额。")):
         ws.write(note + i, 0, line, f["plain"])
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
 
     ws = wb.add_worksheet(SHEET_ALLOCATION)
     ws.write(0, 0, "因素法分配建议（由程序填写，请勿手工修改）", f["title"])
@@ -504,12 +508,18 @@ def write_sheets(wb, f: dict, data: dict, workload: list[str], profile) -> None:
     ws.set_column(ERRORS_COL + 1, ERRORS_COL + 1, 60)
     for i, label in enumerate(FACTS):
         ws.write(FACTS_ROW - 1 + i, 0, label, f["label"])
-        ws.write_blank(FACTS_ROW - 1 + i, 1, None, f["output"] if i < 2 else f["output_text"])
+        style = f["output"] if i < 2 else f["output_text"]
+        if i < 2:
+            ws.write_blank(FACTS_ROW - 1 + i, 1, None, style)
+        else:  # long text (the method) gets the width of the table
+            ws.merge_range(FACTS_ROW - 1 + i, 1, FACTS_ROW - 1 + i, len(FIXED_HEADERS) - 1, None, style)
+            if FACTS[i] == "分配方法":
+                ws.set_row(FACTS_ROW - 1 + i, 30)
     width = len(FIXED_HEADERS) + FACTOR_SLOTS
     for c in range(width):
         ws.write_blank(TABLE_HEADER_ROW - 1, c, None, f["header"])
     ws.set_row(TABLE_HEADER_ROW - 1, 30)
-    for r in range(TABLE_HEADER_ROW, TABLE_HEADER_ROW + TABLE_CAPACITY):
+    for r in range(TABLE_HEADER_ROW, TABLE_HEADER_ROW + FORMATTED_ROWS):
         for c in range(width):
             pct = c in PERCENT_COLS or c >= len(FIXED_HEADERS)
             text = c in (0, 1, 5)
@@ -517,3 +527,7 @@ def write_sheets(wb, f: dict, data: dict, workload: list[str], profile) -> None:
     ws.write(TABLE_HEADER_ROW - 2, ERRORS_COL - 1, "校验问题", f["title"])
     ws.write_row(TABLE_HEADER_ROW - 1, ERRORS_COL - 1, list(ERROR_HEADERS), f["header"])
     ws.freeze_panes(TABLE_HEADER_ROW, 1)
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    ws.print_area(0, 0, TABLE_HEADER_ROW + FORMATTED_ROWS, width - 1)

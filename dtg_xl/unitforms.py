@@ -202,6 +202,9 @@ def _build_form(wb, master: MasterUnits, unit: str, row_no: int, values: list, m
             ws.data_validation(r, c, r, c, {"validate": "decimal", "criteria": ">=", "value": 0,
                                             "error_title": "请输入数字", "error_message": f"{h}应为不小于0的数字"})
     ws.freeze_panes(HEADER_ROW, 2)
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
     ws.protect("", {"format_columns": True, "format_rows": True})
     ws.activate()
 
@@ -220,6 +223,7 @@ def _build_form(wb, master: MasterUnits, unit: str, row_no: int, values: list, m
     ]
     for i, line in enumerate(lines):
         guide.write(i, 0, line, title if i == 0 else plain)
+    guide.fit_to_pages(1, 0)
     guide.protect("")
 
     stamp = wb.add_worksheet(SHEET_STAMP)

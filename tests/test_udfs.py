@@ -254,3 +254,35 @@ def test_argument_names_are_safe_vba_identifiers():
             assert param.name.isascii() and param.name.isidentifier(), (name, param.name)
             assert param.name.lower() not in VBA_RESERVED, (name, param.name)
             assert param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+
+
+def test_classic_import_functions_generates_vba_for_every_udf(tmp_path):
+    """xlwings' own VBA generator (what ImportPythonUDFs runs on Windows) on our module."""
+    import json
+    import re
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    out = tmp_path / "vba.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "classic_udf_vba.py"), str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text(encoding="utf-8"))
+    vba, functions = data["vba"], data["functions"]
+    names = sorted(n for n in dir(udfs) if n.startswith("DTG_"))
+    assert sorted(functions) == names
+    assert "Function DTG_SCORE(method, points, Optional target, Optional actual, Optional detail, Optional given)" in vba
+    assert "Function DTG_SCORE_TABLE(table, Optional baselines)" in vba
+    for name in names:
+        assert re.search(rf'^Function {name}\(', vba, re.M), name
+        assert f'XLPy.CallUDF("dtg_xl.udfs", "{name}", ' in vba
+        meta = functions[name]
+        assert meta["category"] == "DTG"
+        assert 0 < len(meta["description"]) <= 255 and any("\u4e00" <= c <= "\u9fff" for c in meta["description"])
+        for arg, doc, _ in meta["args"]:
+            assert doc and not doc.startswith("Positional argument") and len(doc) <= 255, (name, arg)
+    # Chinese help goes through MacroOptions (COM, Unicode); the imported .bas itself must be ASCII,
+    # since VBA reads it in the system code page
+    assert vba.isascii(), "the generated .bas must be ASCII"

@@ -160,3 +160,13 @@ def test_cli_mail(evaluated, tmp_path, capsys):
     assert parse(out)["X-Unsent"] == "1"
     code, _, err = run_cli(["mail", evaluated, "-o", out, "--to", "bad"], capsys)
     assert code == 2 and "不是有效的邮箱地址" in err
+
+
+def test_content_type_headers_stay_plain(evaluated, tmp_path):
+    """Long MIME types must not be folded into encoded words (a client would not recognise them)."""
+    out = tmp_path / "d.eml"
+    write_draft(evaluated, out, original=True, report=True)
+    raw = out.read_bytes().decode("ascii")
+    assert "Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" in raw
+    assert "Content-Type: application/vnd.openxmlformats-officedocument.wordprocessingml.document" in raw
+    assert "=?utf-8?q?vnd" not in raw

@@ -23,7 +23,7 @@ from .xlsx_patch import col_number
 SHEET_SIMULATION = "模拟"
 OUTPUT_SHEETS = (SHEET_SUMMARY, SHEET_SIMULATION, "同比", SHEET_ALLOCATION)  # written by the program, not inputs
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?([1-9][0-9]{0,6})$")
-MAX_COL = 16384
+MAX_COL, MAX_ROW = 16384, 1048576  # Excel's sheet limits
 
 
 class WhatIfError(ValueError):
@@ -64,15 +64,15 @@ class PatchedBook:
         cells = self._changes.get(name)
         if not cells:
             return rows
-        rows = [list(r) for r in rows]  # copy: the underlying book's cache stays as read
+        rows = list(rows)  # a new outer list; touched rows are copied, the book's cache stays as read
         for (r, c), value in cells.items():
-            while len(rows) < r:
-                rows.append([])
-            line = rows[r - 1]
+            if r > len(rows):
+                rows.extend([[]] * (r - len(rows)))  # shared empty rows, never written to
+            line = list(rows[r - 1])
             line.extend([""] * (c - len(line)))
             line[c - 1] = "" if value is None else value
-        width = max((len(r) for r in rows), default=0)  # keep the grid rectangular like calamine
-        return [r + [""] * (width - len(r)) for r in rows]
+            rows[r - 1] = line
+        return rows  # rows may differ in length; readers index with a bounds check
 
     def write(self, sheet, row, col, values) -> None:
         pass
@@ -100,7 +100,8 @@ def _cell(text: str) -> tuple[int, int] | None:
     if not m:
         return None
     col = col_number(m.group(1).upper())
-    return (int(m.group(2)), col) if col <= MAX_COL else None
+    row = int(m.group(2))
+    return (row, col) if col <= MAX_COL and row <= MAX_ROW else None
 
 
 def parse_ref(ref: str) -> tuple[str, int, int] | str:

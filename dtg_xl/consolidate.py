@@ -113,9 +113,14 @@ def _progress(iterable, total: int, show: bool | None):
         show = total >= 20 and sys.stderr.isatty()
     if not show:
         return iterable
+    import shutil
+
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc="读取填报表", unit="个", file=sys.stderr, leave=False)
+    # a terminal reporting 0×0 (e.g. under `script`) would hide the bar: tqdm takes 0 rows literally
+    size = shutil.get_terminal_size((80, 20))
+    return tqdm(iterable, total=total, desc="读取填报表", unit="个", file=sys.stderr, leave=False,
+                ncols=size.columns or 80, nrows=size.lines or 20)
 
 
 def auto_jobs(n_files: int) -> int:
@@ -162,6 +167,7 @@ def consolidate(master_path: str | Path, form_paths: list[str | Path], output: s
             else:
                 report.rejected[unit] = [f]
         report.missing = [u for u in master.rows if u not in claims]
+        report.problems.sort(key=lambda p: p.file)  # stable: each file's problems stay in cell order
         if output is not None and report.accepted:
             book.save(output)
         elif output is not None:

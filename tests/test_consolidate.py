@@ -196,3 +196,14 @@ def test_bad_master_is_a_user_error(tmp_path, capsys):
     bad.write_bytes(b"PK\x03\x04 broken")
     code, _, err = run_cli(["consolidate", bad, bad, "-o", tmp_path / "o.xlsx"], capsys)
     assert code == 2 and "错误" in err and "Traceback" not in err
+
+
+def test_progress_bar_goes_to_stderr_only_when_asked(filled, tmp_path, capsys):
+    master, paths = filled
+    consolidate(master, paths, tmp_path / "a.xlsx", progress=False)
+    assert capsys.readouterr().err == ""
+    consolidate(master, paths, tmp_path / "b.xlsx", progress=True)
+    captured = capsys.readouterr()
+    assert "读取填报表" in captured.err and "9/9" in captured.err and captured.out == ""
+    code, out, err = run_cli(["consolidate", master, *paths, "-o", tmp_path / "c.xlsx"], capsys)
+    assert code == 0 and "读取填报表" not in err  # not a terminal under pytest: no bar

@@ -69,8 +69,16 @@ def _fill(block: Block, rows: list[list]) -> list[list]:
 
 
 def loss_reason(result: Result, i: int) -> str:
-    """Why indicator i lost points: the evaluator's reason, or what the numbers say."""
+    """Why indicator i lost points: the evaluator's reason, or what the numbers say, followed
+    by the 偏差原因 and 改进措施 the evaluator wrote."""
     t = result.model.indicators
+    base = _numbers_reason(t, i)
+    notes = [f"{label}：{t[name][i]}" for label, name in (("偏差原因", "deviation_reason"), ("改进措施", "improvement"))
+             if name in t and t[name][i]]
+    return "；".join(x for x in (base, *notes) if x)
+
+
+def _numbers_reason(t: dict, i: int) -> str:
     if t["reason"][i]:
         return t["reason"][i]
     method = t["method"][i]

@@ -59,5 +59,6 @@ def result_json(result: Result) -> dict:
                 "target": _num(float(t["target"][i])), "actual": _num(float(t["actual"][i])),
                 "score": float(result.scores[i]) if result.scores is not None else None,
                 "deduction": _num(float(t["deduction"][i])), "reason": t["reason"][i],
+                "deviation_reason": t["deviation_reason"][i], "improvement": t["improvement"][i],
             })
     return out

@@ -65,6 +65,11 @@ def test_a_filled_reason_silences_the_warning(example_copy, capsys):
                                           f"{cols['改进措施']}{row}": "加强预判"}})
     code, data = run_json(["evaluate", example_copy], capsys)
     assert code == 0 and data["warnings"] == [] and data["total"] == 96.21
+    # the summary's loss list and the JSON carry the evaluator's explanation
+    [loss] = [x for x in data["losses"] if x["l3"] == "监管出入境船舶艘次"]
+    assert loss["reason"] == "实际值8000艘次，目标值9000艘次；偏差原因：疫情影响，船舶到港减少；改进措施：加强预判"
+    [ind] = [i for i in data["indicators"] if i["l3"] == "监管出入境船舶艘次"]
+    assert (ind["deviation_reason"], ind["improvement"]) == ("疫情影响，船舶到港减少", "加强预判")
 
 
 def test_only_quantitative_methods_warn(tmp_path, capsys):

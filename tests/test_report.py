@@ -281,3 +281,17 @@ def test_nested_weighting_and_other_categories(tmp_path):
     assert "【待填写：指标分析-履职效能】" in text
     assert "工作簿未填写单位预算数据。" in text
     assert info.charts == ["一级指标得分"]  # no units, fewer than three 一级: no budget chart, no radar
+
+
+def test_workbook_without_report_text_sheet(example_copy, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.load_workbook(example_copy)
+    del wb["报告文字"]
+    wb.save(example_copy)
+    info = write_report(example_copy, tmp_path / "r.docx", charts=False)
+    assert info.warnings == ["工作簿没有“报告文字”表，报告中的文字部分均为待填写"]
+    assert "项目概况" in info.placeholders and "相关建议" in info.placeholders
+    text = paragraphs(Document(str(tmp_path / "r.docx")))
+    assert SENTENCE in text  # the numbers do not depend on the prose
+    assert "1.评价目的：【待填写：评价目的】" in text

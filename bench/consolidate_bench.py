@@ -60,6 +60,12 @@ def make_inputs(n_files: int, workdir: Path) -> tuple[Path, list[Path]]:
     return master, forms
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and its finished workers (independent of machine load)."""
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
 def _peak_rss_mb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -74,21 +80,21 @@ def measure(side: str, workdir: Path, n_files: int, jobs: int = 0) -> dict:
 
         jobs = jobs or auto_jobs(len(forms))
         out = Path(workdir) / f"merged-{n_files}.xlsx"
-        start = time.perf_counter()
+        cpu, start = _cpu_seconds(), time.perf_counter()
         report = consolidate(master, forms, out, jobs=jobs, progress=False)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
         assert report.ok and len(report.accepted) == n_files, report.problems[:3]
-        return {"seconds": seconds, "jobs": jobs, "accepted": len(report.accepted),
+        return {"seconds": seconds, "cpu_s": cpu, "jobs": jobs, "accepted": len(report.accepted),
                 "cells_written": report.cells_written, "peak_rss_mb": _peak_rss_mb()}
     import pandas as pd
 
-    start = time.perf_counter()
+    cpu, start = _cpu_seconds(), time.perf_counter()
     cells = 0
     for path in forms:
         frames = pd.read_excel(path, sheet_name=list(SHEETS), header=None, engine="openpyxl")
         cells += sum(f.size for f in frames.values())
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "cells": cells, "peak_rss_mb": _peak_rss_mb()}
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    return {"seconds": seconds, "cpu_s": cpu, "cells": cells, "peak_rss_mb": _peak_rss_mb()}
 
 
 def _child(side: str, workdir: Path, n_files: int, jobs: int = 0) -> dict:
@@ -113,12 +119,16 @@ def run(n_files: int, workdir: Path, repeats: int = 1) -> dict:
         serial.append(_child("consolidate", workdir, n_files, jobs=1))
         alt.append(_child("pandas", workdir, n_files))
     med = lambda runs: statistics.median(r["seconds"] for r in runs)  # noqa: E731
+    med_cpu = lambda runs: statistics.median(r["cpu_s"] for r in runs)  # noqa: E731
     consolidate_s, pandas_s = med(ours), med(alt)
     return {
         "consolidate_s": consolidate_s,
         "pandas_openpyxl_s": pandas_s,
         "speedup": pandas_s / consolidate_s,
         "consolidate_1_worker_s": med(serial),
+        "consolidate_cpu_s": med_cpu(ours),
+        "consolidate_1_worker_cpu_s": med_cpu(serial),
+        "pandas_openpyxl_cpu_s": med_cpu(alt),
         "consolidate_peak_rss_mb": max(r["peak_rss_mb"] for r in ours),
         "consolidate_1_worker_peak_rss_mb": max(r["peak_rss_mb"] for r in serial),
         "pandas_openpyxl_peak_rss_mb": max(r["peak_rss_mb"] for r in alt),
@@ -132,6 +142,7 @@ def run(n_files: int, workdir: Path, repeats: int = 1) -> dict:
         "target_s": TARGET_SECONDS * n_files / 1000,
         "met": consolidate_s <= TARGET_SECONDS * n_files / 1000,
         "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
         "master": str(make_ok[0]),
     }
 
@@ -149,14 +160,18 @@ def main(argv=None) -> int:
         return 0
     result = run(args.n_files, Path(args.workdir), repeats=args.repeats)
     print(f"{args.n_files} unit workbooks, {result['repeats']} runs each, {result['cpus']} CPUs")
-    print(f"  dtg-xl consolidate ({result['jobs']} workers): median {result['consolidate_s']:.2f} s, "
+    print(f"  dtg-xl consolidate ({result["jobs"]} worker processes): median {result['consolidate_s']:.2f} s, "
           f"peak RSS {result['consolidate_peak_rss_mb']:.0f} MB  (target ≤ {result['target_s']:g} s: "
           f"{'met' if result['met'] else 'NOT met'})")
     print(f"  dtg-xl consolidate (1 worker):  median {result['consolidate_1_worker_s']:.2f} s, "
           f"peak RSS {result['consolidate_1_worker_peak_rss_mb']:.0f} MB")
     print(f"  pandas.read_excel(openpyxl), read only: median {result['pandas_openpyxl_s']:.2f} s, "
           f"peak RSS {result['pandas_openpyxl_peak_rss_mb']:.0f} MB")
-    print(f"  speed-up: {result['speedup']:.1f}×")
+    print(f"  speed-up: {result['speedup']:.1f}×;  CPU seconds (load-independent): consolidate "
+          f"{result['consolidate_cpu_s']:.2f} (2 workers) / {result['consolidate_1_worker_cpu_s']:.2f} (1), "
+          f"pandas {result['pandas_openpyxl_cpu_s']:.2f}")
+    load = os.getloadavg()
+    print(f"  load average after the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

@@ -446,10 +446,10 @@ def format_allocation(a: Allocation) -> list[str]:
     if not a.ok:
         return [f"发现{len(a.errors)}个问题，未生成分配建议：", *(f"  {p}" for p in a.errors)]
     lines = [f"下年度资金总额 {a.total} 万元；{method_text(a)}",
-             f"{'单位名称':<16}\t本年预算\t综合占比\t等次\t系数\t建议分配\t增减（万元）\t增减（%）"]
+             "单位名称\t本年预算\t综合占比\t上年等次\t等次系数\t建议分配\t增减（万元）\t增减（%）"]
     for u in a.units:
         change, pct = _change(u)
-        lines.append(f"{u.name:<16}\t{'' if u.current.is_nan() else u.current}\t{float(u.share) * 100:.4f}%\t"
+        lines.append(f"{u.name}\t{'' if u.current.is_nan() else f'{u.current:.2f}'}\t{float(u.share) * 100:.4f}%\t"
                      f"{u.grade or ''}\t{float(u.coefficient):g}\t{u.amount}\t"
                      f"{'' if change is None else f'{change:+.2f}'}\t{'' if pct is None else f'{pct * 100:+.2f}%'}")
     lines.append(f"合计 {sum((u.amount for u in a.units), Decimal(0))} 万元（恰等于总额）")

@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         return 0
     result = run(args.n_files, Path(args.workdir), repeats=args.repeats)
     print(f"{args.n_files} unit workbooks, {result['repeats']} runs each, {result['cpus']} CPUs")
-    print(f"  dtg-xl consolidate ({result["jobs"]} worker processes): median {result['consolidate_s']:.2f} s, "
+    print(f"  dtg-xl consolidate ({result['jobs']} worker processes): median {result['consolidate_s']:.2f} s, "
           f"peak RSS {result['consolidate_peak_rss_mb']:.0f} MB  (target ≤ {result['target_s']:g} s: "
           f"{'met' if result['met'] else 'NOT met'})")
     print(f"  dtg-xl consolidate (1 worker):  median {result['consolidate_1_worker_s']:.2f} s, "

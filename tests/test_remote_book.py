@@ -105,6 +105,13 @@ def test_example_writes_total_and_grade(run):
     assert cells[(SHEET_SUMMARY, layout.FACT_ROW["评价等次"], 2)] == "优"
     assert cells[(SHEET_SUMMARY, layout.FACT_ROW["计算时间"], 2)] == "2021-03-01 09:30:00"
     assert {a["func"] for a in actions} == {"setValues"}
+    # the raw protocol: 0-based sheet position, row and column of the facts block's anchor (汇总!B3)
+    names = [s["name"] for s in payload_from_file(WORKBOOK)["sheets"]]
+    facts = next(a for a in actions if a["sheet_position"] == names.index(SHEET_SUMMARY)
+                 and a["start_row"] == layout.FACTS_ROW - 1 and a["start_column"] == 1)
+    assert facts["column_count"] == 1 and facts["row_count"] == len(layout.FACTS)
+    assert facts["values"][layout.FACTS.index("综合得分")] == [96.65]
+    assert facts["values"][layout.FACTS.index("评价等次")] == ["优"]
 
 
 def test_example_writes_the_four_deductions_with_reasons(run):

@@ -8,6 +8,8 @@ million-element array without a Python loop.  No library offers this vectorised,
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _SIG = 15  # Excel keeps 15 significant decimal digits
@@ -20,6 +22,10 @@ _FAST_TOL = 1e-12
 
 def excel_round(x, digits: int = 2):
     """ROUND(x, digits) as Excel computes it. Scalars in, float out; arrays in, arrays out."""
+    if isinstance(x, (float, int)) and abs(digits) <= _FAST_DIGITS:
+        quick = _fast_scalar(float(x), digits)
+        if quick is not None:
+            return quick
     arr = np.asarray(x, dtype=float)
     if abs(digits) > _FAST_DIGITS:
         out = _exact(arr, digits)
@@ -50,6 +56,22 @@ def _fast(flat, digits):
     if hard.any():
         out[hard] = _exact(flat[hard], digits)
     return out
+
+
+def _fast_scalar(x: float, digits: int) -> float | None:
+    """``_fast`` for one Python float, without numpy's per-call overhead (a =DTG_SCORE cell
+    rounds one value; numpy on a 0-d array costs ~10x more).  None when the exact path is needed."""
+    scale = 10.0 ** abs(digits)
+    y = abs(x) * scale if digits >= 0 else abs(x) / scale
+    if not y < _FAST_MAX:  # also NaN and inf
+        return None
+    base = float(math.floor(y))
+    frac = y - base
+    if not abs(frac - 0.5) > y * _FAST_TOL:
+        return None
+    q = base + (frac > 0.5)
+    rounded = q / scale if digits >= 0 else q * scale
+    return math.copysign(rounded, x) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def _exact(arr, digits):

@@ -7,8 +7,12 @@ book over a live ``xlwings.Book`` (``dtg_xl.xlwings_book``).
 """
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections import defaultdict
 from pathlib import Path
+
+from lxml import etree
 
 from .xlsx_patch import PatchError, patch_workbook
 
@@ -67,6 +71,8 @@ class FileBook:
             patch_workbook(self.path, path, dict(self.writes))
         except PatchError as exc:
             raise BookError(f"无法写入“{path.name}”：{exc}") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, etree.XMLSyntaxError):  # pre-flight checks these first
+            raise BookError(f"工作簿“{self.path.name}”已损坏，无法写入结果") from None
         return path
 
     def close(self) -> None:

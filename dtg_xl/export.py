@@ -101,7 +101,12 @@ def export_email_safe(src: Path, dst: Path, when: datetime | None = None) -> Pat
         except BookError as exc:
             raise ExportError(str(exc)) from None
         with zipfile.ZipFile(patched) as zin:
-            replaced = make_safe(zin, protect=set(writes))
+            try:
+                replaced = make_safe(zin, protect=set(writes))
+            except (etree.XMLSyntaxError, KeyError, ValueError) as exc:
+                if isinstance(exc, ExportError):
+                    raise
+                raise ExportError(f"工作簿“{src.name}”的结构已损坏（{type(exc).__name__}），无法导出") from None
             atomic_write_zip(dst, zin, replaced)
     return dst
 

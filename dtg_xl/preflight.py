@@ -46,6 +46,8 @@ _DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
 # a <row ...> or <c ...> start tag (any namespace prefix), with its r attribute if present
 _TOKEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
 _R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*["']\$?([A-Za-z]*)\$?([0-9]*)["']""")
+_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+_CELL_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s(?:[^>]*?\s)?r="([A-Z]{1,9})([0-9]{1,11})"')
 _DIMENSION = re.compile(rb"""<(?:[\w.-]+:)?dimension\s[^>]*\bref\s*=\s*["']([^"']*)["']""")
 
 
@@ -158,6 +160,9 @@ def _check_zip(zf: zipfile.ZipFile) -> Report:
     for info in infos:
         if info.filename.lower().endswith(XML_SUFFIXES) or info.filename == "[Content_Types].xml":
             _scan_part(zf, info, sheets.get(info.filename), report)
+        else:  # images, VBA …: read once so a bad CRC or a lying size is found here, not mid-write
+            for _ in _chunks(zf, info):
+                pass
     return report
 
 
@@ -255,6 +260,9 @@ def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: str | None, re
     carry = b""
     decoder = None
     first = True
+    # well-formedness, streamed (expat never sees a DTD: each piece is scanned first).  Not for
+    # VML, which Excel itself writes as loose HTML-like markup.
+    checker = None if name.lower().endswith(".vml") else _Wellformed(where)
     for chunk in _chunks(zf, info):
         if first:
             encoding = _utf16(chunk[:2])
@@ -270,7 +278,29 @@ def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: str | None, re
         if len(carry) > CHUNK:
             raise PreflightError(f"{where}的 XML 结构异常（超长的标签），文件已损坏或被篡改")
         _scan_body(body, where, is_sheet, state, report)
+        if checker:
+            checker.feed(body)
     _scan_body(carry, where, is_sheet, state, report)
+    if checker:
+        checker.feed(carry, final=True)
+
+
+class _Wellformed:
+    """Streams a part through expat (C, fast) to find broken XML before lxml or calamine do."""
+
+    def __init__(self, where: str):
+        from xml.parsers import expat
+
+        self.where, self.error = where, expat.ExpatError
+        self.parser = expat.ParserCreate(encoding="utf-8")  # UTF-16 parts are re-encoded above
+        self.parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+
+    def feed(self, data: bytes, final: bool = False) -> None:
+        try:
+            self.parser.Parse(data, final)
+        except self.error as exc:
+            raise PreflightError(f"{self.where}不是有效的 XML（第 {exc.lineno} 行第 {exc.offset} 列），"
+                                 "文件已损坏或被篡改") from None
 
 
 def _scan_body(body: bytes, where: str, is_sheet: bool, state: dict, report: Report) -> None:
@@ -285,6 +315,18 @@ def _scan_body(body: bytes, where: str, is_sheet: bool, state: dict, report: Rep
                 _limit(where, int(rm.group(2) or 0), col_number(rm.group(1)) if rm.group(1) else 0,
                        "工作表范围（dimension）")
     row, col, cells = state["row"], state["col"], state["cells"]
+    refs = _CELL_REF.findall(body)
+    count = len(_CELL.findall(body))
+    if count == len(refs):  # fast path: every cell names its position (what Excel writes)
+        if refs:
+            row = max(row, max(int(d) for d in {d for _, d in refs}))
+            col = max(state.get("max_col", 0), max(col_number(letters) for letters in {c for c, _ in refs}))
+            state["max_col"] = col  # the area is from A1 to the furthest row and column seen
+            _limit(where, max(row, 1), col, "单元格")
+            report.max_row, report.max_col = max(report.max_row, row), max(report.max_col, col)
+        _count(state, report, cells + count)
+        state.update(row=row, col=col)
+        return
     for m in _TOKEN.finditer(body):
         attrs = m.group(2)
         ref = _R_ATTR.search(attrs)
@@ -301,9 +343,13 @@ def _scan_body(body: bytes, where: str, is_sheet: bool, state: dict, report: Rep
             col += 1  # a cell without r sits right of the previous one
         _limit(where, row, col, "单元格")
         report.max_row, report.max_col = max(report.max_row, row), max(report.max_col, col)
-    state.update(row=row, col=col, cells=cells)
-    report.cells += cells - state.get("counted", 0)
-    state["counted"] = cells
+    state.update(row=row, col=col)
+    _count(state, report, cells)
+
+
+def _count(state: dict, report: Report, cells: int) -> None:
+    report.cells += cells - state["cells"]
+    state["cells"] = cells
     if report.cells > MAX_CELLS:
         raise PreflightError(f"工作簿的单元格过多（超过 {MAX_CELLS:,} 个），请删除无用的区域后重试")
 

@@ -237,7 +237,7 @@ def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = 
     data = root.find(f"{{{NS}}}sheetData")
     if data is None:
         raise PatchError(f"工作表“{sheet}”缺少sheetData，文件已损坏")
-    _explicit_refs(data)
+    _explicit_refs(data, sheet)
     rows = {int(r.get("r")): r for r in data.iter(_ROW)}
     by_row = defaultdict(dict)
     for (r, c), value in cells.items():
@@ -276,20 +276,36 @@ def _is_blank(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _explicit_refs(data) -> None:
-    """Rows and cells may omit r (position implied); give them one so cells can be found."""
-    last_row = 0
+def _explicit_refs(data, sheet: str = "") -> None:
+    """Rows and cells may omit r (position implied); give them one so cells can be found.
+    A reference that is present but unusable means a damaged sheet: refuse rather than guess."""
+    def broken(what):
+        return PatchError(f"工作表“{sheet}”的{what}无效，文件已损坏，请在 Excel 中打开并另存后重试")
+
+    last_row, seen = 0, set()
     for row in data.iter(_ROW):
         r = row.get("r")
-        last_row = int(r) if r and r.isdigit() else last_row + 1
-        if not r:
+        if r is None:
+            last_row += 1
             row.set("r", str(last_row))
+        elif r.isdigit() and 0 < int(r) <= 1048576:
+            last_row = int(r)
+        else:
+            raise broken(f"行号“{r[:20]}”")
+        if last_row in seen:
+            raise broken(f"行号{last_row}（重复）")
+        seen.add(last_row)
         last_col = 0
         for c in row.iter(_C):
-            m = _REF.match(c.get("r", ""))
-            last_col = col_number(m.group(1)) if m else last_col + 1
-            if not m:
+            ref = c.get("r")
+            if ref is None:
+                last_col += 1
                 c.set("r", f"{_letters(last_col)}{last_row}")
+                continue
+            m = _REF.match(ref)
+            if not m or int(m.group(2)) != last_row or not 0 < col_number(m.group(1)) <= 16384:
+                raise broken(f"单元格引用“{ref[:20]}”（第{last_row}行）")
+            last_col = col_number(m.group(1))
 
 
 def _range(ref: str) -> tuple[int, int, int, int]:

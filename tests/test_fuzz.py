@@ -1,0 +1,259 @@
+"""Fuzz tier (slow): well over 1,000 damaged or strange workbooks through the real CLI.
+
+Three sources of cases, all from real workbooks:
+* byte mutations of whole files (flips, truncation, junk) — mostly caught by zip checks;
+* part mutations: one XML part of a real workbook edited (spans deleted/duplicated, cell
+  references, types, values and shared-string indexes replaced, tags broken), re-zipped
+  with valid CRCs so calamine, lxml and the model really parse them;
+* hypothesis: random indicator tables, units and parameters typed into the template's
+  input sheets (numbers, NaN-ish text, formula-like text, huge values, wrong methods).
+
+Every case runs `dtg_xl.cli.main` in-process (a few in a subprocess): the exit code is 0 or 2,
+never 1 (internal error) and never a traceback; the input file's bytes never change; when
+evaluate succeeds its output passes `dtg-xl verify`.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import random
+import subprocess
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import corpus_reliability as C
+from dtg_xl.cli import main
+from dtg_xl.rules import METHODS
+
+pytestmark = pytest.mark.slow
+
+BYTE_CASES = 300
+PART_CASES = 520
+SEMANTIC_CASES = 200
+VALUES = [b"", b"NaN", b"1e400", b"-0", b"abc", b"=1+1", b"99999999999999999999", b"-1", b"1048577",
+          "\u0663".encode(), b"#NAME?", b"0x10", b"1,5", b" 2 ", b"TRUE"]
+REFS = [b"A1", b"XFD1048576", b"A0", b"a1", b"$A$1", b"ZZZZZ1", b"A99999", b"", b"B2:C3", b"AAA1"]
+TYPES = [b"s", b"str", b"inlineStr", b"b", b"e", b"n", b"d", b"x", b""]
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = main(args)
+    return rc, err.getvalue()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_case(path: Path, workdir: Path, verb: str) -> int:
+    before = _digest(path)
+    out = workdir / "out.xlsx"
+    out.unlink(missing_ok=True)
+    if verb == "evaluate":
+        rc, err = _run(["evaluate", str(path), "-o", str(out)])
+    elif verb == "verify":
+        rc, err = _run(["verify", str(path)])
+    else:
+        rc, err = _run(["export", str(path), "-o", str(out)])
+    assert rc in (0, 2), f"{path.name} {verb}: exit {rc}: {err}"
+    assert "Traceback" not in err and "内部错误" not in err, err
+    assert _digest(path) == before, f"{path.name}: input changed"
+    if verb == "evaluate" and rc == 0:
+        rc2, err2 = _run(["verify", str(out)])
+        assert rc2 == 0, f"{path.name}: evaluated output does not verify: {err2}"
+    return rc
+
+
+@pytest.fixture(scope="module")
+def compact(tmp_path_factory, example_path) -> Path:
+    """The 2020 example without the template's 300 blank input rows (openpyxl-made: another
+    writer's XML, and a smaller file, so more cases fit in the time)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(example_path)
+    for name, keep in (("指标体系", 30), ("单位填报", 12)):
+        wb[name].delete_rows(keep, wb[name].max_row)
+    path = tmp_path_factory.mktemp("compact") / "compact.xlsx"
+    wb.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory, example_path, compact) -> list[Path]:
+    work = tmp_path_factory.mktemp("seeds")
+    done = work / "evaluated.xlsx"
+    assert main(["evaluate", str(compact), "-o", str(done)]) == 0
+    made = [compact, done, C.build_xlsxwriter(work / "features.xlsx"), compact, example_path]
+    if C.DTG_XLSM.exists():
+        made.append(C.DTG_XLSM)
+    return made
+
+
+def _mutate_bytes(data: bytes, rng: random.Random) -> bytes:
+    data = bytearray(data)
+    kind = rng.randrange(4)
+    if kind == 0:
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+    elif kind == 1:
+        data = data[: rng.randrange(len(data))]
+    elif kind == 2:
+        pos = rng.randrange(len(data))
+        data[pos:pos] = rng.randbytes(rng.randint(1, 64))
+    else:
+        start = rng.randrange(len(data))
+        del data[start:start + rng.randint(1, 200)]
+    return bytes(data)
+
+
+def _mutate_xml(xml: bytes, rng: random.Random) -> bytes:
+    kind = rng.randrange(9)
+    if not xml:
+        return b"<x/>"
+    pos = rng.randrange(len(xml))
+    if kind == 0:
+        return xml[:pos] + xml[pos + rng.randint(1, 60):]
+    if kind == 1:
+        return xml[:pos] + xml[pos:pos + rng.randint(1, 200)] + xml[pos:]
+    import re
+    patterns = {2: rb'r="[^"]*"', 3: rb't="[^"]*"', 4: rb"<v>[^<]*</v>", 5: rb'ref="[^"]*"',
+                6: rb'(?:s|si|count|sheetId|localSheetId)="[^"]*"'}
+    if kind in patterns:
+        hits = list(re.finditer(patterns[kind], xml))
+        if not hits:
+            return xml[:pos] + b"<" + xml[pos:]
+        m = rng.choice(hits)
+        if kind == 2:
+            new = b'r="' + rng.choice(REFS) + b'"'
+        elif kind == 3:
+            new = b't="' + rng.choice(TYPES) + b'"'
+        elif kind == 4:
+            new = b"<v>" + rng.choice(VALUES) + b"</v>"
+        elif kind == 5:
+            new = b'ref="' + rng.choice(REFS) + b'"'
+        else:
+            new = m.group(0).split(b"=")[0] + b'="' + rng.choice([b"-1", b"999999", b"x", b"", b"3"]) + b'"'
+        return xml[: m.start()] + new + xml[m.end():]
+    if kind == 7:  # a character XML forbids, or a stray ampersand/angle bracket
+        return xml[:pos] + rng.choice([b"\x01", b"&", b"<", b"\xff\xfe", b"&#0;", "\u202e".encode()]) + xml[pos:]
+    closes = [i for i in range(len(xml)) if xml.startswith(b"</", i)]
+    if closes:
+        i = rng.choice(closes)
+        j = xml.find(b">", i)
+        return xml[:i] + xml[j + 1:]
+    return xml
+
+
+def _rezip(src: Path, dst: Path, rng: random.Random) -> Path:
+    with zipfile.ZipFile(src) as zin:
+        names = zin.namelist()
+        parts = {n: zin.read(n) for n in names}
+    xmlish = [n for n in names if n.endswith((".xml", ".rels", ".vml"))]
+    important = [n for n in xmlish if n.startswith(("xl/worksheets/", "xl/sharedStrings", "xl/workbook",
+                                                      "xl/_rels", "[Content"))]
+    target = rng.choice(important if rng.random() < 0.8 else xmlish)
+    for _ in range(rng.randint(1, 3)):
+        parts[target] = _mutate_xml(parts[target], rng)
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
+        for n in names:
+            z.writestr(n, parts[n])
+    return dst
+
+
+def _verb(rng: random.Random) -> str:
+    return rng.choices(["evaluate", "verify", "export"], weights=[6, 3, 1])[0]
+
+
+def test_byte_mutations(seeds, tmp_path):
+    rng = random.Random(20201)
+    codes = []
+    for i in range(BYTE_CASES):
+        src = seeds[i % len(seeds)]
+        case = tmp_path / f"bytes-{i}{src.suffix}"
+        case.write_bytes(_mutate_bytes(src.read_bytes(), rng))
+        codes.append(_check_case(case, tmp_path, _verb(rng)))
+        case.unlink()
+    assert codes.count(2) > BYTE_CASES // 2  # most damaged files are refused, not half-read
+
+
+def test_part_mutations(seeds, tmp_path):
+    rng = random.Random(20202)
+    codes = []
+    for i in range(PART_CASES):
+        src = seeds[i % len(seeds)]
+        case = _rezip(src, tmp_path / f"part-{i}{src.suffix}", rng)
+        codes.append(_check_case(case, tmp_path, _verb(rng)))
+        case.unlink()
+    assert 0 in codes and 2 in codes  # both survivable and refused damage occurred
+
+
+def test_a_few_in_a_separate_process(seeds, tmp_path):
+    rng = random.Random(20203)
+    for i in range(6):
+        src = seeds[i % len(seeds)]
+        case = _rezip(src, tmp_path / f"proc-{i}{src.suffix}", rng)
+        before = _digest(case)
+        proc = subprocess.run([sys.executable, "-m", "dtg_xl.cli", "evaluate", str(case), "-o",
+                               str(tmp_path / f"proc-{i}-out.xlsx")], capture_output=True, text=True, timeout=120)
+        assert proc.returncode in (0, 2), proc.stderr
+        assert "Traceback" not in proc.stderr and _digest(case) == before
+
+
+# ---------------------------------------------------------------- hypothesis: what users type
+text = st.one_of(st.text(max_size=12), st.sampled_from(["=1+1", "+A1", "-3", "@SUM(A1)", "是", "否", "达成",
+                                                        "部分达成", "≥95:100%；≥90:80%", "  ", "1,000"]))
+number = st.one_of(st.floats(allow_nan=False, allow_infinity=False, width=32),
+                   st.integers(-10**12, 10**12), st.sampled_from([0, 100, 1e308, -1e-300]))
+cell = st.one_of(st.none(), number, text, st.booleans())
+method = st.one_of(st.sampled_from(list(METHODS)), text)
+indicator = st.fixed_dictionaries({"一级指标": st.sampled_from(["决策", "过程", "产出", "效益", ""]),
+                                   "二级指标": text, "三级指标": text, "分值": st.one_of(number, text, st.none()),
+                                   "评分方法": method, "评分标准": cell, "目标值": cell, "实际值": cell,
+                                   "定性等级": cell, "评定得分": cell, "扣分": cell, "扣分原因": cell})
+unit = st.fixed_dictionaries({"单位名称": text, "年初预算": cell, "追加预算": cell, "实际到位": cell, "实际支出": cell})
+
+
+@pytest.fixture(scope="module")
+def headers(compact):
+    from dtg_xl.books import FileBook
+    book = FileBook(compact)
+    found = {s: {str(h): i + 1 for i, h in enumerate(book.sheet_values(s)[0]) if h}
+             for s in ("指标体系", "单位填报")}
+    sizes = {s: len(book.sheet_values(s)) for s in ("指标体系", "单位填报")}
+    book.close()
+    return found, sizes
+
+
+@settings(max_examples=SEMANTIC_CASES, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large])
+@given(rows=st.lists(indicator, min_size=0, max_size=12), units=st.lists(unit, max_size=4),
+       profile=st.one_of(st.sampled_from(["qingdao-2020", "mof-2020", "self-eval-2020"]), text),
+       weighting=st.one_of(st.sampled_from(["逐级累加", "分层权重"]), text))
+def test_typed_inputs(compact, headers, tmp_path_factory, rows, units, profile, weighting):
+    from dtg_xl.xlsx_patch import patch_workbook
+
+    cols, sizes = headers
+    work = tmp_path_factory.mktemp("typed", numbered=True)
+    writes = {"参数": {(4, 2): profile, (5, 2): weighting}, "指标体系": {}, "单位填报": {}}
+    for sheet, items in (("指标体系", rows), ("单位填报", units)):
+        for r in range(2, sizes[sheet] + 1):  # clear the example, then type the generated rows
+            for c in cols[sheet].values():
+                writes[sheet][(r, c)] = None
+        for r, item in enumerate(items, start=2):
+            for header, value in item.items():
+                if header in cols[sheet]:
+                    writes[sheet][(r, cols[sheet][header])] = value
+    case = work / "typed.xlsx"
+    patch_workbook(compact, case, writes)
+    _check_case(case, work, "evaluate")

@@ -149,23 +149,30 @@ def _run(book, when: datetime | None) -> Outcome:
             if settings.email:
                 outcome.email = email_copy(xb, settings) if result.ok else "有问题未计算得分，未生成邮件版"
     except Exception as exc:  # noqa: BLE001 - the user sees one Chinese line, not a traceback
-        if os.environ.get("DTG_DEBUG"):
-            raise
-        outcome = Outcome(ok=False, problems=[Problem("", "", f"内部错误（请将此信息反馈给开发者）：{type(exc).__name__}: {exc}")])
+        outcome = _internal_error(exc)
     write_status(xb, when, outcome)
     return outcome
+
+
+def _internal_error(exc: Exception) -> Outcome:
+    if os.environ.get("DTG_DEBUG"):
+        raise exc
+    return Outcome(ok=False, problems=[Problem("", "", f"内部错误（请将此信息反馈给开发者）：{type(exc).__name__}: {exc}")])
 
 
 def validate_from_control_sheet(book, when: datetime | None = None) -> Outcome:
     """校验 only: read and check every input, write the status; no scores are written."""
     xb = XlwingsBook(book)
     when = when or datetime.now()
-    settings = read_settings(xb)
-    problems = list(settings.problems)
-    if not problems:
-        model = read_model(xb, profile=settings.profile)
-        problems = model if isinstance(model, list) else list(model.errors)
-    outcome = Outcome(ok=not problems, problems=problems)
+    try:
+        settings = read_settings(xb)
+        problems = list(settings.problems)
+        if not problems:
+            model = read_model(xb, profile=settings.profile)
+            problems = model if isinstance(model, list) else list(model.errors)
+        outcome = Outcome(ok=not problems, problems=problems)
+    except Exception as exc:  # noqa: BLE001
+        outcome = _internal_error(exc)
     write_status(xb, when, outcome, validate_only=True)
     return outcome
 

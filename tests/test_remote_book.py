@@ -262,6 +262,35 @@ def test_validate_writes_only_the_status(payload):
     assert cells[(excel_door.SHEET_CONTROL, excel_door.STATUS_ROW["运行结果"], 2)] == "校验通过"
 
 
+def test_an_internal_error_becomes_one_status_line(payload, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(excel_door, "evaluate_book", broken)  # inject a bug into the pipeline call
+    monkeypatch.delenv("DTG_DEBUG", raising=False)
+    book = remote_book(payload)
+    outcome = excel_door.run_from_control_sheet(book, when=WHEN)
+    cells = applied(payload, book.json()["actions"])
+    assert not outcome.ok and {s for s, _, _ in cells} == {excel_door.SHEET_CONTROL}
+    first = excel_door.PROBLEMS_HEADER_ROW + 1
+    assert cells[(excel_door.SHEET_CONTROL, first, 3)] == \
+        "内部错误（请将此信息反馈给开发者）：ZeroDivisionError: division by zero"
+    monkeypatch.setenv("DTG_DEBUG", "1")  # developers get the traceback
+    with pytest.raises(ZeroDivisionError):
+        excel_door.run_from_control_sheet(remote_book(payload), when=WHEN)
+
+
+def test_a_workbook_without_the_input_sheets(payload):
+    p = copy.deepcopy(payload)
+    p["sheets"] = [s for s in p["sheets"] if s["name"] in (excel_door.SHEET_CONTROL, SHEET_SUMMARY)]
+    book = remote_book(p)
+    outcome = excel_door.run_from_control_sheet(book, when=WHEN)
+    cells = applied(p, book.json()["actions"])
+    assert not outcome.ok and [m.message for m in outcome.problems][:1] == ["缺少工作表“参数”"]
+    e = layout.ERRORS
+    assert cells[(SHEET_SUMMARY, e.first_row, e.col + 2)] == "缺少工作表“参数”"
+
+
 # ---------------------------------------------------------------- dtg.main() as the button runs it
 def test_dtg_main_on_the_caller(payload, run, monkeypatch):
     import xlwings as xw

@@ -71,7 +71,9 @@ def write_template(path: str | Path, profile: str | None = None, example: str | 
 
     path = Path(path)
     with atomic_output(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp))
+        # strings_to_formulas off: text a user supplied (example/consolidated data) that starts
+        # with "=" stays text, never a formula (formula injection)
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False})
         try:
             build_template(wb, profile=profile, example=example, data=data)
         finally:

@@ -160,6 +160,16 @@ def _finish(out: dict) -> dict:
     return out
 
 
+def evaluate_stages(example: Path, workdir: Path, runs: int) -> dict:
+    """Medians (ms) of evaluate's stages (bench/evaluate_stages.py); interpreter start = wall - sum."""
+    samples = []
+    for _ in range(runs):
+        res = spawn([sys.executable, str(HERE / "evaluate_stages.py"), str(example), "out-stages.xlsx"], workdir)
+        samples.append({**res["json"], "interpreter_start": res["wall"] * 1000 - res["json"]["in_process_total"]})
+    keys = ("interpreter_start", "imports", "open", "preflight", "evaluate", "save")
+    return {k: statistics.median(s[k] for s in samples) for k in keys}
+
+
 def import_check(example: Path, workdir: Path) -> dict:
     """Which modules `dtg-xl evaluate` imports (python -X importtime), and the slowest ones."""
     res = spawn([sys.executable, "-X", "importtime", "-m", "dtg_xl.cli", "evaluate", str(example),
@@ -242,11 +252,12 @@ def main(argv: list[str] | None = None) -> int:
         log(case["name"])
         results += measure(case, workdir, log, results)
     imports = import_check(example, workdir)
+    stages = evaluate_stages(example, workdir, cfg["runs"]) if not args.only or "evaluate" in args.only else {}
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
         "quick": args.quick, "config": cfg, "machine": machine(),
         "load_average": {"before": load_before, "after": os.getloadavg()},
-        "seconds_total": time.time() - started, "evaluate_imports": imports, "cases": results,
+        "seconds_total": time.time() - started, "evaluate_imports": imports, "evaluate_stages_ms": stages, "cases": results,
     }
     from dtg_xl.fileio import atomic_write_bytes
 
@@ -255,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{report['when']}; {report['machine']['cpu_count']} CPUs; load average "
           f"{load_before[0]:.2f} before, {report['load_average']['after'][0]:.2f} after; "
           f"`dtg-xl evaluate` imports {', '.join(imports['heavy_imported']) or 'none'} of {', '.join(HEAVY)}")
+    if stages:
+        print("evaluate stages (median ms): " + ", ".join(f"{k} {v:.0f}" for k, v in stages.items())
+              + "  (open includes the pre-flight)")
     print(f"written: {out_path}")
     return 0
 

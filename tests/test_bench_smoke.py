@@ -34,3 +34,5 @@ def test_quick_bench_runs_and_writes_results(tmp_path):
     writeback = next(c for c in report["cases"] if c["name"].startswith("write-back"))
     assert writeback["ours"]["detail"]["cells"] == writeback["alt"]["detail"]["cells"] > 0
     assert (tmp_path / "work" / "writeback-patch.xlsx").is_file()
+    stages = report["evaluate_stages_ms"]
+    assert all(stages[k] > 0 for k in ("imports", "open", "preflight", "evaluate", "save"))

@@ -1,0 +1,45 @@
+"""Where `dtg-xl evaluate` spends its time, stage by stage, in one fresh process.
+
+    python bench/evaluate_stages.py IN.xlsx OUT.xlsx
+
+Prints one JSON line of milliseconds: imports (what cmd_evaluate imports), open (FileBook:
+pre-flight check + calamine open), of which preflight (dtg_xl.preflight.check alone, timed
+separately on the same file), evaluate (read, check, score, lay out), save (zip patch).  The
+parent adds interpreter start = wall time - the sum.
+"""
+import time
+
+T0 = time.perf_counter()
+import json  # noqa: E402
+import sys  # noqa: E402
+
+from dtg_xl.books import FileBook  # noqa: E402
+from dtg_xl.pipeline import evaluate_book  # noqa: E402
+
+T1 = time.perf_counter()
+
+
+def main(src: str, dst: str) -> dict:
+    from dtg_xl.preflight import check
+
+    ms = {"imports": (T1 - T0) * 1000}
+    start = time.perf_counter()
+    book = FileBook(src)
+    ms["open"] = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    result = evaluate_book(book)
+    ms["evaluate"] = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    book.save(dst)
+    book.close()
+    ms["save"] = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    check(src)
+    ms["preflight"] = (time.perf_counter() - start) * 1000
+    ms["in_process_total"] = ms["imports"] + ms["open"] + ms["evaluate"] + ms["save"]
+    ms["total_score"] = result.total
+    return ms
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1], sys.argv[2])))

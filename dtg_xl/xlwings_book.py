@@ -12,6 +12,14 @@ import sys
 from pathlib import Path
 
 
+ROW_CHUNK = 1000  # rows per read; an entirely empty chunk ends the sheet
+MIN_COLUMNS = 52  # A:AZ at least, for sheets whose header row is short (控制台, 参数)
+
+
+def _empty(value) -> bool:
+    return value is None or value == ""
+
+
 class XlwingsBookError(ValueError):
     """The live book cannot do what was asked; the message is for the user."""
 
@@ -25,12 +33,29 @@ class XlwingsBook:
         return [sheet.name for sheet in self.book.sheets]
 
     def sheet_values(self, name: str) -> list[list]:
-        """Rows of cell values from A1 to the used range's last cell (empty cells are '')."""
+        """Rows of cell values from A1 (empty cells are '').
+
+        Excel's used range also counts formatting, so a column formatted down to row 1048576
+        would make one read of the used range enormous.  We read it in chunks of rows and stop
+        at the first chunk that is entirely empty, and read only as many columns as the header
+        row uses (at least ``MIN_COLUMNS``): the readers locate everything by header or label.
+        """
         if name not in self._cache:
             sheet = self.book.sheets[name]
             last = sheet.used_range.last_cell
-            values = sheet.range((1, 1), (last.row, last.column)).options(ndim=2).value or []
-            self._cache[name] = [["" if v is None else v for v in row] for row in values]
+            header = sheet.range((1, 1), (1, last.column)).options(ndim=2).value[0]
+            used = max((i for i, v in enumerate(header, start=1) if not _empty(v)), default=0)
+            ncols = min(last.column, max(used, MIN_COLUMNS))
+            rows: list[list] = []
+            for top in range(1, last.row + 1, ROW_CHUNK):
+                bottom = min(top + ROW_CHUNK - 1, last.row)
+                block = sheet.range((top, 1), (bottom, ncols)).options(ndim=2).value
+                if top > 1 and all(_empty(v) for row in block for v in row):
+                    break  # formatting only from here on
+                rows.extend(block)
+            while len(rows) > 1 and all(_empty(v) for v in rows[-1]):
+                rows.pop()
+            self._cache[name] = [["" if v is None else v for v in row] for row in rows]
         return self._cache[name]
 
     def write(self, sheet: str, row: int, col: int, values: list[list]) -> None:

@@ -262,6 +262,28 @@ def test_validate_writes_only_the_status(payload):
     assert cells[(excel_door.SHEET_CONTROL, excel_door.STATUS_ROW["运行结果"], 2)] == "校验通过"
 
 
+def test_sheets_formatted_to_the_last_row_and_column(payload, run):
+    """Excel's used range counts formatting: A1:XFD1048576 must not be read cell by cell."""
+    big = copy.deepcopy(payload)
+    for sheet in big["sheets"]:
+        sheet["used_range_address"] = "$A$1:$XFD$1048576"
+    book = remote_book(big)
+    outcome = excel_door.run_from_control_sheet(book, when=WHEN)
+    _, expected, _ = run
+    assert outcome.ok and outcome.result.total == 96.65
+    assert applied(big, book.json()["actions"]) == expected
+
+
+def test_data_after_a_gap_of_blank_rows_is_read(payload):
+    from dtg_xl.xlwings_book import XlwingsBook
+
+    p = copy.deepcopy(payload)
+    set_cell(p, SHEET_INDICATORS, 1500, 1, "远处的一行")
+    rows = XlwingsBook(remote_book(p)).sheet_values(SHEET_INDICATORS)
+    assert len(rows) == 1500 and rows[-1][0] == "远处的一行"
+    assert rows[0] == next(s for s in payload["sheets"] if s["name"] == SHEET_INDICATORS)["values"][0]
+
+
 def test_an_internal_error_becomes_one_status_line(payload, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")

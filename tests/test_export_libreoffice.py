@@ -213,3 +213,22 @@ def test_summary_sheet_png_artifact(exports):
     subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", str(page), "-l", str(page), "-singlefile", str(pdf),
                     str(ARTIFACTS / "export-summary")], check=True)
     assert (ARTIFACTS / "export-summary.png").stat().st_size > 5000
+
+
+def test_template_writer_keeps_formula_like_text_as_text(tmp_path):
+    """User data (e.g. consolidated from units) written through XlsxWriter stays text."""
+    import openpyxl
+
+    from dtg_xl.template import load_example, write_template
+
+    data = load_example("dtg-2020")
+    data["units"][0]["单位名称"] = '=HYPERLINK("http://evil.example","点我")'
+    data["indicators"][0]["扣分原因"] = "@SUM(1,2)"
+    path = write_template(tmp_path / "inj.xlsx", data=data)
+    wb = openpyxl.load_workbook(path)
+    cells = [c for ws in wb for row in ws.iter_rows() for c in row if isinstance(c.value, str)
+             and c.value[:1] in "=@"]
+    assert cells and all(c.data_type == "s" for c in cells)
+    out = export_email_safe(path, tmp_path / "mail.xlsx", when=WHEN)
+    wb = openpyxl.load_workbook(out)
+    assert not [c for ws in wb for row in ws.iter_rows() for c in row if c.data_type == "f"]

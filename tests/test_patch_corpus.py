@@ -347,3 +347,60 @@ def test_numpy_and_odd_values(example_path, tmp_path):
     with pytest.raises(PatchError):
         patch_workbook(example_path, tmp_path / "inf.xlsx", {"说明": {(30, 1): float("inf")}})
     assert not (tmp_path / "inf.xlsx").exists()
+
+
+def test_dimension_grows_to_cover_new_cells(example_path, tmp_path):
+    out = tmp_path / "dim.xlsx"
+    patch_workbook(example_path, out, {"说明": {(500, 26): 1.0}})
+    with zipfile.ZipFile(out) as z:
+        xml = z.read(sheet_parts(z)["说明"])
+    ref = etree.fromstring(xml).find(f"{{{NS}}}dimension").get("ref")
+    assert ref.startswith("A1:") and ref.endswith("Z500")
+
+
+# ---------------------------------------------------------------- atomic output, plain errors
+def test_output_path_problems_are_said_plainly(example_path, tmp_path, capsys):
+    src = shutil.copyfile(example_path, tmp_path / "in.xlsx")
+    before = src.read_bytes()
+    cases = [
+        (["evaluate", str(src), "-o", str(tmp_path)], "文件夹"),
+        (["evaluate", str(src), "-o", str(tmp_path / "missing" / "out.xlsx")], "不存在"),
+        (["evaluate", str(src), "-o", str(src)], "--in-place"),
+    ]
+    for args, words in cases:
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("错误：") and words in err and "Traceback" not in err, err
+        assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.xlsx"], "no temp file left behind"
+
+
+def test_failed_write_leaves_input_and_target_untouched(example_path, tmp_path, monkeypatch):
+    src = shutil.copyfile(example_path, tmp_path / "in.xlsx")
+    target = tmp_path / "out.xlsx"
+    target.write_bytes(b"previous result")
+    before = src.read_bytes()
+    calls = {"n": 0}
+    real = zipfile.ZipFile.writestr
+
+    def failing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError(28, "No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", failing)
+    assert main(["evaluate", str(src), "-o", str(target)]) == 2
+    monkeypatch.undo()
+    assert src.read_bytes() == before and target.read_bytes() == b"previous result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.xlsx", "out.xlsx"]
+
+
+def test_in_place_only_when_asked(example_path, tmp_path):
+    src = shutil.copyfile(example_path, tmp_path / "in.xlsx")
+    before = src.read_bytes()
+    assert main(["evaluate", str(src)]) == 0
+    assert src.read_bytes() == before and (tmp_path / "in-评价结果.xlsx").exists()
+    assert main(["evaluate", str(src), "--in-place"]) == 0
+    assert src.read_bytes() != before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in-评价结果.xlsx", "in.xlsx"]

@@ -134,6 +134,10 @@ def consolidate(master_path: str | Path, form_paths: list[str | Path], output: s
     from .books import BookError, FileBook
 
     master_path = Path(master_path)
+    if output is not None:
+        inputs = {Path(p).resolve() for p in [master_path, *form_paths]}
+        if Path(output).resolve() in inputs:
+            raise ConsolidateError(f"输出文件“{Path(output).name}”是输入文件之一；主表和填报表不会被改写，请换一个输出文件名")
     try:
         book = FileBook(master_path)
     except BookError as exc:

@@ -204,6 +204,30 @@ def test_progress_bar_goes_to_stderr_only_when_asked(filled, tmp_path, capsys):
     assert capsys.readouterr().err == ""
     consolidate(master, paths, tmp_path / "b.xlsx", progress=True)
     captured = capsys.readouterr()
-    assert "读取填报表" in captured.err and "9/9" in captured.err and captured.out == ""
+    assert "读取填报表" in captured.err and "/9" in captured.err and captured.out == ""
     code, out, err = run_cli(["consolidate", master, *paths, "-o", tmp_path / "c.xlsx"], capsys)
     assert code == 0 and "读取填报表" not in err  # not a terminal under pytest: no bar
+
+
+def test_output_must_not_be_an_input(filled, capsys):
+    master, paths = filled
+    before = sha(paths[0])
+    code, _, err = run_cli(["consolidate", master, *paths, "-o", paths[0]], capsys)
+    assert code == 2 and "是输入文件之一" in err and sha(paths[0]) == before
+
+
+def test_master_without_units_gives_no_forms(tmp_path, capsys):
+    from dtg_xl.template import write_template
+
+    blank = tmp_path / "blank.xlsx"
+    write_template(blank)
+    code, _, err = run_cli(["unit-forms", blank, "-o", tmp_path / "f"], capsys)
+    assert code == 2 and "没有单位" in err and not list((tmp_path / "f").glob("*.xlsx"))
+
+
+def test_unit_renamed_in_master_after_forms_went_out(filled, tmp_path):
+    master, paths = filled
+    edit_cells(master, {"单位填报": {"B3": "山东海事局（更名）"}})
+    report = consolidate(master, paths, tmp_path / "o.xlsx")
+    assert (paths[1].name, SHEET_STAMP, f"B{STAMP_ROW['单位名称']}") in problems_of(report)
+    assert report.missing == ["山东海事局（更名）"] and len(report.accepted) == 8

@@ -171,3 +171,20 @@ def test_workbook_without_allocation_sheets(tmp_path, capsys):
 
     a = read_allocation(NoAlloc())
     assert not a.ok and a.errors[0].sheet == "分配参数" and "缺少工作表" in a.errors[0].message
+
+
+def test_template_sheets_as_a_user_sees_them(example_path):
+    import openpyxl
+
+    wb = openpyxl.load_workbook(example_path)
+    ws = wb["分配参数"]
+    assert ws["A2"].value == "下年度资金总额（万元）" and ws["B2"].value == 6548.5
+    assert [ws.cell(4, c).value for c in range(1, 4)] == ["因素名称", "权重", "取值来源列"]
+    assert sum(ws.cell(r, 2).value or 0 for r in range(5, 15)) == pytest.approx(1)
+    rule = next(dv for dv in ws.data_validations.dataValidation if "C5" in str(dv.sqref))
+    assert "上年评价得分" in rule.formula1 and "监管船舶艘次" in rule.formula1  # 取值来源列 is a dropdown
+    assert [ws.cell(r, 1).value for r in range(17, 21)] == ["优", "良", "中", "差"]
+    out = wb["分配建议"]
+    assert out["A1"].value.startswith("因素法分配建议") and out["A5"].value == "分配方法"
+    assert "B5:J5" in {str(r) for r in out.merged_cells.ranges}  # the method text spans the table
+    assert out.page_setup.orientation == "landscape"

@@ -103,3 +103,13 @@ def test_reference_without_the_sheet_is_an_error_and_plain_numbers_still_work(ex
         assert data["total"] == 96.65 and data["errors"] == []
     finally:
         book.close()
+
+
+def test_template_sheet_as_a_user_sees_it(example_path):
+    import openpyxl
+
+    ws = openpyxl.load_workbook(example_path)["基准对比"]
+    assert [c.value for c in ws[1]][:7] == ["指标", "基准年", "基准值", "当年值", "计量单位", "压缩率", "说明"]
+    assert ws["A2"].value == "进口整体通关时间" and ws["C2"].value == 96.59 and ws["D2"].value == 38.49
+    assert ws["F2"].value is None and ws["F2"].fill.fgColor.rgb.endswith("F2F2F2")  # output, filled by the program
+    assert "压缩率（%）" in ws["I1"].value and "基准对比:" in ws["I1"].value  # how to reference a row

@@ -172,3 +172,24 @@ def test_an_indicator_moved_to_another_second_level_is_matched(tmp_path, capsys)
     code, out, err = run_cli(["compare", last, this], capsys)
     assert code == 0, err
     assert "更名：产出时效/计划任务完成及时率 → 产出质量/计划任务完成及时率" in out
+
+
+def test_first_level_added_and_removed(tmp_path, capsys):
+    """A renamed 一级 is not guessed: its indicators are 删除 and 新增, the 一级 rows say so."""
+    data = load_example("dtg-2020")
+    this_data = copy.deepcopy(data)
+    for ind in this_data["indicators"]:
+        if ind["一级指标"] == "效益":
+            ind["一级指标"] = "效果"
+    last, this = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    write_template(last, data=data)
+    write_template(this, data=this_data)
+    code, out = run_json(["compare", last, this], capsys)
+    assert code == 0
+    assert out["counts"] == {"不变": 17, "更名": 0, "新增": 7, "删除": 7}
+    cats = {c["name"]: (c["status"], c["score"]["last"], c["score"]["this"], c["score"]["change"])
+            for c in out["categories"]}
+    assert cats["效果"] == ("新增", None, 35, None) and cats["效益"] == ("删除", 35, None, None)
+    assert out["total_change"] == 0
+    code, text, _ = run_cli(["compare", last, this, "-o", tmp_path / "c.xlsx"], capsys)
+    assert "效果（新增）— → 35" in text and "效益（删除）35 → —" in text

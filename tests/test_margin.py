@@ -135,3 +135,25 @@ def test_decisive_losses_under_nested_weights(tmp_path, capsys):
     # 预算执行 loses 0.16 raw = 0.08 weighted → 89.95, still 良: not decisive
     assert decisive == {"绩效监控": (5, 92.37), "资金使用": (6.5, 93.12), "通关时效": (6.6, 93.17),
                         "服务满意度": (2, 90.87)}
+
+
+def test_budget_line_is_a_decisive_loss_under_self_eval(tmp_path, capsys):
+    """self-eval-2020 scores 执行率 × 10: spending 30% leaves 7 points on that line."""
+    data = load_example("dtg-2020")
+    dropped = ("落实国家降费政策", "集装箱进口环节通关成本较2017年下降")  # indicators carry 90 points here
+    data["indicators"] = [r for r in data["indicators"] if r["三级指标"] not in dropped]
+    for row in data["indicators"]:
+        row.pop("一级权重", None)
+    data["params"]["评价方案"] = "self-eval-2020"
+    data["params"].pop("预算执行率口径")
+    for i, unit in enumerate(data["units"]):
+        unit["实际支出"] = 1964.55 if i == 0 else 0  # 1964.55 / 6548.5 = 30.00%
+    path = tmp_path / "self.xlsx"
+    write_template(path, data=data)
+    code, out = run_json(["evaluate", path], capsys)
+    assert code == 0, out["errors"]
+    assert (out["budget"]["execution_rate"], out["budget_score"], out["total"], out["grade"]) == (30, 3, 89.65, "良")
+    decisive = {d["l3"]: (d["row"], d["lost"], d["total_if"]) for d in out["margin"]["decisive"]}
+    assert decisive == {"绩效目标合理性": (4, 0.75, 90.4), "预算编制科学性": (6, 1, 90.65),
+                        "资金分配合理性": (7, 1, 90.65), "制度执行有效性": (12, 0.6, 90.25),
+                        "预算执行率": (None, 7, 96.65)}

@@ -192,3 +192,22 @@ def test_charts_follow_later_evaluations(example_copy, tmp_path, capsys):
     code, _, _ = run_cli(["evaluate", example_copy, "--in-place"], capsys)
     assert code == 2
     assert not [n for n in zipfile.ZipFile(example_copy).namelist() if n.startswith("xl/media/")]
+
+
+@pytest.mark.skipif(not (__import__("shutil").which("soffice") and __import__("shutil").which("pdfimages")),
+                    reason="needs LibreOffice (soffice) and poppler-utils (pdfimages)")
+def test_libreoffice_shows_the_three_pictures(example_copy, tmp_path, capsys):
+    """A real consumer of the package: LibreOffice reads the new drawing and prints the charts."""
+    import subprocess
+
+    out = tmp_path / "charts.xlsx"
+    code, _, _ = run_cli(["evaluate", example_copy, "-o", out, "--charts"], capsys)
+    assert code == 0
+    profile = tmp_path / "lo-profile"
+    subprocess.run(["soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless", "--convert-to", "pdf",
+                    "--outdir", str(tmp_path), str(out)], check=True, capture_output=True, timeout=180)
+    listing = subprocess.run(["pdfimages", "-list", str(tmp_path / "charts.pdf")], check=True,
+                             capture_output=True, timeout=60).stdout.decode()
+    images = [line.split() for line in listing.splitlines()[2:] if line.split()[2] == "image"]
+    assert len(images) == 3
+    assert len({line[0] for line in images}) == 1  # all on one page: the 汇总 sheet

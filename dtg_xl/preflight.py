@@ -313,7 +313,7 @@ def _scan_body(body: bytes, where: str, is_sheet: bool, state: dict, report: Rep
             rm = re.fullmatch(rb"\$?([A-Za-z]*)\$?([0-9]*)", ref.strip())
             if rm:
                 _limit(where, int(rm.group(2) or 0), col_number(rm.group(1)) if rm.group(1) else 0,
-                       "工作表范围（dimension）")
+                       "已用区域声明（dimension）")
     row, col, cells = state["row"], state["col"], state["cells"]
     refs = _CELL_REF.findall(body)
     count = len(_CELL.findall(body))

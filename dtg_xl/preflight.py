@@ -167,6 +167,8 @@ def _check_zip(zf: zipfile.ZipFile) -> Report:
 
 
 def _not_workbook_message(names: list[str]) -> str:
+    if "xl/workbook.bin" in names:
+        return "这是 Excel 二进制工作簿（.xlsb），请在 Excel 中另存为 Excel 工作簿（.xlsx）或启用宏的工作簿（.xlsm）后重试"
     if "content.xml" in names and "mimetype" in names:
         return "这是 OpenDocument 表格（.ods），请在 WPS/LibreOffice/Excel 中另存为 .xlsx 后重试"
     if any(n.startswith("word/") for n in names):
@@ -204,6 +206,8 @@ def _structure(zf: zipfile.ZipFile) -> dict[str, str]:
 
     parse("[Content_Types].xml")
     wb = parse("xl/workbook.xml")
+    if wb.tag.startswith("{http://purl.oclc.org/ooxml/"):
+        raise PreflightError("这是“Strict Open XML 电子表格”格式，请在 Excel 中另存为普通的 Excel 工作簿（.xlsx）后重试")
     rels_name = "xl/_rels/workbook.xml.rels"
     if rels_name not in zf.namelist():
         raise PreflightError("文件已损坏：缺少 xl/_rels/workbook.xml.rels")

@@ -146,6 +146,11 @@ CASES = {
     "pdf": (_plain(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n"), "PDF"),
     "csv_text": (_plain("单位名称,年初预算\n青岛海关,100\n".encode()), "不是 Excel 工作簿"),
     "zip_not_workbook": (lambda src, dst: _zip_of({"a.txt": b"hello"}, dst), "不是 Excel 工作簿"),
+    "strict_ooxml": (_zip_rebuild(lambda parts, sheets: parts.update({"xl/workbook.xml": parts["xl/workbook.xml"].replace(
+        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main", b"http://purl.oclc.org/ooxml/spreadsheetml/main")})),
+        "Strict"),
+    "xlsb_renamed": (_zip_rebuild(lambda parts, sheets: parts.pop("xl/workbook.xml"), [("xl/workbook.bin", b"\x83")]),
+                     ".xlsb"),
     "missing_workbook_rels": (_zip_rebuild(lambda parts, sheets: parts.pop("xl/_rels/workbook.xml.rels")), "损坏"),
 }
 

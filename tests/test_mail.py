@@ -94,9 +94,15 @@ def test_report_attachment_is_the_report(evaluated, tmp_path):
     assert "经综合评价，该项目综合得分96.65分，等次：优。" in [p.text for p in doc.paragraphs]
 
 
+def param_cell(path, label: str) -> str:
+    ws = openpyxl.load_workbook(path)["参数"]
+    row = next(c.row for c in ws["A"] if c.value == label)
+    return f"B{row}"
+
+
 def test_recipients_from_the_params_sheet(evaluated, tmp_path):
-    # 参数: row 9 收件人, row 10 发件人 (after 模板版本)
-    edit_cells(evaluated, {"参数": {"B9": "a@example.cn；b@example.cn", "B10": "pj@example.cn"}})
+    to, sender = param_cell(evaluated, "收件人"), param_cell(evaluated, "发件人")
+    edit_cells(evaluated, {"参数": {to: "a@example.cn；b@example.cn", sender: "pj@example.cn"}})
     draft = build_draft(evaluated, original=True)
     assert [a.addr_spec for a in draft.message["To"].addresses] == ["a@example.cn", "b@example.cn"]
     assert draft.message["From"].addresses[0].addr_spec == "pj@example.cn"
@@ -106,10 +112,11 @@ def test_recipients_from_the_params_sheet(evaluated, tmp_path):
 
 
 def test_bad_address_names_its_cell(evaluated):
-    edit_cells(evaluated, {"参数": {"B9": "不是邮箱"}})
+    cell = param_cell(evaluated, "收件人")
+    edit_cells(evaluated, {"参数": {cell: "不是邮箱"}})
     with pytest.raises(MailError) as exc:
         build_draft(evaluated, original=True)
-    assert "参数!B9" in str(exc.value) and "不是邮箱" in str(exc.value)
+    assert f"参数!{cell}" in str(exc.value) and "不是邮箱" in str(exc.value)
 
 
 def test_no_recipient_is_a_note_not_an_error(evaluated):

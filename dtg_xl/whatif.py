@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from .engine import Result, evaluate
+from .excel_round import excel_round
 from .layout import losses
 from .model import cell_ref, read_model
 from .schema import HEADER_ROW, SHEET_ALLOCATION, SHEET_INDICATORS, SHEET_PARAMS, SHEET_SUMMARY, SHEET_UNITS
@@ -215,7 +216,7 @@ def moved_indicators(before: Result, after: Result) -> list[dict]:
         if s_old == s_new:
             continue
         names = new or old
-        change = round(s_new - s_old, 2) if old and new else None  # both 2-dp already
+        change = float(excel_round(s_new - s_old, 2)) if old and new else None  # clears float noise
         out.append({"row": row, "l1": names[0], "l2": names[1], "l3": names[2],
                     "before": s_old, "after": s_new, "change": change})
     return out
@@ -229,7 +230,7 @@ def whatif_json(w: WhatIf) -> dict:
                 "errors": [p.as_dict() for p in r.errors],
                 "warnings": [p.as_dict() for p in r.warnings]}
 
-    delta = round(w.after.total - w.before.total, 2) if w.ok else None
+    delta = float(excel_round(w.after.total - w.before.total, 2)) if w.ok else None
     return {
         "changes": [{"cell": c.ref, "before": o, "after": c.value} for c, o in zip(w.changes, w.old_values)],
         "before": side(w.before), "after": side(w.after), "change": delta,
@@ -324,15 +325,18 @@ def read_simulation(book) -> tuple[list[tuple[int, tuple]], list[tuple[int, str]
 def simulation_blocks(book, profile: str | None = None, base: Result | None = None) -> list[tuple[str, int, int, list[list]]]:
     """What an evaluation writes on 模拟: 原值/问题 per input row, the result facts, moved indicators."""
     items, problems = read_simulation(book)
-    changes, bad = check_changes(book, [item for _, item in items])
+    _, bad = check_changes(book, [item for _, item in items])
     bad_by_ref = {msg.split("：", 1)[0]: msg.split("：", 1)[1] for msg in bad}
     per_row: dict[int, list] = {r: [None, msg] for r, msg in problems}
-    ok_changes = []
+    ok_changes, seen = [], {}
     for r, item in items:
         ref = f"{item[0]}!{cell_ref(item[1], item[2])}"
         if ref in bad_by_ref:
             per_row[r] = [None, bad_by_ref[ref]]
+        elif ref in seen:  # two values for one cell: which one was meant is unclear
+            per_row[r] = [None, f"与第{seen[ref]}行模拟同一单元格"]
         else:
+            seen[ref] = r
             change = Change(*item)
             ok_changes.append(change)
             per_row[r] = [_cell_display(cell_value(book, change)), None]
@@ -354,7 +358,7 @@ def simulation_blocks(book, profile: str | None = None, base: Result | None = No
             facts[0], facts[3] = w.before.total, w.before.grade
         else:
             b, a = w.before, w.after
-            facts = [b.total, a.total, round(a.total - b.total, 2), b.grade, a.grade,
+            facts = [b.total, a.total, float(excel_round(a.total - b.total, 2)), b.grade, a.grade,
                      f"已模拟{len(ok_changes)}处修改" + ("，等次改变" if a.grade != b.grade else "")]
             moved_rows = [[m["row"], m["l1"], m["l2"], m["l3"], m["before"], m["after"], m["change"]]
                           for m in w.moved]

@@ -181,16 +181,19 @@ def test_simulation_sheet_gives_the_same_result_through_evaluate(example_copy, c
 def test_simulation_sheet_reports_bad_rows_and_does_not_simulate(example_copy, capsys):
     edit_cells(example_copy, {"模拟": {"A4": "指标体系", "B4": "J13", "C4": 1,
                                        "A5": "汇总", "B5": "B7", "C5": 100,
-                                       "A6": "指标体系", "B6": "XX", "C6": 1}})
+                                       "A6": "指标体系", "B6": "XX", "C6": 1,
+                                       "B7": "指标体系!$J$13", "C7": 2}})
     out = example_copy.with_name("out.xlsx")
     code, _ = run_json(["evaluate", example_copy, "-o", out], capsys)
     assert code == 0
     ws = openpyxl.load_workbook(out)["模拟"]
     assert ws["E4"].value is None and "由程序填写" in ws["E5"].value and "格式不对" in ws["E6"].value
-    assert ws["H9"].value == "模拟输入有2个问题，见左表“问题”列，未模拟"
+    assert ws["E7"].value == "与第4行模拟同一单元格"
+    assert ws["H9"].value == "模拟输入有3个问题，见左表“问题”列，未模拟"
     assert ws["H4"].value == 96.65 and ws["H5"].value is None
     # fixing the rows clears the stale problems on the next run
-    edit_cells(out, {"模拟": {"A5": None, "B5": None, "C5": None, "A6": None, "B6": None, "C6": None}})
+    edit_cells(out, {"模拟": {"A5": None, "B5": None, "C5": None, "A6": None, "B6": None, "C6": None,
+                              "B7": None, "C7": None}})
     code, _ = run_json(["evaluate", out, "--in-place"], capsys)
     ws = openpyxl.load_workbook(out)["模拟"]
     assert ws["E5"].value is None and ws["E6"].value is None and ws["H9"].value == "已模拟1处修改"

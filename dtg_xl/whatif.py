@@ -247,6 +247,8 @@ def run_whatif(book, sets: list[str], profile: str | None = None) -> WhatIf:
         (problems.append if isinstance(item, str) else parsed.append)(item)
     changes, bad = check_changes(book, parsed)
     problems += bad
+    refs = [c.ref for c in changes]
+    problems += [f"{ref}：指定了{refs.count(ref)}次，请只保留一个模拟值" for ref in dict.fromkeys(refs) if refs.count(ref) > 1]
     if problems:
         raise WhatIfError(problems)
     if not changes:

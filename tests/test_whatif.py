@@ -119,6 +119,8 @@ def test_missing_file_and_no_set(example_copy, capsys):
     assert code == 2 and "至少一个模拟值" in err
     code, _, err = run_cli(["whatif", example_copy, "--set", "指标体系!J1048577=1"], capsys)
     assert code == 2 and "格式不对" in err
+    code, _, err = run_cli(["whatif", example_copy, "--set", "指标体系!J13=1", "--set", "指标体系!$J$13=2"], capsys)
+    assert code == 2 and "指标体系!J13：指定了2次" in err
 
 
 def test_blank_value_clears_a_cell_and_far_rows_are_fine(example_copy, capsys):

@@ -81,6 +81,7 @@ def export_email_safe(src: Path, dst: Path, when: datetime | None = None) -> Pat
     book = FileBook(src)  # pre-flight runs here
     try:
         result = evaluate_book(book, when=when)
+        shown = {sheet: book.sheet_values(sheet) for sheet in book.writes}
     finally:
         book.close()
     if not result.ok:
@@ -88,6 +89,7 @@ def export_email_safe(src: Path, dst: Path, when: datetime | None = None) -> Pat
         more = f"（另有{len(result.errors) - 5}个）" if len(result.errors) > 5 else ""
         raise ExportError(f"工作簿有{len(result.errors)}个问题，未导出：{listed}{more}")
     writes = {sheet: dict(cells) for sheet, cells in book.writes.items()}
+    stale = Staleness(src, writes, shown)
     if SHEET_SUMMARY in book.sheet_names():
         writes.setdefault(SHEET_SUMMARY, {})[(NOTE_ROW, NOTE_COL)] = (
             f"本副本由 dtg_xl {__version__} 于 {when:%Y-%m-%d %H:%M:%S} 从“{src.name}”导出："
@@ -102,7 +104,7 @@ def export_email_safe(src: Path, dst: Path, when: datetime | None = None) -> Pat
             raise ExportError(str(exc)) from None
         with zipfile.ZipFile(patched) as zin:
             try:
-                replaced = make_safe(zin, protect=set(writes))
+                replaced = make_safe(zin, protect=set(writes), stale=stale)
             except (etree.XMLSyntaxError, KeyError, ValueError) as exc:
                 if isinstance(exc, ExportError):
                     raise
@@ -130,7 +132,7 @@ def _resolve(base_part: str, target: str) -> str:
     return "/".join(out)
 
 
-def make_safe(zin: zipfile.ZipFile, protect: set[str]) -> dict[str, bytes | None]:
+def make_safe(zin: zipfile.ZipFile, protect: set[str], stale: "Staleness | None" = None) -> dict[str, bytes | None]:
     """New bytes (None: removed) for every part that changes."""
     names = zin.namelist()
     xml = {n: zin.read(n) for n in names if n.endswith((".xml", ".rels", ".vml")) or n == "[Content_Types].xml"}
@@ -199,7 +201,7 @@ def make_safe(zin: zipfile.ZipFile, protect: set[str]) -> dict[str, bytes | None
         rels_part = _rels_name(part)
         rels = _parse(xml[rels_part]) if rels_part in xml else None
         root = _parse(xml[part])
-        problems += _values_only(root, sheet.get("name"))
+        problems += _values_only(root, sheet.get("name"), stale)
         _drop_controls(root)
         if rels is not None:
             for rel in list(rels):
@@ -221,8 +223,8 @@ def make_safe(zin: zipfile.ZipFile, protect: set[str]) -> dict[str, bytes | None
         out[part] = _dump(root)
     if problems:
         shown = "；".join(problems[:10]) + (f"（另有{len(problems) - 10}处）" if len(problems) > 10 else "")
-        raise ExportError(f"以下公式没有可用的计算结果，无法转为数值：{shown}。请在 Excel 中打开并重新计算、保存后再导出，"
-                          f"或删除这些公式")
+        raise ExportError(f"以下公式没有可信的计算结果，无法转为数值：{shown}。请在 Excel 中打开此文件（会自动重新计算）、"
+                          f"保存后再导出，或删除这些公式")
 
     # content types: plain workbook; drop what is no longer there
     reachable = _reachable(names, xml, out)
@@ -289,8 +291,54 @@ def _fix_views(wb, removed_idx: list[int], kept: int, summary_index: int) -> int
     return active
 
 
-def _values_only(root, sheet: str) -> list[str]:
-    """Replace every formula by its cached value; return the cells that have none."""
+class Staleness:
+    """Which cached formula results cannot be trusted.
+
+    A cached value is what the last program that *calculated* the workbook saw.  Writers that
+    do not calculate (XlsxWriter, openpyxl, our own patcher when dependent formulas exist) set
+    ``fullCalcOnLoad="1"``; Excel and LibreOffice clear it when they save.  So: with that flag
+    set, no cached result is trusted; without it, only formulas that may depend on a result
+    cell whose value this export's re-computation changed are suspect.
+    """
+
+    def __init__(self, src: Path, writes: dict, shown: dict):
+        from .fingerprint import VOLATILE_FACTS, _same
+        from .layout import FACT_ROW
+        from .schema import SHEET_SUMMARY
+
+        with zipfile.ZipFile(src) as z:
+            wb = _parse(z.read("xl/workbook.xml"))
+        calc = wb.find(f"{{{NS}}}calcPr")
+        self.never_calculated = calc is not None and calc.get("fullCalcOnLoad") in ("1", "true")
+        volatile = {(SHEET_SUMMARY, FACT_ROW[label], 2) for label in VOLATILE_FACTS if label in FACT_ROW}
+        self.changed = set()
+        for sheet, cells in writes.items():
+            rows = shown.get(sheet, [])
+            for (r, c), value in cells.items():
+                old = rows[r - 1][c - 1] if r <= len(rows) and c <= len(rows[r - 1]) else ""
+                if (sheet, r, c) not in volatile and not _same(old, value):
+                    self.changed.add(sheet)
+                    break
+        self.names = [(d.get("name") or "", d.text or "") for d in wb.iter(f"{{{NS}}}definedName")]
+
+    def reason(self, sheet: str, formula: str) -> str | None:
+        from .xlsx_patch import _mentions_sheet
+
+        if self.never_calculated:
+            return "保存后未经计算（文件由不计算公式的程序写入），缓存的结果不可信"
+        if not self.changed:
+            return None
+        upper = formula.upper()
+        risky = [n for n, ref in self.names if any(_mentions_sheet(ref, s) for s in self.changed)]
+        if (sheet in self.changed or any(_mentions_sheet(formula, s) for s in self.changed)
+                or "INDIRECT(" in upper or "OFFSET(" in upper
+                or any(re.search(rf"(?<![\w.]){re.escape(n)}(?![\w.(])", formula) for n in risky)):
+            return "可能引用了本次重新计算后改变的结果，缓存的结果已过期"
+        return None
+
+
+def _values_only(root, sheet: str, stale: Staleness | None = None) -> list[str]:
+    """Replace every formula by its cached value; return the cells whose value is unusable."""
     problems = []
     for f in list(root.iter(_X["f"])):
         cell = f.getparent()
@@ -299,11 +347,14 @@ def _values_only(root, sheet: str) -> list[str]:
         v = cell.find(_X["v"])
         kind = cell.get("t")
         formula = (f.text or "").strip()
+        why = stale.reason(sheet, formula) if stale is not None else None
         if v is None and cell.find(_X["is"]) is None:
             if formula or f.get("t") == "shared":
                 problems.append(f"{sheet}!{cell.get('r')}（={formula or '共享公式'}）没有计算结果")
         elif kind == "e" and (v.text or "").strip() == "#NAME?":
             problems.append(f"{sheet}!{cell.get('r')}（={formula}）的结果是 #NAME?（函数不可用）")
+        elif why:
+            problems.append(f"{sheet}!{cell.get('r')}（={formula or '共享公式'}）{why}")
         cell.remove(f)
         cell.attrib.pop("cm", None)
         if kind == "str" and v is not None:  # a formula's text result: keep it as plain text

@@ -100,10 +100,14 @@ def test_export_is_macro_free_values_only_and_protected(filled_xlsm, tmp_path):
     assert "dtg-filled.xlsm" in ws["A2"].value and "dtg_xl" in ws["A2"].value
 
 
-def _with_formula(src: Path, dst: Path, cell_xml: str) -> Path:
+def _with_formula(src: Path, dst: Path, cell_xml: str, calculated: bool = True) -> Path:
+    """src with one formula cell on 说明; calculated: saved by a program that computes formulas
+    (Excel clears fullCalcOnLoad when it saves; XlsxWriter sets it because it never computes)."""
     with zipfile.ZipFile(src) as z:
         part = sheet_parts(z)["说明"]
         parts = {n: z.read(n) for n in z.namelist()}
+    if calculated:
+        parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b' fullCalcOnLoad="1"', b"")
     parts[part] = re.sub(rb'<c r="A3" s="(\d+)" t="s"><v>\d+</v></c>', cell_xml.encode(), parts[part], count=1)
     assert cell_xml.encode() in parts[part]
     with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
@@ -133,6 +137,26 @@ def test_formula_without_value_is_refused(example_path, tmp_path, cell_xml, why)
     assert "说明!A3" in str(info.value)
     assert not out.exists()
     assert main(["export", str(src), "-o", str(out)]) == 2
+
+
+def test_uncalculated_cached_values_are_not_trusted(example_path, tmp_path):
+    """XlsxWriter never computes: its cached 0 for a formula is not a value to mail."""
+    src = _with_formula(example_path, tmp_path / "xw.xlsx", '<c r="A3"><f>SUM(单位填报!C2:C10)</f><v>0</v></c>',
+                        calculated=False)
+    with pytest.raises(ExportError, match="未经计算") as info:
+        export_email_safe(src, tmp_path / "out.xlsx")
+    assert "说明!A3" in str(info.value) and not (tmp_path / "out.xlsx").exists()
+
+
+def test_formula_on_a_changed_result_is_stale(example_path, tmp_path):
+    """The file showed other results than the inputs give now: a formula reading 汇总 is stale."""
+    src = _with_formula(example_path, tmp_path / "dep.xlsx", '<c r="A3"><f>汇总!B7*2</f><v>1</v></c>')
+    with pytest.raises(ExportError, match="已过期"):
+        export_email_safe(src, tmp_path / "out.xlsx")
+    independent = _with_formula(example_path, tmp_path / "indep.xlsx", '<c r="A3"><f>SUM(参数!B3:B4)</f><v>2020</v></c>')
+    out = export_email_safe(independent, tmp_path / "ok.xlsx", when=WHEN)
+    import openpyxl
+    assert openpyxl.load_workbook(out)["说明"]["A3"].value == 2020
 
 
 def test_export_refuses_errors_and_bad_names(example_path, tmp_path, capsys):
@@ -232,3 +256,24 @@ def test_template_writer_keeps_formula_like_text_as_text(tmp_path):
     out = export_email_safe(path, tmp_path / "mail.xlsx", when=WHEN)
     wb = openpyxl.load_workbook(out)
     assert not [c for ws in wb for row in ws.iter_rows() for c in row if c.data_type == "f"]
+
+
+@needs_lo
+@pytest.mark.libreoffice
+def test_dependent_formula_exported_after_a_calculating_save(tmp_path):
+    """evaluate → (LibreOffice opens, recalculates and saves, as Excel would) → export: the
+    formula =汇总!B7 on another sheet goes out as 96.65, not the stale cached 0."""
+    import openpyxl
+
+    src = C.build_xlsxwriter(tmp_path / "features.xlsx")
+    done = tmp_path / "done.xlsx"
+    assert main(["evaluate", str(src), "-o", str(done)]) == 0
+    with pytest.raises(ExportError, match="未经计算"):
+        export_email_safe(done, tmp_path / "too-early.xlsx")
+    saved = tmp_path / "saved"
+    C.lo_convert(done, saved, "xlsx:Calc MS Excel 2007 XML", C.lo_profile(tmp_path))
+    out = export_email_safe(saved / "done.xlsx", tmp_path / "mail.xlsx", when=WHEN)
+    wb = openpyxl.load_workbook(out)
+    assert wb["图表"]["B1"].value == 96.65
+    assert wb["汇总"][f"B{layout.FACT_ROW['综合得分']}"].value == 96.65
+    assert main(["verify", str(out)]) == 0

@@ -66,6 +66,7 @@ class Report:
     missing: list[str] = field(default_factory=list)  # units with no form at all
     problems: list[FormProblem] = field(default_factory=list)
     cells_written: int = 0
+    skipped: list[str] = field(default_factory=list)  # Excel/WPS lock files (~$name.xlsx)
 
     @property
     def ok(self) -> bool:
@@ -148,7 +149,10 @@ def consolidate(master_path: str | Path, form_paths: list[str | Path], output: s
         except UnitFormError as exc:
             raise ConsolidateError(str(exc)) from None
         report = Report(master=str(master_path), output=str(output) if output else None, files=len(form_paths))
-        paths = [str(p) for p in form_paths]
+        # a form open in Excel leaves a ~$ lock file beside it; a DIR/*.xlsx glob picks it up
+        report.skipped = [str(p) for p in form_paths if Path(p).name.startswith("~$")]
+        paths = [str(p) for p in form_paths if not Path(p).name.startswith("~$")]
+        report.files = len(paths)
         jobs = jobs or auto_jobs(len(paths))
         claims: dict[str, list[tuple[str, list, bool]]] = {}  # unit -> [(file, row values, clean)]
         for read in _progress(_read_many(paths, jobs), len(paths), progress):
@@ -290,6 +294,8 @@ def format_report(report: Report) -> list[str]:
         lines += [f"  {p}" for p in report.problems]
     if report.missing:
         lines.append("未收到填报表的单位：" + "、".join(report.missing))
+    if report.skipped:
+        lines.append("已跳过 Excel 临时文件：" + "、".join(Path(p).name for p in report.skipped))
     if report.output:
         lines.append(f"结果已写入：{report.output}（单位填报，{report.cells_written}个单元格）；"
                      f"请运行 dtg-xl evaluate 重新计分")
@@ -303,4 +309,5 @@ def report_json(report: Report) -> dict:
         "master": report.master, "output": report.output, "files": report.files, "ok": report.ok,
         "accepted": report.accepted, "rejected": report.rejected, "missing": report.missing,
         "cells_written": report.cells_written, "problems": [p.as_dict() for p in report.problems],
+        "skipped": report.skipped,
     }

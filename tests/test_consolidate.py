@@ -231,3 +231,11 @@ def test_unit_renamed_in_master_after_forms_went_out(filled, tmp_path):
     report = consolidate(master, paths, tmp_path / "o.xlsx")
     assert (paths[1].name, SHEET_STAMP, f"B{STAMP_ROW['单位名称']}") in problems_of(report)
     assert report.missing == ["山东海事局（更名）"] and len(report.accepted) == 8
+
+
+def test_excel_lock_files_are_skipped_not_reported(filled, tmp_path, capsys):
+    master, paths = filled
+    lock = paths[0].with_name("~$01-青岛海关.xlsx")
+    lock.write_bytes(b"\x06user  ")  # what Excel leaves beside an open workbook
+    code, out, _ = run_cli(["consolidate", master, *paths, lock, "-o", tmp_path / "o.xlsx"], capsys)
+    assert code == 0 and "已跳过 Excel 临时文件：~$01-青岛海关.xlsx" in out and "共9个文件" in out and "已汇集9个" in out

@@ -419,10 +419,13 @@ def allocation_blocks(a: Allocation, when: datetime | None = None) -> list[tuple
                       float(amount), change, pct, *([1.0] * len(names))])
     table = [row + [None] * (width - len(row)) for row in table]
     table += [[None] * width for _ in range(TABLE_CAPACITY + 1 - len(table))]
+    errors = [list(ERROR_HEADERS)] + [[p.sheet, p.cell, p.message] for p in a.errors]
+    errors += [[None] * 3 for _ in range(max(0, TABLE_CAPACITY + 1 - len(errors)))]
+    # more factors than the template's slots push the problem list right (the table is written
+    # last, so it wins where the template's problem header used to be)
+    errors_col = max(ERRORS_COL, width + 2)
+    blocks.append((SHEET_ALLOCATION, TABLE_HEADER_ROW, errors_col, errors))
     blocks.append((SHEET_ALLOCATION, TABLE_HEADER_ROW, 1, table))
-    errors = [[p.sheet, p.cell, p.message] for p in a.errors]
-    errors += [[None] * 3 for _ in range(max(0, TABLE_CAPACITY - len(errors)))]
-    blocks.append((SHEET_ALLOCATION, TABLE_HEADER_ROW + 1, ERRORS_COL, errors))
     return blocks
 
 

@@ -188,3 +188,20 @@ def test_template_sheets_as_a_user_sees_them(example_path):
     assert out["A1"].value.startswith("因素法分配建议") and out["A5"].value == "分配方法"
     assert "B5:J5" in {str(r) for r in out.merged_cells.ranges}  # the method text spans the table
     assert out.page_setup.orientation == "landscape"
+
+
+def test_many_factors_do_not_collide_with_the_problem_list(tmp_path, capsys):
+    data = three_unit_data()
+    for u in data["units"]:
+        u.update({f"量{k}": k + 1 for k in range(7)})
+    data["allocation"]["factors"] = [{"因素名称": f"F{k}", "权重": 0.125, "取值来源列": f"量{k}"} for k in range(7)]
+    data["allocation"]["factors"].append({"因素名称": "A", "权重": 0.125, "取值来源列": "业务量A"})
+    path = tmp_path / "many.xlsx"
+    write_template(path, data=data)
+    code, result = run_json(["allocate", path, "-o", tmp_path / "out.xlsx"], capsys)
+    assert code == 0 and result["sum_cents"] == 10000
+    rows = CalamineWorkbook.from_path(str(tmp_path / "out.xlsx")).get_sheet_by_name("分配建议").to_python()
+    header = rows[TABLE_HEADER_ROW - 1]
+    assert [h for h in header if str(h).startswith("占比：")] == [f"占比：F{k}" for k in range(7)] + ["占比：A"]
+    first = rows[TABLE_HEADER_ROW]
+    assert all(first[header.index(f"占比：F{k}")] == 1 / 3 for k in range(7))  # equal values → equal shares

@@ -159,7 +159,7 @@ def _check_zip(zf: zipfile.ZipFile) -> Report:
     sheets = _structure(zf)  # parsed with defusedxml: DTDs refused there too
     for info in infos:
         if info.filename.lower().endswith(XML_SUFFIXES) or info.filename == "[Content_Types].xml":
-            _scan_part(zf, info, sheets.get(info.filename), report)
+            _scan_part(zf, info, sheets.get(info.filename.lower()), report)
         else:  # images, VBA …: read once so a bad CRC or a lying size is found here, not mid-write
             for _ in _chunks(zf, info):
                 pass
@@ -216,7 +216,7 @@ def _structure(zf: zipfile.ZipFile) -> dict[str, str]:
     for sheet in wb.iter(f"{ns}sheet"):
         target = targets.get(sheet.get(f"{rel_ns}id"), "")
         part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-        sheets[_normalize(part)] = sheet.get("name") or "?"
+        sheets[_normalize(part).lower()] = sheet.get("name") or "?"  # readers may match names loosely
     return sheets
 
 
@@ -258,7 +258,7 @@ def _utf16(first: bytes) -> str | None:
 
 def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: str | None, report: Report) -> None:
     name = info.filename
-    is_sheet = sheet is not None or name.startswith("xl/worksheets/")
+    is_sheet = sheet is not None or name.lower().startswith(("xl/worksheets/", "xl/macrosheets/", "xl/dialogsheets/"))
     where = f"工作表“{sheet}”" if sheet else f"部件“{name}”"
     state = {"row": 0, "col": 0, "cells": 0}
     carry = b""

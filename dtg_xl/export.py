@@ -70,7 +70,7 @@ def export_email_safe(src: Path, dst: Path, when: datetime | None = None) -> Pat
     from .books import BookError, FileBook
     from .pipeline import evaluate_book
     from .schema import SHEET_SUMMARY
-    from .xlsx_patch import PatchError, atomic_write_zip, patch_workbook
+    from .xlsx_patch import PatchError, patch_workbook, write_copy
 
     src, dst = Path(src), Path(dst)
     if dst.suffix.lower() != ".xlsx":
@@ -109,7 +109,7 @@ def export_email_safe(src: Path, dst: Path, when: datetime | None = None) -> Pat
                 if isinstance(exc, ExportError):
                     raise
                 raise ExportError(f"工作簿“{src.name}”的结构已损坏（{type(exc).__name__}），无法导出") from None
-            atomic_write_zip(dst, zin, replaced)
+        write_copy(patched, dst, replaced)
     return dst
 
 

@@ -124,23 +124,35 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
             updated = _full_calc_on_load(wb_xml)
             if updated != wb_xml:
                 new_parts["xl/workbook.xml"] = updated
-        atomic_write_zip(dst, zin, new_parts)
+    write_copy(src, dst, new_parts)
     return sorted(new_parts)
+
+
+def write_copy(src: Path, dst: Path, replaced: dict[str, bytes | None]) -> None:
+    """Like atomic_write_zip, but opens src itself and closes it before the rename, so that
+    dst may be src even on Windows (which cannot replace a file that is still open)."""
+    with atomic_output(dst) as tmp:
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w") as zout:
+            _copy_parts(zin, zout, replaced)
 
 
 def atomic_write_zip(dst: Path, zin: zipfile.ZipFile, replaced: dict[str, bytes | None]) -> None:
     """Write a copy of zin with some parts replaced (None: removed), atomically; other parts
     keep their bytes, order and compression."""
     with atomic_output(dst) as tmp, zipfile.ZipFile(tmp, "w") as zout:
-        for info in zin.infolist():
-            if info.filename in replaced and replaced[info.filename] is None:
-                continue
-            data = replaced.get(info.filename)
-            if data is None:
-                data = zin.read(info.filename)
-            out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-            out.external_attr, out.create_system = info.external_attr, info.create_system
-            zout.writestr(out, data, compress_type=info.compress_type)
+        _copy_parts(zin, zout, replaced)
+
+
+def _copy_parts(zin: zipfile.ZipFile, zout: zipfile.ZipFile, replaced: dict[str, bytes | None]) -> None:
+    for info in zin.infolist():
+        if info.filename in replaced and replaced[info.filename] is None:
+            continue
+        data = replaced.get(info.filename)
+        if data is None:
+            data = zin.read(info.filename)
+        out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+        out.external_attr, out.create_system = info.external_attr, info.create_system
+        zout.writestr(out, data, compress_type=info.compress_type)
 
 
 def _formula_texts(xml: bytes) -> list[str]:

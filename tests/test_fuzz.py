@@ -1,4 +1,4 @@
-"""Fuzz tier (slow): well over 1,000 damaged or strange workbooks through the real CLI.
+"""Fuzz tier (slow): 1,006 damaged or strange workbooks through the real CLI.
 
 Three sources of cases, all from real workbooks:
 * byte mutations of whole files (flips, truncation, junk) — mostly caught by zip checks;
@@ -6,7 +6,8 @@ Three sources of cases, all from real workbooks:
   references, types, values and shared-string indexes replaced, tags broken), re-zipped
   with valid CRCs so calamine, lxml and the model really parse them;
 * hypothesis: random indicator tables, units and parameters typed into the template's
-  input sheets (numbers, NaN-ish text, formula-like text, huge values, wrong methods).
+  input sheets (numbers, NaN-ish text, formula-like text, huge values, wrong methods), and a
+  few cells of the real 2020 example retyped (so valid results are verified too).
 
 Every case runs `dtg_xl.cli.main` in-process (a few in a subprocess): the exit code is 0 or 2,
 never 1 (internal error) and never a traceback; the input file's bytes never change; when
@@ -14,6 +15,7 @@ evaluate succeeds its output passes `dtg-xl verify`.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import io
@@ -35,8 +37,9 @@ from dtg_xl.rules import METHODS
 pytestmark = pytest.mark.slow
 
 BYTE_CASES = 300
-PART_CASES = 520
-SEMANTIC_CASES = 200
+PART_CASES = 480
+SEMANTIC_CASES = 120
+EDIT_CASES = 100
 VALUES = [b"", b"NaN", b"1e400", b"-0", b"abc", b"=1+1", b"99999999999999999999", b"-1", b"1048577",
           "\u0663".encode(), b"#NAME?", b"0x10", b"1,5", b" 2 ", b"TRUE"]
 REFS = [b"A1", b"XFD1048576", b"A0", b"a1", b"$A$1", b"ZZZZZ1", b"A99999", b"", b"B2:C3", b"AAA1"]
@@ -257,3 +260,35 @@ def test_typed_inputs(compact, headers, tmp_path_factory, rows, units, profile, 
     case = work / "typed.xlsx"
     patch_workbook(compact, case, writes)
     _check_case(case, work, "evaluate")
+
+
+EDIT_OUTCOMES: collections.Counter = collections.Counter()
+EDITABLE = ("目标值", "实际值", "扣分", "评定得分", "定性等级", "扣分原因", "分值")
+small = st.one_of(st.floats(min_value=-10, max_value=200, allow_nan=False), st.integers(0, 100))
+edit = st.tuples(st.integers(0, 40), st.sampled_from(EDITABLE),
+                 st.one_of(small, small, st.none(), text, st.sampled_from(["达成", "部分达成", "未达成"])))
+
+
+@settings(max_examples=EDIT_CASES, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(edit, min_size=1, max_size=4))
+def test_edited_example(compact, headers, tmp_path_factory, edits):
+    """A few cells of the real 2020 example retyped: many stay valid, so the success path
+    (evaluate, then verify of the output) is exercised as well as the refusals."""
+    from dtg_xl.xlsx_patch import patch_workbook
+
+    cols, sizes = headers
+    writes = {"指标体系": {}}
+    for i, header, value in edits:
+        writes["指标体系"][(2 + i % (sizes["指标体系"] - 1), cols["指标体系"][header])] = value
+    work = tmp_path_factory.mktemp("edited", numbered=True)
+    case = work / "edited.xlsx"
+    patch_workbook(compact, case, writes)
+    EDIT_OUTCOMES[_check_case(case, work, "evaluate")] += 1
+
+
+def test_edited_example_reached_both_outcomes():
+    """Runs after test_edited_example (file order): the edits must not all be refused."""
+    if not EDIT_OUTCOMES:
+        pytest.skip("test_edited_example did not run in this session")
+    assert EDIT_OUTCOMES[0] >= 10 and EDIT_OUTCOMES[2] >= 10, EDIT_OUTCOMES

@@ -404,3 +404,25 @@ def test_in_place_only_when_asked(example_path, tmp_path):
     assert main(["evaluate", str(src), "--in-place"]) == 0
     assert src.read_bytes() != before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in-评价结果.xlsx", "in.xlsx"]
+
+
+def test_locked_output_is_reported_plainly(example_path, tmp_path, monkeypatch, capsys):
+    """Windows refuses to replace a file Excel has open (PermissionError on the rename)."""
+    import os
+
+    from dtg_xl import fileio
+
+    src = shutil.copyfile(example_path, tmp_path / "in.xlsx")
+    target = tmp_path / "open-in-excel.xlsx"
+    target.write_bytes(b"held by Excel")
+
+    def locked(a, b):
+        raise PermissionError(13, "Permission denied", str(a), None, str(b))
+
+    monkeypatch.setattr(fileio.os, "replace", locked)
+    assert main(["evaluate", str(src), "-o", str(target)]) == 2
+    monkeypatch.setattr(fileio.os, "replace", os.replace)
+    err = capsys.readouterr().err
+    assert "没有写入权限" in err and "open-in-excel.xlsx" in err and ".tmp" not in err, err
+    assert target.read_bytes() == b"held by Excel"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.xlsx", "open-in-excel.xlsx"]

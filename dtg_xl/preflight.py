@@ -47,6 +47,8 @@ _DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
 _TOKEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
 _R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*["']\$?([A-Za-z]*)\$?([0-9]*)["']""")
 _CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+_CELL_ROW_FIRST = re.compile(rb'<c r="[A-Z]{1,9}([0-9]{1,11})"')
+_CELL_COL_FIRST = re.compile(rb'<c r="([A-Z]{1,9})[0-9]')
 _CELL_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s(?:[^>]*?\s)?r="([A-Z]{1,9})([0-9]{1,11})"')
 _DIMENSION = re.compile(rb"""<(?:[\w.-]+:)?dimension\s[^>]*\bref\s*=\s*["']([^"']*)["']""")
 
@@ -308,23 +310,30 @@ class _Wellformed:
 
 
 def _scan_body(body: bytes, where: str, is_sheet: bool, state: dict, report: Report) -> None:
-    if _DTD.search(body):
+    if b"<!" in body and _DTD.search(body) or b"<\x00!" in body:  # (comments and CDATA also start so)
         raise PreflightError(f"{where}包含 DTD/实体声明，可能是恶意文件（XML 实体攻击），已拒绝读取")
     if not is_sheet or not body:
         return
-    for m in _DIMENSION.finditer(body):
+    for m in _DIMENSION.finditer(body) if b"dimension" in body else ():
         for ref in m.group(1).split(b":"):
             rm = re.fullmatch(rb"\$?([A-Za-z]*)\$?([0-9]*)", ref.strip())
             if rm:
                 _limit(where, int(rm.group(2) or 0), col_number(rm.group(1)) if rm.group(1) else 0,
                        "已用区域声明（dimension）")
     row, col, cells = state["row"], state["col"], state["cells"]
-    refs = _CELL_REF.findall(body)
-    count = len(_CELL.findall(body))
-    if count == len(refs):  # fast path: every cell names its position (what Excel writes)
-        if refs:
-            row = max(row, max(int(d) for d in {d for _, d in refs}))
-            col = max(state.get("max_col", 0), max(col_number(letters) for letters in {c for c, _ in refs}))
+    count = body.count(b"<c ") + body.count(b"<c>") + body.count(b"<c/>")
+    if b":c" in body:  # maybe namespace-prefixed cells (<x:c …>): count them properly
+        count = len(_CELL.findall(body))
+    rows = _CELL_ROW_FIRST.findall(body)  # r as the first attribute: how Excel and most writers do it
+    if len(rows) == count:
+        cols = set(_CELL_COL_FIRST.findall(body))
+    else:
+        refs = _CELL_REF.findall(body)
+        rows, cols = [d for _, d in refs], {c for c, _ in refs}
+    if count == len(rows):  # fast path: every cell names its position (what Excel writes)
+        if rows:
+            row = max(row, max(map(int, set(rows))))
+            col = max(state.get("max_col", 0), max(map(col_number, cols)))
             state["max_col"] = col  # the area is from A1 to the furthest row and column seen
             _limit(where, max(row, 1), col, "单元格")
             report.max_row, report.max_col = max(report.max_row, row), max(report.max_col, col)

@@ -268,3 +268,16 @@ def test_good_files_pass(example_path, tmp_path):
         assert preflight.check(path).parts > 5
     if C.DTG_XLSM.exists():
         assert preflight.check(C.DTG_XLSM).cells > 0
+
+
+@pytest.mark.parametrize("cells", [
+    '<c s="0" r="XFD1048576"><v>1</v></c>',  # r not the first attribute
+    "<x:c r='XFD1048576'><x:v>1</x:v></x:c>",  # namespace prefix, single quotes
+    '<c r="xfd1048576"><v>1</v></c>',  # lower case
+    "".join("<c><v>1</v></c>" for _ in range(2001)),  # no r at all: positions implied
+])
+def test_far_cells_written_unusually_are_still_found(example_path, tmp_path, cells):
+    path = _rebuild(example_path, tmp_path / "odd.xlsx",
+                    _sheet_edit("说明", b"</sheetData>", f'<row r="7000">{cells}</row></sheetData>'.encode()))
+    with pytest.raises(preflight.PreflightError, match="超出范围|使用区域过大"):
+        preflight.check(path)

@@ -277,3 +277,53 @@ def test_dependent_formula_exported_after_a_calculating_save(tmp_path):
     assert wb["图表"]["B1"].value == 96.65
     assert wb["汇总"][f"B{layout.FACT_ROW['综合得分']}"].value == 96.65
     assert main(["verify", str(out)]) == 0
+
+
+def test_external_links_and_ribbon_are_removed(example_path, tmp_path):
+    """Excel-shaped extras: an external workbook link (part, <externalReferences>, a name and a
+    formula using it, whose calculated value is kept) and a custom ribbon (customUI)."""
+    import openpyxl
+
+    with zipfile.ZipFile(example_path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+        guide = sheet_parts(z)["说明"]
+    ns_r = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts["xl/externalLinks/externalLink1.xml"] = (
+        f'<externalLink xmlns="{NS}" xmlns:r="{ns_r}"><externalBook r:id="rId1"><sheetNames>'
+        '<sheetName val="Sheet1"/></sheetNames></externalBook></externalLink>').encode()
+    parts["xl/externalLinks/_rels/externalLink1.xml.rels"] = (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship '
+        'Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/externalLinkPath" '
+        'Target="file:///C:/%E6%9D%A5%E6%BA%90/other.xlsx" TargetMode="External"/></Relationships>').encode()
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>", b'<Relationship Id="rId90" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        b'relationships/externalLink" Target="externalLinks/externalLink1.xml"/></Relationships>')
+    wb_xml = parts["xl/workbook.xml"].replace(b' fullCalcOnLoad="1"', b"")  # as if Excel saved it
+    wb_xml = wb_xml.replace(b"</sheets>", b'</sheets><externalReferences><externalReference r:id="rId90"/>'
+                                          b"</externalReferences>", 1)
+    if b"<definedNames>" not in wb_xml:
+        wb_xml = wb_xml.replace(b"<calcPr", b"<definedNames></definedNames><calcPr", 1)
+    parts["xl/workbook.xml"] = wb_xml.replace(b"<definedNames>", '<definedNames><definedName name="外部数">'
+                                              "[1]Sheet1!$A$1</definedName>".encode(), 1)
+    parts["customUI/customUI14.xml"] = (b'<customUI xmlns="http://schemas.microsoft.com/office/2009/07/customui">'
+                                        b'<ribbon><tabs><tab id="dtg" label="DTG"/></tabs></ribbon></customUI>')
+    parts["_rels/.rels"] = parts["_rels/.rels"].replace(
+        b"</Relationships>", b'<Relationship Id="rId99" Type="http://schemas.microsoft.com/office/2007/relationships/'
+        b'ui/extensibility" Target="customUI/customUI14.xml"/></Relationships>')
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>", b'<Override PartName="/xl/externalLinks/externalLink1.xml" ContentType="application/'
+        b'vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml"/></Types>')
+    parts[guide] = re.sub(rb'<c r="A3" s="(\d+)" t="s"><v>\d+</v></c>', b'<c r="A3"><f>[1]Sheet1!$A$1*2</f><v>84</v></c>',
+                          parts[guide], count=1)
+    src = tmp_path / "linked.xlsx"
+    with zipfile.ZipFile(src, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, d in parts.items():
+            z.writestr(n, d)
+    out = export_email_safe(src, tmp_path / "mail.xlsx", when=WHEN)
+    after = _parts(out)
+    assert not [n for n in after if "externalLink" in n or "customUI" in n]
+    everything = b"".join(after.values())
+    assert b"externalReferences" not in everything and b"TargetMode=\"External\"" not in everything
+    assert b"extensibility" not in after["_rels/.rels"] and b"externalLink" not in after["[Content_Types].xml"]
+    wb = openpyxl.load_workbook(out)
+    assert "外部数" not in wb.defined_names and wb["说明"]["A3"].value == 84

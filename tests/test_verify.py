@@ -116,3 +116,18 @@ def test_fingerprint_depends_on_inputs_profile_and_engine(example_path):
     model.indicators["actual"][0] += 1
     assert fingerprint(model) != fp
     assert fingerprint(None) is None and ENGINE.startswith("dtg_xl ")
+
+
+def test_fingerprint_is_the_same_in_every_process(example_path):
+    """No memory addresses or hash order in the payload: two interpreters with different hash
+    seeds agree (the Excel door and the CLI compute it in different processes)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from dtg_xl.books import FileBook; from dtg_xl.model import read_model; "
+            "from dtg_xl.fingerprint import fingerprint; print(fingerprint(read_model(FileBook(sys.argv[1]))))")
+    seen = {subprocess.run([sys.executable, "-c", code, str(example_path)], capture_output=True, text=True,
+                           env=dict(os.environ, PYTHONHASHSEED=seed), check=True).stdout.strip()
+            for seed in ("1", "2", "3")}
+    assert len(seen) == 1 and seen.pop().startswith(PREFIX)

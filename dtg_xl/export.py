@@ -39,8 +39,8 @@ PKG_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 MAIN_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
-DROP_REL_TYPES = ("/vbaProject", "/externalLink", "/connections", "/calcChain", "/ctrlProp",
-                  "/ui/extensibility", "/vbaProjectSignature", "/wsSortMap")
+DROP_REL_TYPES = ("/vbaProject", "/externalLink", "/connections", "/calcChain", "/ctrlProp", "/control",
+                  "/ui/extensibility", "/vbaProjectSignature", "/wsSortMap")  # /control: ActiveX
 _X = {n: f"{{{NS}}}{n}" for n in ("c", "f", "v", "is", "t", "sheet", "sheets", "definedName", "definedNames",
                                  "workbookView", "sheetView", "sheetData", "sheetCalcPr", "sheetProtection",
                                  "controls", "legacyDrawing", "externalReferences")}

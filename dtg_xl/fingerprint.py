@@ -158,9 +158,14 @@ def verify_book(book) -> Verdict:
             shown = shown_at(sheet, r, c)
             if not _same(shown, expected):
                 diffs.append(Difference(sheet, f"{col_letter(c)}{r}", shown, expected))
-    verdict = Verdict(ok=True, differences=diffs, stored=stored)
+    never_evaluated = stored is None and bool(diffs) and all(d.shown in (None, "") for d in diffs)
+    verdict = Verdict(ok=True, differences=[] if never_evaluated else diffs, stored=stored)
     verdict.recomputed = fingerprint(result.model, str(engine))
     lines = verdict.lines
+    if never_evaluated:
+        verdict.ok = False
+        lines.append("该文件尚未计算（结果区为空、没有数据指纹）：请先运行 dtg-xl evaluate，或在 Excel 中点击计算")
+        return verdict
     if stored is None:
         verdict.ok = False
         lines.append(f"未找到数据指纹（{SHEET_SUMMARY}!B{FACT_ROW['数据指纹']}）：该文件未经 dtg-xl 计算，或指纹被删改")

@@ -86,7 +86,8 @@ def test_input_edited_after_evaluation(evaluated, tmp_path, capsys):
 
 def test_file_never_evaluated(example_path, capsys):
     assert main(["verify", str(example_path)]) == 2
-    assert "未找到数据指纹" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "尚未计算" in out and "显示为" not in out
 
 
 def test_deleted_fingerprint_is_reported(evaluated, tmp_path, capsys):

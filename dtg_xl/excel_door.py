@@ -27,35 +27,47 @@ SHEET_CONTROL = "控制台"
 # settings: label in column A, the user's value in column B, a note in column C
 SETTING_PROFILE = "评价方案"
 SETTING_EMAIL = "是否生成邮件版"
+SETTING_CHARTS = "是否插入图表"
+SETTING_REPORT = "是否生成报告"
+SETTING_DRAFT = "是否生成邮件草稿"
 SETTING_FOLDER = "输出文件夹"
-SETTINGS = (SETTING_PROFILE, SETTING_EMAIL, SETTING_FOLDER)
+SETTINGS = (SETTING_PROFILE, SETTING_EMAIL, SETTING_CHARTS, SETTING_REPORT, SETTING_DRAFT, SETTING_FOLDER)
+YES_NO_SETTINGS = {SETTING_EMAIL: "email", SETTING_CHARTS: "charts", SETTING_REPORT: "report", SETTING_DRAFT: "draft"}
 SETTINGS_HEADER_ROW = 4
 SETTING_ROW = {label: SETTINGS_HEADER_ROW + 1 + i for i, label in enumerate(SETTINGS)}
-SETTING_DEFAULTS = {SETTING_PROFILE: "", SETTING_EMAIL: "否", SETTING_FOLDER: ""}
+SETTING_DEFAULTS = {SETTING_PROFILE: "", SETTING_EMAIL: "否", SETTING_CHARTS: "否", SETTING_REPORT: "否",
+                    SETTING_DRAFT: "否", SETTING_FOLDER: ""}
 SETTING_NOTES = {
     SETTING_PROFILE: "留空＝按“参数”表的评价方案；也可选：" + "、".join(available_profiles()),
     SETTING_EMAIL: "选“是”时，计算通过后在输出文件夹生成邮件版（.xlsx，无宏、公式转为数值）",
+    SETTING_CHARTS: "选“是”时，计算通过后在“汇总”表右侧插入一级指标得分、单位预算执行和得分率雷达图",
+    SETTING_REPORT: "选“是”时，计算通过后在输出文件夹生成评价报告（.docx，文字取自“报告文字”表）",
+    SETTING_DRAFT: "选“是”时，生成未发送的邮件草稿（.eml，附邮件版；收件人取自“参数”表），用Outlook打开后发送",
     SETTING_FOLDER: "留空＝与本工作簿相同的文件夹",
 }
 
+BUTTON_CELL = (SETTING_ROW[SETTINGS[-1]] + 1, 2)  # (row, col) 1-based: the button sits below the settings
+BUTTON_CAPTION = "计算评分"
+
 # status written by every run: label in column A, value in column B
-STATUS_TITLE_ROW = 10
-STATUS = ("最近运行时间", "运行结果", "综合得分", "评价等次", "邮件版")
+STATUS_TITLE_ROW = BUTTON_CELL[0] + 3
+OUTPUTS = ("邮件版", "图表", "报告", "邮件草稿")  # one status line per optional output
+STATUS = ("最近运行时间", "运行结果", "综合得分", "评价等次", *OUTPUTS)
 STATUS_ROW = {label: STATUS_TITLE_ROW + 1 + i for i, label in enumerate(STATUS)}
-PROBLEMS_TITLE_ROW = 17
-PROBLEMS_HEADER_ROW = 18
+PROBLEMS_TITLE_ROW = STATUS_ROW[STATUS[-1]] + 2
+PROBLEMS_HEADER_ROW = PROBLEMS_TITLE_ROW + 1
 PROBLEM_HEADERS = ("工作表", "单元格", "问题")
 PROBLEM_ROWS = 10  # the first problems; the full list is on 汇总
 FUNCTIONS_TITLE_ROW = PROBLEMS_HEADER_ROW + PROBLEM_ROWS + 2
-
-BUTTON_CELL = (SETTING_ROW[SETTINGS[-1]] + 1, 2)  # (row, col) 1-based: the button sits below the settings
-BUTTON_CAPTION = "计算评分"
 
 
 @dataclass
 class Settings:
     profile: str | None = None
     email: bool = False
+    charts: bool = False
+    report: bool = False
+    draft: bool = False
     folder: Path | None = None
     problems: list[Problem] = field(default_factory=list)
 
@@ -66,7 +78,11 @@ class Outcome:
     ok: bool
     result: object | None = None  # engine.Result when the pipeline ran
     problems: list[Problem] = field(default_factory=list)
-    email: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)  # OUTPUTS label -> status text
+
+    @property
+    def email(self) -> str:
+        return self.outputs.get("邮件版", "")
 
 
 def _text(value) -> str:
@@ -98,12 +114,13 @@ def read_settings(book: XlwingsBook) -> Settings:
             settings.profile = profile
         except ProfileError as exc:
             settings.problems.append(Problem(SHEET_CONTROL, where(SETTING_PROFILE), str(exc)))
-    email = found.get(SETTING_EMAIL, (0, ""))[1]
-    if email:
-        try:
-            settings.email = bool(yes_no_value(email))
-        except RuleError as exc:
-            settings.problems.append(Problem(SHEET_CONTROL, where(SETTING_EMAIL), str(exc)))
+    for label, attr in YES_NO_SETTINGS.items():
+        answer = found.get(label, (0, ""))[1]
+        if answer:
+            try:
+                setattr(settings, attr, bool(yes_no_value(answer)))
+            except RuleError as exc:
+                settings.problems.append(Problem(SHEET_CONTROL, where(label), str(exc)))
     folder = found.get(SETTING_FOLDER, (0, ""))[1]
     if folder:
         path = Path(os.path.expandvars(os.path.expanduser(folder)))
@@ -146,8 +163,7 @@ def _run(book, when: datetime | None) -> Outcome:
         else:
             result = evaluate_book(xb, when=when, profile=settings.profile)
             outcome = Outcome(ok=result.ok, result=result, problems=list(result.errors))
-            if settings.email:
-                outcome.email = email_copy(xb, settings) if result.ok else "有问题未计算得分，未生成邮件版"
+            outcome.outputs = optional_outputs(xb, settings, result)
     except Exception as exc:  # noqa: BLE001 - the user sees one Chinese line, not a traceback
         outcome = _internal_error(exc)
     write_status(xb, when, outcome)
@@ -177,31 +193,71 @@ def validate_from_control_sheet(book, when: datetime | None = None) -> Outcome:
     return outcome
 
 
-def email_copy(book: XlwingsBook, settings: Settings) -> str:
-    """Write ``<name>-邮件版.xlsx`` into the output folder; returns the status text."""
-    try:
-        from .export import export_email_safe
-    except ImportError:
-        return "邮件版导出功能尚未安装（dtg_xl.export），未生成邮件版"
-    try:
-        from .export import ExportError
-    except ImportError:  # an export module without its error class
-        ExportError = ValueError  # noqa: N806
+def optional_outputs(book: XlwingsBook, settings: Settings, result) -> dict[str, str]:
+    """The outputs chosen on 控制台, each with a one-line status (never an exception)."""
+    chosen = {"邮件版": settings.email, "图表": settings.charts, "报告": settings.report, "邮件草稿": settings.draft}
+    if not result.ok:
+        return {label: f"有问题未计算得分，未生成{label}" for label, on in chosen.items() if on}
+    makers = {"邮件版": _email_copy, "图表": _charts, "报告": _report, "邮件草稿": _draft}
+    outputs = {}
+    for label, on in chosen.items():
+        if on:
+            try:
+                outputs[label] = makers[label](book, settings, result)
+            except (ValueError, XlwingsBookError) as exc:  # the modules' user-facing errors
+                outputs[label] = f"未生成{label}：{exc}"
+            except OSError as exc:
+                outputs[label] = f"未生成{label}：无法写入 {exc.filename or ''}（{exc.strerror or exc}）"
+    return outputs
+
+
+def _target(book: XlwingsBook, settings: Settings, suffix: str) -> Path:
     src = book.path
     if src is None:
-        return "工作簿尚未保存到磁盘（或为网页版/远程工作簿），无法生成邮件版；请先保存"
-    folder = settings.folder or src.parent
-    dst = folder / f"{src.stem}-邮件版.xlsx"
-    try:
-        with tempfile.TemporaryDirectory(prefix="dtg-") as tmp:
-            # a copy of the open workbook holds the values just written; the user's file is untouched
-            copy = book.save_copy(Path(tmp) / f"{src.stem}{src.suffix}")
-            export_email_safe(copy, dst)
-    except (ExportError, XlwingsBookError) as exc:
-        return f"未生成邮件版：{exc}"
-    except OSError as exc:
-        return f"未生成邮件版：无法写入 {exc.filename or dst}（{exc.strerror or exc}）"
+        raise XlwingsBookError("工作簿尚未保存到磁盘（或为网页版/远程工作簿），请先保存")
+    return (settings.folder or src.parent) / f"{src.stem}-{suffix}"
+
+
+@contextmanager
+def _saved_copy(book: XlwingsBook):
+    """A copy of the open workbook with the values just written; the user's file is untouched."""
+    src = book.path
+    with tempfile.TemporaryDirectory(prefix="dtg-") as tmp:
+        yield book.save_copy(Path(tmp) / f"{src.stem}{src.suffix}")
+
+
+def _email_copy(book, settings, result) -> str:
+    from .export import export_email_safe
+
+    dst = _target(book, settings, "邮件版.xlsx")
+    with _saved_copy(book) as copy:
+        export_email_safe(copy, dst)
     return f"已生成：{dst}"
+
+
+def _charts(book, settings, result) -> str:
+    from .charts import add_to_xlwings_sheet
+    from .schema import SHEET_SUMMARY
+
+    names = add_to_xlwings_sheet(book.book.sheets[SHEET_SUMMARY], result)
+    return f"已在“汇总”表插入{len(names)}张图表"
+
+
+def _report(book, settings, result) -> str:
+    from .report import write_report
+
+    dst = _target(book, settings, "评价报告.docx")
+    write_report(book, dst)
+    return f"已生成：{dst}"
+
+
+def _draft(book, settings, result) -> str:
+    from .mail import write_draft
+
+    dst = _target(book, settings, "邮件草稿.eml")
+    with _saved_copy(book) as copy:
+        write_draft(copy, dst, report=settings.report)
+    return f"已生成：{dst}（未发送，用Outlook打开后发送）"
 
 
 def _problem_rows(problems: list[Problem]) -> list[list]:
@@ -231,7 +287,7 @@ def write_status(book: XlwingsBook, when: datetime, outcome: Outcome, validate_o
         "运行结果": verdict,
         "综合得分": result.total if ok else None,
         "评价等次": result.grade if ok else None,
-        "邮件版": outcome.email or None,
+        **{label: outcome.outputs.get(label) for label in OUTPUTS},
     }
     book.write(SHEET_CONTROL, STATUS_ROW[STATUS[0]], 2, [[values[label]] for label in STATUS])
     book.write(SHEET_CONTROL, PROBLEMS_HEADER_ROW + 1, 1, _problem_rows(outcome.problems))

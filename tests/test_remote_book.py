@@ -250,8 +250,36 @@ def test_email_copy_on_a_remote_book_says_why_not(payload):
     book = remote_book(p)
     outcome = excel_door.run_from_control_sheet(book, when=WHEN)
     cells = applied(p, book.json()["actions"])
-    assert outcome.ok and outcome.email.startswith("工作簿尚未保存到磁盘")
+    assert outcome.ok and "工作簿尚未保存到磁盘" in outcome.email
     assert cells[(excel_door.SHEET_CONTROL, excel_door.STATUS_ROW["邮件版"], 2)] == outcome.email
+
+
+def test_charts_report_and_draft_options_on_a_remote_book(payload):
+    """Charts go onto 汇总 through xlwings' own pictures.add; files need a saved workbook."""
+    p = copy.deepcopy(payload)
+    for label in (excel_door.SETTING_CHARTS, excel_door.SETTING_REPORT, excel_door.SETTING_DRAFT):
+        set_cell(p, excel_door.SHEET_CONTROL, excel_door.SETTING_ROW[label], 2, "是")
+    book = remote_book(p)
+    outcome = excel_door.run_from_control_sheet(book, when=WHEN)
+    actions = book.json()["actions"]
+    assert outcome.ok and outcome.outputs["图表"] == "已在“汇总”表插入3张图表"
+    pictures = [a for a in actions if a["func"] == "addPicture"]
+    summary = [s["name"] for s in p["sheets"]].index(SHEET_SUMMARY)
+    assert len(pictures) == 3 and all(a["sheet_position"] == summary for a in pictures)
+    assert "工作簿尚未保存到磁盘" in outcome.outputs["报告"]
+    assert "工作簿尚未保存到磁盘" in outcome.outputs["邮件草稿"]
+    cells = applied(p, [a for a in actions if a["func"] == "setValues"])
+    for label in ("图表", "报告", "邮件草稿"):
+        assert cells[(excel_door.SHEET_CONTROL, excel_door.STATUS_ROW[label], 2)] == outcome.outputs[label]
+
+
+def test_optional_outputs_are_skipped_when_inputs_have_problems(payload):
+    p = _control(payload, excel_door.SETTING_CHARTS, "是")
+    set_cell(p, SHEET_INDICATORS, 13, header_col(p, SHEET_INDICATORS, "实际值"), "很多")
+    book = remote_book(p)
+    outcome = excel_door.run_from_control_sheet(book, when=WHEN)
+    assert not outcome.ok and outcome.outputs == {"图表": "有问题未计算得分，未生成图表"}
+    assert not [a for a in book.json()["actions"] if a["func"] == "addPicture"]
 
 
 def test_validate_writes_only_the_status(payload):

@@ -239,13 +239,23 @@ def test_headless_evaluate_of_the_xlsm_keeps_macros_and_buttons(tmp_path, capsys
     assert vba_modules(out) == vba_modules(COMMITTED)
 
 
-# ---------------------------------------------------------------- the button's email copy (headless half)
+# ---------------------------------------------------------------- the button's optional files (headless half)
 class _SavedBook(excel_door.XlwingsBook):
     """The door's book with a file on disk.  Excel's Workbook.SaveCopyAs cannot run here, so the
-    copy is the headless write of the same pipeline into the same workbook (FileBook.save)."""
+    copy is the headless write of the same pipeline into the same workbook (FileBook.save);
+    reads go to the file as the live sheets would give them."""
 
     def __init__(self, path):
+        from dtg_xl.books import FileBook
+
         self._path = path
+        self._file = FileBook(path) if path else None
+
+    def sheet_names(self):
+        return self._file.sheet_names()
+
+    def sheet_values(self, name):
+        return self._file.sheet_values(name)
 
     @property
     def path(self):
@@ -263,26 +273,43 @@ class _SavedBook(excel_door.XlwingsBook):
         return book.save(dst)
 
 
-def test_email_copy_beside_the_workbook(tmp_path):
+def _outputs(src, **settings):
+    from dtg_xl.engine import evaluate
+    from dtg_xl.model import read_model
+
+    book = _SavedBook(src)
+    result = evaluate(read_model(book)) if src else None
+    return excel_door.optional_outputs(book, excel_door.Settings(**settings), result)
+
+
+def test_email_copy_report_and_draft_beside_the_workbook(tmp_path):
+    import email
+    import email.policy
     import shutil
+
+    from docx import Document
+
+    from dtg_xl import layout
 
     src = tmp_path / "dtg.xlsm"
     shutil.copyfile(COMMITTED, src)
     before = src.read_bytes()
-    text = excel_door.email_copy(_SavedBook(src), excel_door.Settings(email=True))
-    dst = tmp_path / "dtg-邮件版.xlsx"
+    outputs = _outputs(src, email=True, report=True, draft=True)
+    copy, report, draft = (tmp_path / f"dtg-{n}" for n in ("邮件版.xlsx", "评价报告.docx", "邮件草稿.eml"))
+    assert outputs == {"邮件版": f"已生成：{copy}", "报告": f"已生成：{report}",
+                       "邮件草稿": f"已生成：{draft}（未发送，用Outlook打开后发送）"}
     assert src.read_bytes() == before  # the user's workbook is never touched
-    if dst.exists():  # dtg_xl.export (issue 4) has landed
-        assert text == f"已生成：{dst}"
-        with zipfile.ZipFile(dst) as z:
-            assert "xl/vbaProject.bin" not in z.namelist()
-        from dtg_xl import layout
-
-        values = sheet_values(dst)
-        assert "xlwings.conf" not in values and values["汇总"][layout.FACT_ROW["综合得分"] - 1][1] == 96.65
-    else:
-        assert text.startswith("未生成邮件版：") and len(text) > len("未生成邮件版：")
-    assert sorted(p.name for p in tmp_path.iterdir()) in (["dtg.xlsm"], ["dtg-邮件版.xlsx", "dtg.xlsm"])
+    with zipfile.ZipFile(copy) as z:
+        assert "xl/vbaProject.bin" not in z.namelist()
+    values = sheet_values(copy)
+    assert "xlwings.conf" not in values and values["汇总"][layout.FACT_ROW["综合得分"] - 1][1] == 96.65
+    text = "\n".join(p.text for p in Document(report).paragraphs)
+    assert "经综合评价，该项目综合得分96.65分，等次：优。" in text
+    message = email.message_from_bytes(draft.read_bytes(), policy=email.policy.default)
+    assert message["X-Unsent"] == "1" and "（96.65分，优）" in message["Subject"]
+    names = sorted(part.get_filename() for part in message.iter_attachments())
+    assert names == ["2020年度口岸大通关补助资金绩效评价报告.docx", "dtg.xlsx"]  # macro-free copy + report
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dtg.xlsm", copy.name, report.name, draft.name])
 
 
 def test_email_copy_goes_to_the_chosen_folder(tmp_path):
@@ -292,17 +319,15 @@ def test_email_copy_goes_to_the_chosen_folder(tmp_path):
     shutil.copyfile(COMMITTED, src)
     out = tmp_path / "out"
     out.mkdir()
-    text = excel_door.email_copy(_SavedBook(src), excel_door.Settings(email=True, folder=out))
-    assert text == f"已生成：{out / 'dtg-邮件版.xlsx'}" or text.startswith("未生成邮件版：")
-    assert not (tmp_path / "dtg-邮件版.xlsx").exists()
+    assert _outputs(src, email=True, folder=out) == {"邮件版": f"已生成：{out / 'dtg-邮件版.xlsx'}"}
+    assert (out / "dtg-邮件版.xlsx").is_file() and not (tmp_path / "dtg-邮件版.xlsx").exists()
 
 
-def test_email_copy_without_the_export_module_says_so(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "dtg_xl.export", None)  # the module is not there (import fails)
-    text = excel_door.email_copy(_SavedBook(tmp_path / "dtg.xlsm"), excel_door.Settings(email=True))
-    assert text == "邮件版导出功能尚未安装（dtg_xl.export），未生成邮件版"
+def test_files_of_an_unsaved_book_say_so():
+    from dtg_xl.engine import evaluate
+    from dtg_xl.model import read_model
 
-
-def test_email_copy_of_an_unsaved_book_says_so():
-    book = _SavedBook(None)
-    assert excel_door.email_copy(book, excel_door.Settings(email=True)).startswith("工作簿尚未保存到磁盘")
+    result = evaluate(read_model(_SavedBook(COMMITTED)))
+    outputs = excel_door.optional_outputs(_SavedBook(None), excel_door.Settings(email=True, report=True), result)
+    assert set(outputs) == {"邮件版", "报告"}
+    assert all(text.startswith(f"未生成{label}：工作簿尚未保存到磁盘") for label, text in outputs.items())

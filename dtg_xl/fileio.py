@@ -22,6 +22,7 @@ def atomic_output(path: str | Path):
     except OSError as exc:  # report the target, not the temp name
         raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     os.close(fd)
+    os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600; a shared folder needs the usual mode
     try:
         yield Path(tmp)
         try:
@@ -34,6 +35,16 @@ def atomic_output(path: str | Path):
         except FileNotFoundError:
             pass
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The replaced file's mode, or what a plain open() would give under the current umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

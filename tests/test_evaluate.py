@@ -252,3 +252,19 @@ def test_committed_templates_are_up_to_date(tmp_path):
                          ("dtg-2020-example.xlsx", {"example": "dtg-2020"})]:
         fresh = write_template(tmp_path / name, **kwargs)
         assert sha(fresh) == sha(ROOT / "templates" / name), f"templates/{name} is stale: run dtg-xl new"
+
+
+def test_outputs_get_the_usual_file_mode(example_copy, tmp_path, capsys):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        out = tmp_path / "new.xlsx"
+        assert run_cli(["evaluate", example_copy, "-o", out], capsys)[0] == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644  # not mkstemp's 0600
+        os.chmod(out, 0o664)
+        assert run_cli(["evaluate", example_copy, "-o", out], capsys)[0] == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o664  # a replaced file keeps its mode
+    finally:
+        os.umask(umask)

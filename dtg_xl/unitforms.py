@@ -164,7 +164,7 @@ def write_form(path: Path, master: MasterUnits, unit: str, master_name: str, sta
 
     row_no, values = master.rows[unit]
     with atomic_output(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), {"in_memory": True})
+        wb = xlsxwriter.Workbook(str(tmp), {"in_memory": True, "strings_to_formulas": False})  # user text stays text
         try:
             _build_form(wb, master, unit, row_no, values, master_name, stamp_time)
         finally:

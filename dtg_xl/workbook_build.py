@@ -146,7 +146,7 @@ def build_workbook(output: str | Path = DEFAULT_OUTPUT, example: str | None = EX
         vba, conf = quickstart_parts(run_quickstart(Path(tmp), name))
 
     buffer = io.BytesIO()
-    wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    wb = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False})  # user text stays text
     try:
         wb.add_vba_project(io.BytesIO(vba), is_stream=True)
         wb.set_vba_name("ThisWorkbook")

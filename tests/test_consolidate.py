@@ -239,3 +239,19 @@ def test_excel_lock_files_are_skipped_not_reported(filled, tmp_path, capsys):
     lock.write_bytes(b"\x06user  ")  # what Excel leaves beside an open workbook
     code, out, _ = run_cli(["consolidate", master, *paths, lock, "-o", tmp_path / "o.xlsx"], capsys)
     assert code == 0 and "已跳过 Excel 临时文件：~$01-青岛海关.xlsx" in out and "共9个文件" in out and "已汇集9个" in out
+
+
+def test_formula_like_text_stays_text_in_unit_forms(example_copy, tmp_path):
+    """Formula injection: a unit name typed as =HYPERLINK(...) must not become a live formula."""
+    import openpyxl
+
+    hostile = '=HYPERLINK("http://evil.example","点我")'
+    wb = openpyxl.load_workbook(example_copy)
+    for ref, text in (("B2", hostile), ("C2", "+1+1")):
+        wb["单位填报"][ref].value = text
+        wb["单位填报"][ref].data_type = "s"  # typed as text, as a user's cell would hold it
+    wb.save(example_copy)
+    paths = write_unit_forms(example_copy, tmp_path / "forms")
+    cells = [(ws["B2"].value, ws["B2"].data_type, ws["C2"].value, ws["C2"].data_type)
+             for ws in (openpyxl.load_workbook(p)["单位填报"] for p in paths)]
+    assert (hostile, "s", "+1+1", "s") in cells

@@ -24,8 +24,7 @@ def excel_round(x, digits: int = 2):
     """ROUND(x, digits) as Excel computes it. Scalars in, float out; arrays in, arrays out."""
     if isinstance(x, (float, int)) and abs(digits) <= _FAST_DIGITS:
         quick = _fast_scalar(float(x), digits)
-        if quick is not None:
-            return quick
+        return quick if quick is not None else float(_exact(np.asarray(float(x)), digits))
     arr = np.asarray(x, dtype=float)
     if abs(digits) > _FAST_DIGITS:
         out = _exact(arr, digits)

@@ -19,6 +19,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from .cells import cell_text as _text
+from .cells import is_blank as _blank
 from .excel_round import excel_round
 from .schema import (ALLOC_FACTOR_HEADERS, ALLOC_GRADE_HEADERS, ALLOC_TOTAL_LABEL, HEADER_ROW, LAST_SCORE_COLUMN,
                      SHEET_ALLOC_PARAMS, SHEET_ALLOCATION, SHEET_UNITS, UNIT_COLUMNS)
@@ -152,19 +154,6 @@ def split(total_cents: int, values: list[list[Fraction]], weights: list[Fraction
 
 
 # ---------------------------------------------------------------- reading the workbook
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (
-        isinstance(value, float) and math.isnan(value))
-
-
-def _text(value) -> str:
-    if _blank(value):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def _cell(row, c):
     return row[c - 1] if 0 < c <= len(row) else None
 

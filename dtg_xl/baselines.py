@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .cells import cell_text as _text
+from .cells import is_blank as _blank
 from . import rules
 from .excel_round import excel_round
 from .schema import BASELINE_COLUMNS, BASELINE_REF, HEADER_ROW, SHEET_BASELINES
@@ -41,19 +43,6 @@ class Baselines:
 def compression_rate(base: float, current: float) -> float:
     """(基准值 − 当年值) / 基准值 × 100, Excel ROUND to 2 dp."""
     return excel_round((base - current) / base * 100, 2)
-
-
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (
-        isinstance(value, float) and math.isnan(value))
-
-
-def _text(value) -> str:
-    if _blank(value):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def read_baselines(book, add) -> Baselines:

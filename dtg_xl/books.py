@@ -35,7 +35,7 @@ class FileBook:
             raise BookError(f"无法读取工作簿“{self.path.name}”：{exc}") from None
         try:
             self._wb = CalamineWorkbook.from_path(str(self.path))
-        except Exception as exc:  # noqa: BLE001 - CalamineError, OSError, and pyo3 panics
+        except Exception:  # noqa: BLE001 - CalamineError, OSError, and pyo3 panics
             raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
         except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException(BaseException)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from .cells import cell_text as _text
 from .model import Problem, read_model
 from .pipeline import evaluate_book
 from .profiles import ProfileError, available_profiles, load_profile
@@ -83,14 +84,6 @@ class Outcome:
     @property
     def email(self) -> str:
         return self.outputs.get("邮件版", "")
-
-
-def _text(value) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def read_settings(book: XlwingsBook) -> Settings:

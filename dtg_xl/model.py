@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import rules
+from .cells import cell_ref, col_letter  # noqa: F401 - re-exported: other modules import them from here
+from .cells import cell_text as _text
+from .cells import is_blank as _blank
 from .baselines import read_baselines, resolve_actual
 from .profiles import Profile, ProfileError, load_profile
 from .schema import (EXECUTION_BASES, HEADER_ROW, INDICATOR_COLUMNS, INDICATOR_REQUIRED, PARAMS,
@@ -18,19 +21,6 @@ from .schema import (EXECUTION_BASES, HEADER_ROW, INDICATOR_COLUMNS, INDICATOR_R
                      WEIGHTING_FLAT, WEIGHTING_NESTED)
 
 TOLERANCE = 0.005  # points must add up to within this at every level
-
-
-def col_letter(col: int) -> str:
-    """1 -> 'A', 27 -> 'AA' (kept here so reading needs no openpyxl import)."""
-    letters = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-def cell_ref(row: int, col: int) -> str:
-    return f"{col_letter(col)}{row}"
 
 
 @dataclass(frozen=True)
@@ -67,19 +57,6 @@ class Model:
     @property
     def rows(self) -> np.ndarray:
         return self.indicators["row"]
-
-
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (
-        isinstance(value, float) and math.isnan(value))
-
-
-def _text(value) -> str:
-    if _blank(value):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 class _Collector:

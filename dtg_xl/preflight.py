@@ -27,6 +27,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .cells import cell_ref, col_number
+
 MAX_FILE_BYTES = 100 * 1024 * 1024
 MAX_ENTRIES = 5_000
 MAX_PART_BYTES = 200 * 1024 * 1024  # uncompressed
@@ -64,13 +66,6 @@ class Report:
     cells: int = 0
     max_row: int = 0
     max_col: int = 0
-
-
-def col_number(letters: bytes | str) -> int:
-    n = 0
-    for ch in letters.upper() if isinstance(letters, str) else letters.decode("ascii").upper():
-        n = n * 26 + ord(ch) - 64
-    return n
 
 
 def check(path: str | Path) -> Report:
@@ -366,13 +361,6 @@ def _count(state: dict, report: Report, cells: int) -> None:
     if report.cells > MAX_CELLS:
         raise PreflightError(f"工作簿的单元格过多（超过 {MAX_CELLS:,} 个），请删除无用的区域后重试")
 
-
-def cell_ref(row: int, col: int) -> str:
-    letters = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return f"{letters}{row}"
 
 
 def _limit(where: str, row: int, col: int, what: str) -> None:

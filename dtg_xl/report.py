@@ -18,7 +18,7 @@ from .engine import Result, evaluate
 from .fileio import atomic_output
 from .layout import losses
 from .model import Problem, read_model
-from .schema import REPORT_TEXT, SHEET_REPORT_TEXT
+from .schema import SHEET_REPORT_TEXT
 
 BODY_FONT = "宋体"  # Chinese Word defaults; LibreOffice substitutes a CJK font (Noto CJK) for them
 HEADING_FONT = "黑体"

@@ -15,11 +15,11 @@ users see are in each argument's ``doc`` (shown by Excel's function wizard).
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import xlwings as xw
 
+from .cells import is_blank as _blank
 from . import engine, rules
 from .excel_round import excel_round
 from .profiles import ProfileError, load_profile
@@ -33,11 +33,6 @@ def _message(exc: Exception) -> str:
     if isinstance(exc, (rules.RuleError, ProfileError)):
         return f"错误：{exc}"
     return f"错误：参数无法识别（{type(exc).__name__}）"
-
-
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (
-        isinstance(value, float) and math.isnan(value))
 
 
 def _cells(values) -> list:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from .cells import col_letter
 from .fileio import atomic_output
 from .schema import HEADER_ROW, LAST_SCORE_COLUMN, PARAMS, SHEET_PARAMS, SHEET_UNITS, TEMPLATE_VERSION
 
@@ -109,7 +110,7 @@ def read_master(book) -> MasterUnits:
         if not name:
             continue
         if name in units:
-            problems.append(f"单位填报!{_col(name_col)}{r}：单位“{name}”与第{units[name][0]}行重复")
+            problems.append(f"单位填报!{col_letter(name_col)}{r}：单位“{name}”与第{units[name][0]}行重复")
             continue
         units[name] = (r, list(values[:len(header)]) + [None] * (len(header) - len(values)))
     if not units:
@@ -117,12 +118,6 @@ def read_master(book) -> MasterUnits:
     if problems:
         raise UnitFormError("主表不能生成单位填报表：" + "；".join(problems))
     return MasterUnits(header, units, name_col, version)
-
-
-def _col(col: int) -> str:
-    from .model import col_letter
-
-    return col_letter(col)
 
 
 def form_filename(index: int, width: int, unit: str) -> str:

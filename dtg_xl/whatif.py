@@ -19,7 +19,7 @@ from .excel_round import excel_round
 from .layout import losses
 from .model import cell_ref, read_model
 from .schema import HEADER_ROW, SHEET_ALLOCATION, SHEET_INDICATORS, SHEET_PARAMS, SHEET_SUMMARY, SHEET_UNITS
-from .xlsx_patch import col_number
+from .cells import col_number
 
 SHEET_SIMULATION = "模拟"
 OUTPUT_SHEETS = (SHEET_SUMMARY, SHEET_SIMULATION, "同比", SHEET_ALLOCATION)  # written by the program, not inputs

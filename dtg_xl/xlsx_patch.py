@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 
 from lxml import etree
 
+from .cells import col_letter, col_number
 from .fileio import atomic_output
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -49,21 +50,6 @@ _ANY_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
 class PatchError(ValueError):
     pass
-
-
-def col_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def _letters(col: int) -> str:
-    out = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def parse(data: bytes):
@@ -254,7 +240,7 @@ def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = 
     by_row = defaultdict(dict)
     for (r, c), value in cells.items():
         by_row[r][c] = value
-    targets = {f"{_letters(c)}{r}" for r, c in cells}
+    targets = {f"{col_letter(c)}{r}" for r, c in cells}
     _check_arrays(data, cells, sheet)
     _unshare_overwritten_masters(data, targets)
     col_styles = _column_styles(root)
@@ -312,7 +298,7 @@ def _explicit_refs(data, sheet: str = "") -> None:
             ref = c.get("r")
             if ref is None:
                 last_col += 1
-                c.set("r", f"{_letters(last_col)}{last_row}")
+                c.set("r", f"{col_letter(last_col)}{last_row}")
                 continue
             m = _REF.match(ref)
             if not m or int(m.group(2)) != last_row or not 0 < col_number(m.group(1)) <= 16384:
@@ -337,7 +323,7 @@ def _check_arrays(data, cells, sheet: str) -> None:
         hit = [(r, c) for r, c in cells if r1 <= r <= r2 and c1 <= c <= c2]
         if hit:
             where = f"工作表“{sheet}”" if sheet else ""
-            raise PatchError(f"{where}单元格{_letters(hit[0][1])}{hit[0][0]}位于数组公式区域{f.get('ref')}内，"
+            raise PatchError(f"{where}单元格{col_letter(hit[0][1])}{hit[0][0]}位于数组公式区域{f.get('ref')}内，"
                              f"写入会破坏该数组公式；请先删除该数组公式后重试")
 
 
@@ -392,7 +378,7 @@ def _insert_row(data, rows: dict, r: int):
 
 def _insert_cell(row, existing: dict, r: int, col: int, col_styles=()):
     """A new cell takes the style Excel would show there: the row's, else the column's."""
-    cell = etree.Element(_C, r=f"{_letters(col)}{r}")
+    cell = etree.Element(_C, r=f"{col_letter(col)}{r}")
     style = row.get("s") if row.get("customFormat") in ("1", "true") else None
     if style is None:
         style = next((s for lo, hi, s in col_styles if lo <= col <= hi), None)
@@ -462,7 +448,7 @@ def _grow_dimension(root, cells):
     (c1, r1), (c2, r2) = (_split_ref(refs[0]), _split_ref(refs[-1]))
     rows = [r for r, _ in cells] + [r1, r2]
     cols = [c for _, c in cells] + [c1, c2]
-    dim.set("ref", f"{_letters(min(cols))}{min(rows)}:{_letters(max(cols))}{max(rows)}")
+    dim.set("ref", f"{col_letter(min(cols))}{min(rows)}:{col_letter(max(cols))}{max(rows)}")
 
 
 def _split_ref(ref: str) -> tuple[int, int]:

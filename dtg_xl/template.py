@@ -217,13 +217,16 @@ def _summary(ws, f):
     ws.set_column(0, 0, 16)
     ws.set_column(1, 1, 14)
     ws.set_column(2, 2, 24)
-    ws.set_column(3, 8, 12)
+    ws.set_column(3, 5, 12)
+    ws.set_column(6, 6, 50)  # 失分明细.原因
+    ws.set_column(7, 8, 12)
     ws.set_column(10, 11, 10)
     ws.set_column(12, 12, 60)
     for label, r in layout.FACT_ROW.items():
         ws.write(r - 1, 0, label, f["label"])
         style = f["output"] if label == "综合得分" else f["output_text"]
-        ws.write_blank(r - 1, 1, None, style)
+        # facts such as the grade margin are sentences: the value cell B spans B:G
+        ws.merge_range(r - 1, 1, r - 1, 6, None, style)
     for block in layout.SUMMARY_BLOCKS:
         ws.write(block.header_row - 2, block.col - 1, block.title, f["title"])
         ws.write_row(block.header_row - 1, block.col - 1, block.headers, f["header"])

@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from .errors import DtgError
 from .cells import cell_text as _text
 from .cells import is_blank as _blank
 from .excel_round import excel_round
@@ -42,7 +43,7 @@ ERRORS_COL = len(FIXED_HEADERS) + FACTOR_SLOTS + 2  # one blank column after the
 ERROR_HEADERS = ("工作表", "单元格", "问题")
 
 
-class AllocationError(ValueError):
+class AllocationError(DtgError):
     """Problems that stop an allocation; ``problems`` lists each with sheet and cell."""
 
     def __init__(self, problems):

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from lxml import etree
 
+from .errors import DtgError
 from .xlsx_patch import PatchError, patch_workbook
 
 
-class BookError(ValueError):
+class BookError(DtgError):
     """A workbook that cannot be opened; the message is for the user."""
 
 

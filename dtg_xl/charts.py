@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import math
 
+from .errors import DtgError
 from . import cnfmt
 
 # Noto CJK (Debian fonts-noto-cjk) first, then fonts a Windows/macOS machine has
@@ -23,7 +24,7 @@ DPI = 110
 TITLES = ("一级指标得分", "各单位预算执行", "一级指标得分率")
 
 
-class ChartError(RuntimeError):
+class ChartError(DtgError):
     """No CJK font, or nothing to draw; the message is for the user."""
 
 

@@ -11,11 +11,20 @@ import os
 import sys
 from pathlib import Path
 
+from .errors import DtgError
+
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 
 
-class UserError(Exception):
-    """A problem the user can fix; printed as-is, exit code 2."""
+class UserError(DtgError):
+    """A problem with the command line itself (a missing file, a clashing output path)."""
+
+
+def _existing(path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"找不到文件：{path}")
+    return path
 
 
 def _print_json(data) -> None:
@@ -28,34 +37,25 @@ def default_output(path: Path) -> Path:
 
 # ---------------------------------------------------------------- verbs
 def cmd_new(args) -> int:
-    from .profiles import ProfileError
     from .template import write_template
 
     path = Path(args.path)
     if path.exists() and not args.force:
         raise UserError(f"文件已存在：{path}（覆盖请加 --force）")
-    try:
-        write_template(path, profile=args.profile, example=args.example)
-    except (ProfileError, ValueError) as exc:
-        raise UserError(str(exc)) from None
+    write_template(path, profile=args.profile, example=args.example)
     print(f"已生成：{path}")
     return EXIT_OK
 
 
 def cmd_evaluate(args) -> int:
-    from .books import BookError, FileBook
+    from .books import FileBook
     from .pipeline import evaluate_book, result_json
 
-    src = Path(args.input)
-    if not src.is_file():
-        raise UserError(f"找不到文件：{src}")
+    src = _existing(args.input)
     out = src if args.in_place else Path(args.output) if args.output else default_output(src)
     if out.resolve() == src.resolve() and not args.in_place:
         raise UserError("输出文件与输入文件相同；要改写输入文件请使用 --in-place")
-    try:
-        book = FileBook(src)
-    except BookError as exc:
-        raise UserError(str(exc)) from None
+    book = FileBook(src)
     try:
         result = evaluate_book(book, profile=args.profile)
     finally:
@@ -84,28 +84,17 @@ def _has_charts(path: Path) -> bool:
 
 
 def _chart_images(result):
-    from .charts import ChartError
     from .xlsx_images import chart_images
 
-    try:
-        return chart_images(result)
-    except ChartError as exc:
-        raise UserError(str(exc)) from None
+    return chart_images(result)
 
 
 def cmd_report(args) -> int:
-    from .books import BookError
-    from .charts import ChartError
-    from .report import ReportError, write_report
+    from .report import write_report
 
-    src = Path(args.input)
-    if not src.is_file():
-        raise UserError(f"找不到文件：{src}")
+    src = _existing(args.input)
     out = Path(args.output) if args.output else src.with_name(f"{src.stem}-评价报告.docx")
-    try:
-        info = write_report(src, out, charts=not args.no_charts)
-    except (BookError, ReportError, ChartError) as exc:
-        raise UserError(str(exc)) from None
+    info = write_report(src, out, charts=not args.no_charts)
     print(f"已生成报告：{out}（综合得分 {info.result.total:g} 分，等次：{info.result.grade}）")
     for w in info.warnings:
         print(f"提示：{w}")
@@ -115,15 +104,10 @@ def cmd_report(args) -> int:
 
 
 def cmd_mail(args) -> int:
-    from .charts import ChartError
-    from .mail import MailError, write_draft
-    from .report import ReportError
+    from .mail import write_draft
 
-    try:
-        draft = write_draft(args.input, args.output, to=args.to, sender=args.sender, cc=args.cc,
-                            report=args.report, original=args.original)
-    except (MailError, ReportError, ChartError) as exc:
-        raise UserError(str(exc)) from None
+    draft = write_draft(args.input, args.output, to=args.to, sender=args.sender, cc=args.cc,
+                        report=args.report, original=args.original)
     msg = draft.message
     print(f"已生成邮件草稿（未发送）：{args.output}")
     print(f"  主题：{msg['Subject']}")
@@ -172,16 +156,11 @@ def cmd_profiles(args) -> int:
 
 
 def cmd_whatif(args) -> int:
-    from .books import BookError, FileBook
+    from .books import FileBook
     from .whatif import WhatIfError, format_whatif, run_whatif, whatif_json
 
-    src = Path(args.input)
-    if not src.is_file():
-        raise UserError(f"找不到文件：{src}")
-    try:
-        book = FileBook(src)  # read only: nothing is written or saved
-    except BookError as exc:
-        raise UserError(str(exc)) from None
+    src = _existing(args.input)
+    book = FileBook(src)  # read only: nothing is written or saved
     try:
         w = run_whatif(book, args.set or [], profile=args.profile)
     except WhatIfError as exc:
@@ -196,15 +175,10 @@ def cmd_whatif(args) -> int:
 
 
 def cmd_unit_forms(args) -> int:
-    from .unitforms import UnitFormError, write_unit_forms
+    from .unitforms import write_unit_forms
 
-    src = Path(args.master)
-    if not src.is_file():
-        raise UserError(f"找不到文件：{src}")
-    try:
-        paths = write_unit_forms(src, Path(args.output), force=args.force)
-    except UnitFormError as exc:
-        raise UserError(str(exc)) from None
+    src = _existing(args.master)
+    paths = write_unit_forms(src, Path(args.output), force=args.force)
     for path in paths:
         print(f"已生成：{path}")
     print(f"共{len(paths)}个单位填报表")
@@ -212,18 +186,13 @@ def cmd_unit_forms(args) -> int:
 
 
 def cmd_consolidate(args) -> int:
-    from .consolidate import ConsolidateError, consolidate, format_report, report_json
+    from .consolidate import consolidate, format_report, report_json
 
-    src = Path(args.master)
-    if not src.is_file():
-        raise UserError(f"找不到文件：{src}")
+    src = _existing(args.master)
     out = Path(args.output) if args.output else src.with_name(f"{src.stem}-汇集{src.suffix}")
     if out.resolve() == src.resolve():
         raise UserError("输出文件与主表相同；请用 -o 指定另一个文件")
-    try:
-        report = consolidate(src, [Path(f) for f in args.forms], out, jobs=args.jobs)
-    except ConsolidateError as exc:
-        raise UserError(str(exc)) from None
+    report = consolidate(src, [Path(f) for f in args.forms], out, jobs=args.jobs)
     if args.json:
         _print_json(report_json(report))
     else:
@@ -233,19 +202,14 @@ def cmd_consolidate(args) -> int:
 
 def cmd_allocate(args) -> int:
     from .allocate import allocation_blocks, allocation_json, format_allocation, read_allocation
-    from .books import BookError, FileBook
+    from .books import FileBook
     from .schema import SHEET_ALLOCATION
 
-    src = Path(args.input)
-    if not src.is_file():
-        raise UserError(f"找不到文件：{src}")
+    src = _existing(args.input)
     out = Path(args.output) if args.output else src.with_name(f"{src.stem}-分配建议{src.suffix}")
     if out.resolve() == src.resolve():
         raise UserError("输出文件与输入文件相同；请用 -o 指定另一个文件")
-    try:
-        book = FileBook(src)
-    except BookError as exc:
-        raise UserError(str(exc)) from None
+    book = FileBook(src)
     try:
         alloc = read_allocation(book, profile=args.profile)
         writable = SHEET_ALLOCATION in book.sheet_names()
@@ -266,42 +230,27 @@ def cmd_allocate(args) -> int:
 
 
 def cmd_build_workbook(args) -> int:
-    from .workbook_build import BuildError, build_workbook
+    from .workbook_build import build_workbook
 
-    try:
-        out = build_workbook(args.output, example=None if args.blank else "dtg-2020")
-    except BuildError as exc:
-        raise UserError(str(exc)) from None
+    out = build_workbook(args.output, example=None if args.blank else "dtg-2020")
     print(f"已生成：{out}（宏工作簿）和 {out.with_suffix('.py')}（按钮调用的 Python 模块）")
     return EXIT_OK
 
 
 def cmd_export(args) -> int:
-    from .books import BookError
-    from .export import ExportError, export_email_safe
+    from .export import export_email_safe
 
-    src, out = Path(args.input), Path(args.output)
-    if not src.is_file():
-        raise UserError(f"找不到文件：{src}")
-    try:
-        export_email_safe(src, out)
-    except (ExportError, BookError) as exc:
-        raise UserError(str(exc)) from None
+    src, out = _existing(args.input), Path(args.output)
+    export_email_safe(src, out)
     print(f"已导出（无宏、公式已转为数值、结果表已保护）：{out}")
     return EXIT_OK
 
 
 def cmd_verify(args) -> int:
-    from .books import BookError
     from .fingerprint import verify_file
 
-    src = Path(args.input)
-    if not src.is_file():
-        raise UserError(f"找不到文件：{src}")
-    try:
-        verdict = verify_file(src)
-    except BookError as exc:
-        raise UserError(str(exc)) from None
+    src = _existing(args.input)
+    verdict = verify_file(src)
     if args.json:
         _print_json(verdict.as_dict())
     else:
@@ -316,21 +265,15 @@ def cmd_verify(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .books import BookError, FileBook
-    from .compare import SHEET_COMPARE, CompareError, compare_blocks, compare_books, default_output, format_compare
+    from .books import FileBook
+    from .compare import SHEET_COMPARE, compare_blocks, compare_books, default_output, format_compare
     from .pipeline import evaluate_book
 
-    paths = [Path(args.last), Path(args.this)]
-    for p in paths:
-        if not p.is_file():
-            raise UserError(f"找不到文件：{p}")
+    paths = [_existing(args.last), _existing(args.this)]
     out = Path(args.output) if args.output else default_output(paths[1])
     if out.resolve() in {p.resolve() for p in paths}:
         raise UserError("输出文件不能是输入文件之一，请用 -o 另指定")
-    try:
-        last, this = FileBook(paths[0]), FileBook(paths[1])
-    except BookError as exc:
-        raise UserError(str(exc)) from None
+    last, this = FileBook(paths[0]), FileBook(paths[1])
     try:
         data = compare_books(last, this, paths[0].name, paths[1].name, profile=args.profile)
         has_sheet = SHEET_COMPARE in this.sheet_names()
@@ -342,8 +285,6 @@ def cmd_compare(args) -> int:
             for sheet, row, col, values in compare_blocks(data):
                 this.write(sheet, row, col, values)
             this.save(out)
-    except CompareError as exc:
-        raise UserError(str(exc)) from None
     finally:
         last.close()
         this.close()
@@ -468,18 +409,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except UserError as exc:
+    except DtgError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return EXIT_INPUT
     except OSError as exc:  # locked or read-only output, full disk …
         print(f"错误：{os_error_message(exc)}", file=sys.stderr)
         return EXIT_INPUT
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback, for users
-        from .books import BookError  # a workbook found broken while reading a sheet
-
-        if isinstance(exc, BookError):
-            print(f"错误：{exc}", file=sys.stderr)
-            return EXIT_INPUT
         if os.environ.get("DTG_DEBUG"):
             raise
         print(f"内部错误（请将此信息反馈给开发者）：{type(exc).__name__}: {exc}", file=sys.stderr)

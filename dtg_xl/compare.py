@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import DtgError
 from .engine import Result, evaluate
 from .excel_round import excel_round
 from .model import read_model
@@ -27,7 +28,7 @@ FUZZY_RATIO = 0.6
 SAME, RENAMED, ADDED, REMOVED = "不变", "更名", "新增", "删除"
 
 
-class CompareError(ValueError):
+class CompareError(DtgError):
     """A workbook that cannot be compared; the message is for the user."""
 
 

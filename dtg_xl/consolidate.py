@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import DtgError
 from .schema import HEADER_ROW, SHEET_UNITS, TEMPLATE_VERSION
 from .unitforms import (FORM_KIND, FORM_ROW, LOCKED_COLUMNS, REQUIRED_COLUMNS, SHEET_STAMP, STAMP_ROW,
                         TEXT_COLUMNS, MasterUnits, UnitFormError, canon, expected_fingerprint, fingerprint, read_master)
@@ -27,7 +28,7 @@ PARALLEL_FROM = 64  # files; below this, starting workers costs more than it sav
 MAX_OUTSIDE_REPORTED = 10  # cells listed per file for content outside the unit's row
 
 
-class ConsolidateError(ValueError):
+class ConsolidateError(DtgError):
     """The master itself cannot be used; the message is for the user."""
 
 

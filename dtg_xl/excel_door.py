@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .cells import cell_text as _text
+from .errors import DtgError
 from .model import Problem, read_model
 from .pipeline import evaluate_book
 from .profiles import ProfileError, available_profiles, load_profile
@@ -197,7 +198,7 @@ def optional_outputs(book: XlwingsBook, settings: Settings, result) -> dict[str,
         if on:
             try:
                 outputs[label] = makers[label](book, settings, result)
-            except (ValueError, XlwingsBookError) as exc:  # the modules' user-facing errors
+            except DtgError as exc:  # the modules' user-facing errors
                 outputs[label] = f"未生成{label}：{exc}"
             except OSError as exc:
                 outputs[label] = f"未生成{label}：无法写入 {exc.filename or ''}（{exc.strerror or exc}）"

@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 
 from lxml import etree
 
+from .errors import DtgError
 from . import __version__
 
 MACRO_SHEETS = ("xlwings.conf", "_xlwings.conf", "控制台")  # config/buttons: meaningless without macros
@@ -49,7 +50,7 @@ _VML_SHAPE = re.compile(r"<v:shape\b(?:(?!<v:shape\b).)*?</v:shape>", re.S)
 _BEFORE_PROTECTION = ("sheetPr", "dimension", "sheetViews", "sheetFormatPr", "cols", "sheetData", "sheetCalcPr")
 
 
-class ExportError(ValueError):
+class ExportError(DtgError):
     """The workbook cannot be exported; the message is for the user."""
 
 

@@ -17,6 +17,7 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from .errors import DtgError
 from . import cnfmt
 from .books import BookError, FileBook
 from .fileio import atomic_write_bytes
@@ -33,7 +34,7 @@ EML_POLICY = policy.default.clone(linesep="\r\n")  # .eml files are CRLF, as mai
 _SPLIT = re.compile(r"[;；,，\s]+")
 
 
-class MailError(ValueError):
+class MailError(DtgError):
     """The draft cannot be made; the message (Chinese) says why and where."""
 
 

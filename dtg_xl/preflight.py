@@ -27,6 +27,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .errors import DtgError
 from .cells import cell_ref, col_number
 
 MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -55,7 +56,7 @@ _CELL_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s(?:[^>]*?\s)?r="([A-Z]{1,9})
 _DIMENSION = re.compile(rb"""<(?:[\w.-]+:)?dimension\s[^>]*\bref\s*=\s*["']([^"']*)["']""")
 
 
-class PreflightError(ValueError):
+class PreflightError(DtgError):
     """The file is refused; the message (Chinese) says why and what to do."""
 
 

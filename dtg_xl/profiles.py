@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .errors import DtgError
 from .schema import EXECUTION_BASES, WEIGHTING_FLAT, WEIGHTING_NESTED
 
 DEFAULT_PROFILE = "mof-2020"
 
 
-class ProfileError(ValueError):
+class ProfileError(DtgError):
     pass
 
 

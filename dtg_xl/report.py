@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import DtgError
 from . import cnfmt
 from .books import FileBook
 from .engine import Result, evaluate
@@ -34,7 +35,7 @@ ANALYSIS = (("项目决策情况", ("决策",), "指标分析-决策"),
             ("项目产出和效益情况", ("产出", "效益"), "指标分析-产出和效益"))
 
 
-class ReportError(ValueError):
+class ReportError(DtgError):
     """The workbook cannot be reported on; the message (Chinese) lists every problem."""
 
 

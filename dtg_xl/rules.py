@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import DtgError
 from .excel_round import excel_round
 
 # canonical (Chinese) method name -> English alias
@@ -40,7 +41,7 @@ YES = ("是", "yes", "y", "true", "1", "达成", "有")
 NO = ("否", "no", "n", "false", "0", "未达成", "无")
 
 
-class RuleError(ValueError):
+class RuleError(DtgError):
     """An input that a rule cannot score; the message is for the user, in Chinese.
 
     ``field`` names the input it is about (an internal column name such as ``actual``), so a

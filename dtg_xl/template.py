@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import layout
+from .errors import DtgError
 from .fileio import atomic_output
 from .profiles import available_profiles, load_profile
 from .rules import LEVELS, METHODS
@@ -59,7 +60,7 @@ def load_example(name: str) -> dict:
     if not item.is_file():
         names = sorted(p.name[:-5] for p in (resources.files("dtg_xl") / "examples").iterdir()
                        if p.name.endswith(".toml"))
-        raise ValueError(f"未知的示例“{name}”，可用：{'、'.join(names)}")
+        raise DtgError(f"未知的示例“{name}”，可用：{'、'.join(names)}")
     return tomllib.loads(item.read_text(encoding="utf-8"))
 
 

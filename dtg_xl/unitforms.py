@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from .errors import DtgError
 from .cells import col_letter
 from .fileio import atomic_output
 from .schema import HEADER_ROW, LAST_SCORE_COLUMN, PARAMS, SHEET_PARAMS, SHEET_UNITS, TEMPLATE_VERSION
@@ -35,7 +36,7 @@ STAMP_ROW = {label: i + 2 for i, label in enumerate(STAMP_LABELS)}  # row 1 is t
 FORM_KIND = "dtg-xl 单位填报表"
 
 
-class UnitFormError(ValueError):
+class UnitFormError(DtgError):
     """The master cannot give unit forms; the message is for the user."""
 
 

@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from .errors import DtgError
 from .engine import Result, evaluate
 from .excel_round import excel_round
 from .layout import losses
@@ -27,7 +28,7 @@ _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?([1-9][0-9]{0,6})$")
 MAX_COL, MAX_ROW = 16384, 1048576  # Excel's sheet limits
 
 
-class WhatIfError(ValueError):
+class WhatIfError(DtgError):
     """Bad simulation input; ``problems`` lists every one (message for the user)."""
 
     def __init__(self, problems: list[str]):

@@ -21,6 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from .errors import DtgError
 from . import excel_door as door
 from .fileio import atomic_write_bytes
 from .profiles import available_profiles
@@ -32,7 +33,7 @@ UDF_MODULES = "dtg_xl.udfs"
 EXAMPLE = "dtg-2020"
 
 
-class BuildError(RuntimeError):
+class BuildError(DtgError):
     """The workbook cannot be built; the message is for the user."""
 
 

@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 
 from lxml import etree
 
+from .errors import DtgError
 from .cells import col_letter, col_number
 from .fileio import atomic_output
 
@@ -48,7 +49,7 @@ _FORMULA_TEXT = re.compile(rb"<(?:\w+:)?f\b[^>]*>([^<]*)</(?:\w+:)?f>")
 _ANY_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
 
-class PatchError(ValueError):
+class PatchError(DtgError):
     pass
 
 

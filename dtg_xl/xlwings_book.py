@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .errors import DtgError
+
 
 ROW_CHUNK = 1000  # rows per read; an entirely empty chunk ends the sheet
 MIN_COLUMNS = 52  # A:AZ at least, for sheets whose header row is short (控制台, 参数)
@@ -20,7 +22,7 @@ def _empty(value) -> bool:
     return value is None or value == ""
 
 
-class XlwingsBookError(ValueError):
+class XlwingsBookError(DtgError):
     """The live book cannot do what was asked; the message is for the user."""
 
 

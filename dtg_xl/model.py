@@ -307,7 +307,7 @@ def _first(values) -> float:
 
 def _declared(values, first_row, name, at, out) -> float:
     """The group's declared value; different values within one group are an error."""
-    present = np.unique(values[~np.isnan(values)])
+    present = sorted(set(values[~np.isnan(values)].tolist()))  # (np.unique would import numpy.ma)
     if len(present) > 1:
         out.add(SHEET_INDICATORS, at(first_row, name),
                 f"同一组内{_label(name)}不一致：{'、'.join(f'{v:g}' for v in present)}")

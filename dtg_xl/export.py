@@ -30,6 +30,7 @@ from lxml import etree
 
 from .errors import DtgError
 from . import __version__
+from .xlsx_patch import resolve_target
 
 MACRO_SHEETS = ("xlwings.conf", "_xlwings.conf", "控制台")  # config/buttons: meaningless without macros
 NOTE_ROW, NOTE_COL = 2, 1  # 汇总!A2: between the title and the facts
@@ -120,19 +121,6 @@ def _rels_name(part: str) -> str:
     return str(p.parent / "_rels" / f"{p.name}.rels")
 
 
-def _resolve(base_part: str, target: str) -> str:
-    if target.startswith("/"):
-        return target.lstrip("/")
-    out: list[str] = []
-    for piece in (str(PurePosixPath(base_part).parent) + "/" + target).split("/"):
-        if piece == "..":
-            if out:
-                out.pop()
-        elif piece and piece != ".":
-            out.append(piece)
-    return "/".join(out)
-
-
 def make_safe(zin: zipfile.ZipFile, protect: set[str], stale: "Staleness | None" = None) -> dict[str, bytes | None]:
     """New bytes (None: removed) for every part that changes."""
     names = zin.namelist()
@@ -157,7 +145,7 @@ def make_safe(zin: zipfile.ZipFile, protect: set[str], stale: "Staleness | None"
                 wb_rels.remove(rel_by_id[rid])
         else:
             target = rel_by_id.get(rid)
-            part = _resolve("xl/workbook.xml", target.get("Target")) if target is not None else None
+            part = resolve_target("xl/workbook.xml", target.get("Target")) if target is not None else None
             kept.append((sheet, part))
     if not kept:
         raise ExportError("工作簿中除宏配置表外没有其他工作表，无法导出")
@@ -206,7 +194,7 @@ def make_safe(zin: zipfile.ZipFile, protect: set[str], stale: "Staleness | None"
         _drop_controls(root)
         if rels is not None:
             for rel in list(rels):
-                target = _resolve(part, rel.get("Target") or "")
+                target = resolve_target(part, rel.get("Target") or "")
                 if (rel.get("Type") or "").endswith(DROP_REL_TYPES) or target in emptied_vml:
                     if target in emptied_vml:
                         for el in root.iter(_X["legacyDrawing"]):
@@ -411,7 +399,7 @@ def _reachable(names: list[str], xml: dict, out: dict) -> set[str]:
         for rel in _parse(data):
             if rel.get("TargetMode") == "External":
                 continue
-            target = _resolve(owner or "_", rel.get("Target") or "") if owner else (rel.get("Target") or "").lstrip("/")
+            target = resolve_target(owner or "_", rel.get("Target") or "") if owner else (rel.get("Target") or "").lstrip("/")
             if target in present and target not in seen:
                 seen.add(target)
                 todo.append(_rels_name(target))

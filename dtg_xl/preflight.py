@@ -25,10 +25,11 @@ import re
 import zipfile
 import zlib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .errors import DtgError
 from .cells import cell_ref, col_number
+from .xlsx_patch import resolve_target
 
 MAX_FILE_BYTES = 100 * 1024 * 1024
 MAX_ENTRIES = 5_000
@@ -213,20 +214,8 @@ def _structure(zf: zipfile.ZipFile) -> dict[str, str]:
     sheets = {}
     for sheet in wb.iter(f"{ns}sheet"):
         target = targets.get(sheet.get(f"{rel_ns}id"), "")
-        part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-        sheets[_normalize(part).lower()] = sheet.get("name") or "?"  # readers may match names loosely
+        sheets[resolve_target("xl/workbook.xml", target).lower()] = sheet.get("name") or "?"  # readers match loosely
     return sheets
-
-
-def _normalize(part: str) -> str:
-    out: list[str] = []
-    for piece in part.split("/"):
-        if piece == "..":
-            if out:
-                out.pop()
-        elif piece and piece != ".":
-            out.append(piece)
-    return "/".join(out)
 
 
 def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:

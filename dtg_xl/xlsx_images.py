@@ -23,7 +23,7 @@ from pathlib import Path
 from lxml import etree
 
 from .fileio import atomic_output
-from .xlsx_patch import NS, PKG_REL_NS, REL_NS, PatchError, atomic_write_zip, parse, sheet_parts
+from .xlsx_patch import NS, PKG_REL_NS, REL_NS, PatchError, atomic_write_zip, parse, resolve_target, sheet_parts
 
 XDR = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
 A = "http://schemas.openxmlformats.org/drawingml/2006/main"
@@ -64,12 +64,6 @@ def _xml(root) -> bytes:
 def _rels_path(part: str) -> str:
     folder, name = posixpath.split(part)
     return posixpath.join(folder, "_rels", f"{name}.rels")
-
-
-def _resolve(base_part: str, target: str) -> str:
-    if target.startswith("/"):
-        return target.lstrip("/")
-    return posixpath.normpath(posixpath.join(posixpath.dirname(base_part), target))
 
 
 def _relative(from_part: str, to_part: str) -> str:
@@ -118,7 +112,7 @@ def add_images(src: str | Path, dst: str | Path, sheet: str, images: list[Image]
             rel = next((r for r in sheet_rels if r.get("Id") == rid), None)
             if rel is None:
                 raise PatchError(f"工作表“{sheet}”的绘图关系缺失，无法添加图表")
-            drawing_part = _resolve(sheet_part, rel.get("Target"))
+            drawing_part = resolve_target(sheet_part, rel.get("Target"))
             drawing = parse(zin.read(drawing_part))
         else:
             drawing_part = _free_name(names, "xl/drawings/drawing{}.xml")
@@ -151,7 +145,7 @@ def add_images(src: str | Path, dst: str | Path, sheet: str, images: list[Image]
         for rel in list(drawing_rels):
             if rel.get("Id") in dropped_ids - still_used:
                 drawing_rels.remove(rel)
-                target = _resolve(drawing_part, rel.get("Target") or "")
+                target = resolve_target(drawing_part, rel.get("Target") or "")
                 if target in names and not _referenced_elsewhere(zin, target, drawing_rels_part):
                     replaced[target] = None
         if "[Content_Types].xml" not in replaced and not _has_png_default(zin.read("[Content_Types].xml")):
@@ -195,7 +189,7 @@ def _referenced_elsewhere(zin: zipfile.ZipFile, part: str, except_rels: str) -> 
             continue
         source = posixpath.join(posixpath.dirname(posixpath.dirname(name)), posixpath.basename(name)[:-5])
         for rel in parse(zin.read(name)):
-            if rel.get("TargetMode") != "External" and _resolve(source, rel.get("Target") or "") == part:
+            if rel.get("TargetMode") != "External" and resolve_target(source, rel.get("Target") or "") == part:
                 return True
     return False
 

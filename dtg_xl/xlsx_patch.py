@@ -22,12 +22,11 @@ from __future__ import annotations
 import html
 import math
 import numbers
-import os
 import re
 import zipfile
 from collections import defaultdict
 from datetime import date, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from lxml import etree
 
@@ -65,9 +64,22 @@ def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     parts = {}
     for sheet in wb.iter(f"{{{NS}}}sheet"):
         target = targets.get(sheet.get(f"{{{REL_NS}}}id"), "")
-        path = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-        parts[sheet.get("name")] = os.path.normpath(path).replace(os.sep, "/")
+        parts[sheet.get("name")] = resolve_target("xl/workbook.xml", target)
     return parts
+
+
+def resolve_target(base_part: str, target: str) -> str:
+    """A relationship's Target as a zip part name: absolute (``/xl/…``) or relative to the folder
+    of the part that owns the relationship; ``.`` and ``..`` folded."""
+    joined = target if target.startswith("/") else f"{base_part.rpartition('/')[0]}/{target}"
+    out: list[str] = []
+    for piece in joined.split("/"):
+        if piece == "..":
+            if out:
+                out.pop()
+        elif piece and piece != ".":
+            out.append(piece)
+    return "/".join(out)
 
 
 def _sheet_ids(zf: zipfile.ZipFile) -> dict[str, str]:

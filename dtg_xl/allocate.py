@@ -161,7 +161,8 @@ def _cell(row, c):
 
 def read_allocation(book, profile: str | None = None) -> Allocation:
     """Read 分配参数 and 单位填报 and compute the proposal; every problem goes to ``.errors``."""
-    from .model import Problem, cell_ref, col_letter, read_model
+    from .cells import cell_ref, col_letter
+    from .model import Problem, read_model
 
     result = Allocation()
     err = result.errors

@@ -47,7 +47,7 @@ def compression_rate(base: float, current: float) -> float:
 
 def read_baselines(book, add) -> Baselines:
     """Read 基准对比; ``add(sheet, cell, message)`` collects problems.  Missing sheet → empty."""
-    from .model import cell_ref
+    from .cells import cell_ref
 
     if SHEET_BASELINES not in book.sheet_names():
         return Baselines()
@@ -110,7 +110,7 @@ def reference_name(value) -> str | None:
 def resolve_actual(value, baselines: Baselines | None):
     """The 实际值 to score: a 基准对比 reference becomes that row's 压缩率; anything else is
     returned as is.  Raises RuleError(field='actual') for a reference that cannot be resolved."""
-    from .model import cell_ref
+    from .cells import cell_ref
 
     name = reference_name(value)
     if name is None:

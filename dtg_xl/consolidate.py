@@ -216,7 +216,7 @@ def _check_form(read: FormRead, master: MasterUnits, problems: list) -> tuple[st
         add(SHEET_STAMP, f"B{STAMP_ROW['单位名称']}", f"主表中没有单位“{unit}”")
         return None, [], False
 
-    from .model import cell_ref
+    from .cells import cell_ref
     from . import rules
 
     rows = read.units

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import Model, Problem, cell_ref
+from .cells import cell_ref
+from .model import Model, Problem
 from .schema import SHEET_INDICATORS
 
 # methods scored from numbers against a target; 定性 and 扣分 carry their own judgement/reason

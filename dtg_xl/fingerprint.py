@@ -131,7 +131,7 @@ def _same(shown, expected) -> bool:
 def verify_book(book) -> Verdict:
     """Re-run the pipeline on the book's inputs (nothing is saved) and compare."""
     from .layout import FACT_ROW
-    from .model import col_letter
+    from .cells import col_letter
     from .pipeline import evaluate_book
     from .schema import SHEET_SUMMARY
 

@@ -16,7 +16,7 @@ from .deviation import WARNING_PREFIX
 from .engine import Result
 from .fingerprint import fingerprint
 from .margin import result_margin
-from .model import col_letter
+from .cells import col_letter
 from .schema import SHEET_INDICATORS, SHEET_SUMMARY
 
 
@@ -38,7 +38,7 @@ class Block:
         return len(self.headers)
 
 
-# 汇总: key facts in A:B rows 3..11, then the tables below
+# 汇总: key facts in column A with their values in B (merged B:G), then the tables below
 FACTS_ROW = 3
 FACTS = ("项目名称", "评价年度", "评价方案", "计分方式", "综合得分", "评价等次",
          "距本等次下限", "距上一等次", "决定等次的失分",  # dtg_xl.margin

@@ -22,7 +22,8 @@ from . import cnfmt
 from .books import BookError, FileBook
 from .fileio import atomic_write_bytes
 from .layout import FACT_ROW, losses
-from .model import cell_ref, read_model
+from .cells import cell_ref
+from .model import read_model
 from .schema import SHEET_PARAMS, SHEET_SUMMARY
 
 MIME = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import rules
-from .cells import cell_ref, col_letter  # noqa: F401 - re-exported: other modules import them from here
+from .cells import cell_ref, col_letter
 from .cells import cell_text as _text
 from .cells import is_blank as _blank
 from .baselines import read_baselines, resolve_actual

@@ -18,7 +18,8 @@ from .errors import DtgError
 from .engine import Result, evaluate
 from .excel_round import excel_round
 from .layout import losses
-from .model import cell_ref, read_model
+from .cells import cell_ref
+from .model import read_model
 from .schema import HEADER_ROW, SHEET_ALLOCATION, SHEET_INDICATORS, SHEET_PARAMS, SHEET_SUMMARY, SHEET_UNITS
 from .cells import col_number
 

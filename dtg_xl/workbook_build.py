@@ -61,7 +61,7 @@ if __name__ == "__main__":
 
 def function_help() -> tuple[tuple[str, str, str], ...]:
     """Rows of the 控制台 function table (name, example formula as text, what it does)."""
-    from .model import col_letter
+    from .cells import col_letter
     from .schema import INDICATOR_COLUMNS
 
     last = col_letter(len(INDICATOR_COLUMNS))

@@ -4,7 +4,6 @@ macro; its xlwings.conf sheet points at the UDF module."""
 from __future__ import annotations
 
 import ast
-import sys
 import re
 import tomllib
 import zipfile

@@ -133,17 +133,14 @@ def consolidate(master_path: str | Path, form_paths: list[str | Path], output: s
                 jobs: int = 0, progress: bool | None = None) -> Report:
     """Check every form, merge the good ones into a copy of the master at ``output``
     (None: check only).  Raises ConsolidateError only when the master itself is unusable."""
-    from .books import BookError, FileBook
+    from .books import FileBook
 
     master_path = Path(master_path)
     if output is not None:
         inputs = {Path(p).resolve() for p in [master_path, *form_paths]}
         if Path(output).resolve() in inputs:
             raise ConsolidateError(f"输出文件“{Path(output).name}”是输入文件之一；主表和填报表不会被改写，请换一个输出文件名")
-    try:
-        book = FileBook(master_path)
-    except BookError as exc:
-        raise ConsolidateError(str(exc)) from None
+    book = FileBook(master_path)  # its BookError is a DtgError: the doors report it as it is
     try:
         try:
             master = read_master(book)

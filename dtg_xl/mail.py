@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import DtgError
 from . import cnfmt
-from .books import BookError, FileBook
+from .books import FileBook
 from .fileio import atomic_write_bytes
 from .layout import FACT_ROW, losses
 from .cells import cell_ref
@@ -147,10 +147,7 @@ def build_draft(src: str | Path, to=None, sender=None, cc=None, report: bool = F
     src = Path(src)
     if not src.is_file():
         raise MailError(f"找不到文件：{src}")
-    try:
-        book = FileBook(src)
-    except BookError as exc:
-        raise MailError(str(exc)) from None
+    book = FileBook(src)  # its BookError is a DtgError: the doors report it as it is
     try:
         model = read_model(book)
         if isinstance(model, list):

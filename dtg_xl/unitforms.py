@@ -129,13 +129,10 @@ def form_filename(index: int, width: int, unit: str) -> str:
 def write_unit_forms(master_path: str | Path, out_dir: str | Path, force: bool = False,
                      when: datetime | None = None) -> list[Path]:
     """Write one form per unit of the master into out_dir; returns the paths in master order."""
-    from .books import BookError, FileBook
+    from .books import FileBook
 
     master_path, out_dir = Path(master_path), Path(out_dir)
-    try:
-        book = FileBook(master_path)
-    except BookError as exc:
-        raise UnitFormError(str(exc)) from None
+    book = FileBook(master_path)  # its BookError is a DtgError: the doors report it as it is
     try:
         master = read_master(book)
     finally:

@@ -29,3 +29,16 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
 def run_json(args: list[str], capsys) -> tuple[int, dict]:
     code, out, _ = run_cli([*args, "--json"], capsys)
     return code, json.loads(out)
+
+
+def engine_result(path: Path):
+    """The engine's Result for a workbook file, read through the product's own FileBook."""
+    from dtg_xl.books import FileBook
+    from dtg_xl.engine import evaluate
+    from dtg_xl.model import read_model
+
+    book = FileBook(path)
+    try:
+        return evaluate(read_model(book))
+    finally:
+        book.close()

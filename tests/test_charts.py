@@ -7,23 +7,16 @@ import zipfile
 
 import openpyxl
 import pytest
-from helpers import run_cli
+from helpers import engine_result, run_cli
 from lxml import etree
 
 from dtg_xl import charts
-from dtg_xl.books import FileBook
-from dtg_xl.engine import evaluate
-from dtg_xl.model import read_model
 from dtg_xl.xlsx_images import NAME_PREFIX, Image, add_images, chart_images
 
 
 @pytest.fixture(scope="module")
 def result(example_path):
-    book = FileBook(example_path)
-    try:
-        return evaluate(read_model(book))
-    finally:
-        book.close()
+    return engine_result(example_path)
 
 
 def digests(path) -> dict[str, str]:

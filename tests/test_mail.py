@@ -8,14 +8,11 @@ from email import message_from_bytes, policy
 import openpyxl
 import pytest
 from docx import Document
-from helpers import edit_cells, run_cli
+from helpers import edit_cells, engine_result, run_cli
 
 from dtg_xl import cnfmt
-from dtg_xl.books import FileBook
-from dtg_xl.engine import evaluate
 from dtg_xl.layout import losses
 from dtg_xl.mail import MailError, build_draft, write_draft
-from dtg_xl.model import read_model
 
 SUBJECT = "2020年度口岸大通关补助资金绩效评价结果（96.65分，优）"
 
@@ -29,14 +26,6 @@ def evaluated(example_copy, capsys):
 
 def parse(path):
     return message_from_bytes(path.read_bytes(), policy=policy.default)
-
-
-def engine_result(path):
-    book = FileBook(path)
-    try:
-        return evaluate(read_model(book))
-    finally:
-        book.close()
 
 
 def test_draft_with_the_workbook_itself(evaluated, tmp_path):

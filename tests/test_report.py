@@ -9,13 +9,10 @@ import tomllib
 
 import pytest
 from docx import Document
-from helpers import ROOT, edit_cells, run_cli
+from helpers import ROOT, edit_cells, engine_result, run_cli
 
 from dtg_xl import cnfmt
-from dtg_xl.books import FileBook
-from dtg_xl.engine import evaluate
 from dtg_xl.layout import losses
-from dtg_xl.model import read_model
 from dtg_xl.report import ReportError, write_report
 
 SENTENCE = "经综合评价，该项目综合得分96.65分，等次：优。"
@@ -25,14 +22,6 @@ H2 = ["（一）项目概况", "（二）项目绩效目标", "（一）绩效�
       "（二）绩效评价原则、评价指标体系、评价方法及标准", "（三）绩效评价工作过程", "（一）评价结论",
       "（二）各明细项目预算执行情况", "（三）各明细项目评价得分情况", "（一）项目决策情况", "（二）项目过程情况",
       "（三）项目产出和效益情况"]
-
-
-def engine_result(path):
-    book = FileBook(path)
-    try:
-        return evaluate(read_model(book))
-    finally:
-        book.close()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import data  # noqa: E402  (bench/data.py, next to this file)
 
 
 def score_engine(workdir: Path, n: int, sample: int) -> dict:
-    from dtg_xl.engine import score_table
+    from dtg_xl.core.engine import score_table
 
     table = data.checked_table(data.indicator_columns(n))
     start = time.perf_counter()
@@ -31,9 +31,9 @@ def score_loop(workdir: Path, n: int, sample: int) -> dict:
     scaled to n; the same rows through score_table must give the same scores."""
     import numpy as np
 
-    from dtg_xl.engine import score_table
-    from dtg_xl.excel_round import excel_round
-    from dtg_xl.rules import prepare, score_one, score_prepared
+    from dtg_xl.core.engine import score_table
+    from dtg_xl.core.excel_round import excel_round
+    from dtg_xl.core.rules import prepare, score_one, score_prepared
 
     cols = data.indicator_columns(n)
     idx = np.arange(min(sample, n))
@@ -55,8 +55,8 @@ def score_loop(workdir: Path, n: int, sample: int) -> dict:
 
 def _blocks(src: Path) -> list:
     """What `dtg-xl evaluate` writes back for the 2020 example, as (sheet, row, col, rows2d)."""
-    from dtg_xl.books import FileBook
-    from dtg_xl.pipeline import evaluate_book
+    from dtg_xl.xlsx.books import FileBook
+    from dtg_xl.results.pipeline import evaluate_book
 
     class Recorder(FileBook):
         blocks: list = []
@@ -72,7 +72,7 @@ def _blocks(src: Path) -> list:
 
 
 def writeback_patch(workdir: Path, n: int, sample: int) -> dict:
-    from dtg_xl.books import FileBook
+    from dtg_xl.xlsx.books import FileBook
 
     src = data.example_workbook(workdir)
     blocks = _blocks(src)
@@ -115,7 +115,7 @@ def unit_paths(workdir: Path, n: int) -> list[Path]:
 
 
 def read_calamine(workdir: Path, n: int, sample: int) -> dict:
-    from dtg_xl.books import FileBook
+    from dtg_xl.xlsx.books import FileBook
 
     paths = unit_paths(workdir, n)
     start = time.perf_counter()

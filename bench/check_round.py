@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
-from dtg_xl.excel_round import _exact, excel_round
+from dtg_xl.core.excel_round import _exact, excel_round
 
 
 def oracle(x: float, digits: int) -> float:

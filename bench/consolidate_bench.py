@@ -4,7 +4,7 @@ reading the same files, in the same run.
     python bench/consolidate_bench.py [N_FILES] [--repeats R] [--workdir DIR]
 
 ``run(n_files, workdir)`` (imported by bench/run.py) generates a master with n units and its n
-unit forms (``dtg_xl.unitforms``, cached under workdir), then times each side in its own child
+unit forms (``dtg_xl.units.unitforms``, cached under workdir), then times each side in its own child
 process, so each side's peak RSS (its own ru_maxrss, workers included) is its own:
 
 * consolidate: the library call behind the CLI — open the master, read every form with
@@ -38,8 +38,8 @@ def make_inputs(n_files: int, workdir: Path) -> tuple[Path, list[Path]]:
     its n unit forms, as sent back unchanged.  Cached under workdir by n."""
     import copy
 
-    from dtg_xl.template import load_example, write_template
-    from dtg_xl.unitforms import write_unit_forms
+    from dtg_xl.delivery.template import load_example, write_template
+    from dtg_xl.units.unitforms import write_unit_forms
 
     folder = Path(workdir) / f"consolidate-{n_files}"
     master = folder / "master.xlsx"
@@ -76,7 +76,7 @@ def measure(side: str, workdir: Path, n_files: int, jobs: int = 0) -> dict:
     """One timed run of one side, in this process (called in a child by ``_child``)."""
     master, forms = make_inputs(n_files, workdir)
     if side == "consolidate":
-        from dtg_xl.consolidate import auto_jobs, consolidate
+        from dtg_xl.units.consolidate import auto_jobs, consolidate
 
         jobs = jobs or auto_jobs(len(forms))
         out = Path(workdir) / f"merged-{n_files}.xlsx"

@@ -1,6 +1,6 @@
 """Inputs for the benchmarks, generated reproducibly (fixed seeds) by the project's own code.
 
-- ``example_workbook``: the 2020 example, written by ``dtg_xl.template.write_template``.
+- ``example_workbook``: the 2020 example, written by ``dtg_xl.delivery.template.write_template``.
 - ``indicator_columns``: n synthetic indicator rows over all ten methods, as raw columns
   (what a user types, what ``score_one`` takes) plus the checked table ``score_table`` takes.
 - ``unit_workbooks``: n unit forms (``dtg-xl unit-forms`` of the example, copied round-robin),
@@ -19,7 +19,7 @@ BANDS = ("≥95:100%；≥90:80%；≥80:60%", "≥100:100%；≥90:50%", "≥60
 def example_workbook(workdir: Path) -> Path:
     path = workdir / "dtg-2020.xlsx"
     if not path.exists():
-        from dtg_xl.template import write_template
+        from dtg_xl.delivery.template import write_template
 
         write_template(path, example="dtg-2020")
     return path
@@ -27,8 +27,8 @@ def example_workbook(workdir: Path) -> Path:
 
 def indicator_columns(n: int, seed: int = 2020) -> dict[str, np.ndarray]:
     """Raw columns of n valid indicator rows, methods spread evenly over all ten."""
-    from dtg_xl.excel_round import excel_round
-    from dtg_xl.rules import LEVELS, METHODS
+    from dtg_xl.core.excel_round import excel_round
+    from dtg_xl.core.rules import LEVELS, METHODS
 
     rng = np.random.default_rng(seed)
     names = np.array(list(METHODS), dtype=object)
@@ -69,7 +69,7 @@ def _index(names: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def checked_table(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The checked table ``score_table`` takes (what ``read_model`` builds): bands parsed."""
-    from dtg_xl.rules import parse_bands
+    from dtg_xl.core.rules import parse_bands
 
     parsed = {text: parse_bands(text) for text in BANDS}
     bands = np.empty(len(cols["method"]), dtype=object)
@@ -99,8 +99,8 @@ def raw_rows(cols: dict[str, np.ndarray], idx) -> list[tuple]:
 
 def unit_workbooks(n: int, workdir: Path) -> list[Path]:
     """n unit forms as units send them back: ``dtg-xl unit-forms`` of the 2020 example (9 forms,
-    one per unit, made by dtg_xl.unitforms) copied round-robin to n files (cached by n)."""
-    from dtg_xl.unitforms import write_unit_forms
+    one per unit, made by dtg_xl.units.unitforms) copied round-robin to n files (cached by n)."""
+    from dtg_xl.units.unitforms import write_unit_forms
 
     folder = workdir / f"units-{n}"
     paths = [folder / f"unit-{i:04d}.xlsx" for i in range(n)]

@@ -3,7 +3,7 @@
     python bench/evaluate_stages.py IN.xlsx OUT.xlsx
 
 Prints one JSON line of milliseconds: imports (what cmd_evaluate imports), open (FileBook:
-pre-flight check + calamine open), of which preflight (dtg_xl.preflight.check alone, timed
+pre-flight check + calamine open), of which preflight (dtg_xl.xlsx.preflight.check alone, timed
 separately on the same file), evaluate (read, check, score, lay out), save (zip patch).  The
 parent adds interpreter start = wall time - the sum.
 """
@@ -13,14 +13,14 @@ T0 = time.perf_counter()
 import json  # noqa: E402
 import sys  # noqa: E402
 
-from dtg_xl.books import FileBook  # noqa: E402
-from dtg_xl.pipeline import evaluate_book  # noqa: E402
+from dtg_xl.xlsx.books import FileBook  # noqa: E402
+from dtg_xl.results.pipeline import evaluate_book  # noqa: E402
 
 T1 = time.perf_counter()
 
 
 def main(src: str, dst: str) -> dict:
-    from dtg_xl.preflight import check
+    from dtg_xl.xlsx.preflight import check
 
     ms = {"imports": (T1 - T0) * 1000}
     start = time.perf_counter()

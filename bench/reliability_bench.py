@@ -46,12 +46,12 @@ def inproc(fn) -> float:
 def main() -> None:
     import test_preflight as T
 
-    from dtg_xl import preflight
-    from dtg_xl.template import write_template
+    from dtg_xl.xlsx import preflight
+    from dtg_xl.delivery.template import write_template
 
     work = Path(tempfile.mkdtemp(prefix="dtg-rel-bench-"))
     example = write_template(work / "example.xlsx", example="dtg-2020")
-    cli = [sys.executable, "-m", "dtg_xl.cli"]
+    cli = [sys.executable, "-m", "dtg_xl"]
     rows = []
     for name, (build, _) in T.CASES.items():
         (work / name).mkdir()

@@ -63,7 +63,7 @@ def case_cmd(case: str, side: str, workdir: Path, n: int, sample: int | None = N
 def dtg_xl_command() -> list[str]:
     """The installed console script next to this interpreter (not a pyenv shim, which adds ~0.1 s)."""
     script = Path(sys.executable).with_name("dtg-xl")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "dtg_xl.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dtg_xl"]
 
 
 def plan(cfg: dict, workdir: Path, example: Path) -> list[dict]:
@@ -137,8 +137,8 @@ def _pair_rows(case: dict, res: dict, log) -> list[dict]:
     alt = {"label": "pandas.read_excel(openpyxl), read only", "median_s": res["pandas_openpyxl_s"],
            "runs_s": res["pandas_openpyxl_runs_s"], "peak_rss_mb": res["pandas_openpyxl_peak_rss_mb"]}
     rows = []
-    for key, label, target in (("consolidate", f"dtg_xl.consolidate, {res['jobs']} worker{'s' if res['jobs'] > 1 else ''}", case["target"]),
-                               ("consolidate_1_worker", "dtg_xl.consolidate, 1 worker", {})):
+    for key, label, target in (("consolidate", f"dtg_xl.units.consolidate, {res['jobs']} worker{'s' if res['jobs'] > 1 else ''}", case["target"]),
+                               ("consolidate_1_worker", "dtg_xl.units.consolidate, 1 worker", {})):
         rows.append(_finish({
             "name": case["name"] + ("" if target else ", 1 worker"), "timing": "pair", "target": target,
             "ours": {"label": label, "median_s": res[f"{key}_s"], "runs_s": res[f"{key}_runs_s"],
@@ -172,7 +172,7 @@ def evaluate_stages(example: Path, workdir: Path, runs: int) -> dict:
 
 def import_check(example: Path, workdir: Path) -> dict:
     """Which modules `dtg-xl evaluate` imports (python -X importtime), and the slowest ones."""
-    res = spawn([sys.executable, "-X", "importtime", "-m", "dtg_xl.cli", "evaluate", str(example),
+    res = spawn([sys.executable, "-X", "importtime", "-m", "dtg_xl", "evaluate", str(example),
                  "-o", "out-imports.xlsx"], workdir)
     cumulative = {}
     for line in res["stderr"].splitlines():
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": {"before": load_before, "after": os.getloadavg()},
         "seconds_total": time.time() - started, "evaluate_imports": imports, "evaluate_stages_ms": stages, "cases": results,
     }
-    from dtg_xl.fileio import atomic_write_bytes
+    from dtg_xl.xlsx.atomic import atomic_write_bytes
 
     atomic_write_bytes(out_path, (json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n").encode())
     print(table(results))

@@ -1,10 +1,10 @@
-"""What classic xlwings' "Import Functions" (ImportPythonUDFs) would generate for dtg_xl.udfs.
+"""What classic xlwings' "Import Functions" (ImportPythonUDFs) would generate for dtg_xl.doors.udfs.
 
 xlwings.udfs is the Windows implementation; it imports pythoncom/pywintypes/win32com at module
 level, but its VBA generator (generate_vba_wrapper) and decorators (xlfunc/xlarg/xlret) are
 pure Python.  Off Windows those COM modules do not exist, so this script registers empty
 placeholders for them (nothing here calls COM), switches xw.func/arg/ret to xlwings' classic
-decorators — exactly what ``import xlwings`` does on Windows — imports dtg_xl.udfs and writes
+decorators — exactly what ``import xlwings`` does on Windows — imports dtg_xl.doors.udfs and writes
 the generated VBA module and each function's MacroOptions metadata as JSON to argv[1].
 Run in a subprocess (tests/test_udfs.py) so the placeholders never leak into other tests.
 """
@@ -24,7 +24,7 @@ import xlwings.udfs as classic  # noqa: E402
 
 xlwings.func, xlwings.arg, xlwings.ret, xlwings.script = classic.xlfunc, classic.xlarg, classic.xlret, classic.xlsub
 
-import dtg_xl.udfs as module  # noqa: E402
+import dtg_xl.doors.udfs as module  # noqa: E402
 
 
 class _Workbook:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dtg_xl.template import write_template
+from dtg_xl.delivery.template import write_template
 
 
 

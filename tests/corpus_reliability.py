@@ -16,9 +16,9 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from dtg_xl import layout
-from dtg_xl.model import col_letter
-from dtg_xl.schema import INDICATOR_COLUMNS
+from dtg_xl.results import layout
+from dtg_xl.core.model import col_letter
+from dtg_xl.core.schema import INDICATOR_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 DTG_XLSM = ROOT / "workbook" / "dtg.xlsm"
@@ -43,7 +43,7 @@ def build_xlsxwriter(path: Path) -> Path:
     """The 2020 example plus one of every feature a lossy writer would drop."""
     import xlsxwriter
 
-    from dtg_xl.template import build_template
+    from dtg_xl.delivery.template import build_template
 
     wb = xlsxwriter.Workbook(str(path))
     build_template(wb, example="dtg-2020")
@@ -100,7 +100,7 @@ def excel_shaped(path: Path, src: Path) -> Path:
     formula in a written fact cell, and xl/calcChain.xml listing them."""
     with zipfile.ZipFile(src) as zin:
         parts = {i.filename: zin.read(i.filename) for i in zin.infolist()}
-    from dtg_xl.xlsx_patch import sheet_parts
+    from dtg_xl.xlsx.patch import sheet_parts
 
     with zipfile.ZipFile(src) as zin:
         sheets = sheet_parts(zin)

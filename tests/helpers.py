@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dtg_xl.cli import main as cli_main
+from dtg_xl.doors.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,9 +33,9 @@ def run_json(args: list[str], capsys) -> tuple[int, dict]:
 
 def engine_result(path: Path):
     """The engine's Result for a workbook file, read through the product's own FileBook."""
-    from dtg_xl.books import FileBook
-    from dtg_xl.engine import evaluate
-    from dtg_xl.model import read_model
+    from dtg_xl.xlsx.books import FileBook
+    from dtg_xl.core.engine import evaluate
+    from dtg_xl.core.model import read_model
 
     book = FileBook(path)
     try:

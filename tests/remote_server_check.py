@@ -1,4 +1,4 @@
-"""Run dtg_xl.lite inside xlwings' own Server/Lite runtime (``xlwings.server``).
+"""Run dtg_xl.doors.lite inside xlwings' own Server/Lite runtime (``xlwings.server``).
 
 Needs ``XLWINGS_ON_SERVER=true`` before xlwings is imported (that switches ``xw.func`` /
 ``xw.script`` to the server decorators), so tests/test_remote_book.py runs this file in a
@@ -15,7 +15,7 @@ import sys
 import xlwings as xw
 from xlwings import server
 
-from dtg_xl import lite
+from dtg_xl.doors import lite
 
 
 def call_function(name: str, *args):

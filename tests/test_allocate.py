@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
-from dtg_xl.allocate import (FIXED_HEADERS, TABLE_HEADER_ROW, apply_coefficients, exact, factor_shares,
+from dtg_xl.units.allocate import (FIXED_HEADERS, TABLE_HEADER_ROW, apply_coefficients, exact, factor_shares,
                              largest_remainder, split)
-from dtg_xl.template import load_example, write_template
+from dtg_xl.delivery.template import load_example, write_template
 
 from helpers import edit_cells, run_cli, run_json
 
@@ -163,7 +163,7 @@ def test_seed_example_adds_up_to_the_cent(example_copy, tmp_path, capsys):
 
 
 def test_workbook_without_allocation_sheets(tmp_path, capsys):
-    from dtg_xl.allocate import read_allocation
+    from dtg_xl.units.allocate import read_allocation
 
     class NoAlloc:
         def sheet_names(self):

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from python_calamine import CalamineWorkbook
 
-from dtg_xl.baselines import compression_rate, reference_name
-from dtg_xl.books import FileBook
-from dtg_xl.pipeline import evaluate_book, result_json
+from dtg_xl.core.baselines import compression_rate, reference_name
+from dtg_xl.xlsx.books import FileBook
+from dtg_xl.results.pipeline import evaluate_book, result_json
 
 from helpers import edit_cells, run_json
 

@@ -11,7 +11,7 @@ HEAVY = ("pandas", "openpyxl", "xlsxwriter", "matplotlib", "xlwings", "PIL", "do
 
 SCRIPT = """
 import json, sys
-from dtg_xl.cli import main
+from dtg_xl.doors.cli import main
 rc = main(["evaluate", sys.argv[1], "-o", sys.argv[2]])
 heavy = sorted({m.split(".")[0] for m in sys.modules} & set(json.loads(sys.argv[3])))
 print(json.dumps({"rc": rc, "heavy": heavy}))

@@ -10,8 +10,8 @@ import pytest
 from helpers import engine_result, run_cli
 from lxml import etree
 
-from dtg_xl import charts
-from dtg_xl.xlsx_images import NAME_PREFIX, Image, add_images, chart_images
+from dtg_xl.delivery import charts
+from dtg_xl.delivery.images import NAME_PREFIX, Image, add_images, chart_images
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_images_on_the_summary_sheet_leave_other_parts_alone(example_copy, tmp_p
     images = chart_images(result)
     changed = add_images(example_copy, out, "汇总", images)
     before, after = digests(example_copy), digests(out)
-    from dtg_xl.xlsx_patch import sheet_parts
+    from dtg_xl.xlsx.patch import sheet_parts
 
     sheet = sheet_parts(zipfile.ZipFile(example_copy))["汇总"]
     folder, name = sheet.rsplit("/", 1)
@@ -145,7 +145,7 @@ def test_pictures_add_on_an_xlwings_book(result):
 
     import xlwings as xw
 
-    from dtg_xl.charts import PICTURE_PREFIX, add_to_xlwings_sheet
+    from dtg_xl.delivery.charts import PICTURE_PREFIX, add_to_xlwings_sheet
 
     earlier = {"name": PICTURE_PREFIX + "一级指标得分", "width": 400, "height": 200}
     own = {"name": "我的图片", "width": 10, "height": 10}

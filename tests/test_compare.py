@@ -8,8 +8,9 @@ import hashlib
 import openpyxl
 import pytest
 
-from dtg_xl import compare, layout
-from dtg_xl.template import load_example, write_template
+from dtg_xl.results import compare
+from dtg_xl.results import layout
+from dtg_xl.delivery.template import load_example, write_template
 
 from helpers import edit_cells, run_cli, run_json
 

@@ -11,10 +11,10 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from dtg_xl.books import FileBook
-from dtg_xl.consolidate import consolidate, read_form
-from dtg_xl.pipeline import evaluate_book, result_json
-from dtg_xl.unitforms import SHEET_STAMP, STAMP_ROW, write_unit_forms
+from dtg_xl.xlsx.books import FileBook
+from dtg_xl.units.consolidate import consolidate, read_form
+from dtg_xl.results.pipeline import evaluate_book, result_json
+from dtg_xl.units.unitforms import SHEET_STAMP, STAMP_ROW, write_unit_forms
 
 from helpers import edit_cells, run_cli, run_json
 
@@ -217,7 +217,7 @@ def test_output_must_not_be_an_input(filled, capsys):
 
 
 def test_master_without_units_gives_no_forms(tmp_path, capsys):
-    from dtg_xl.template import write_template
+    from dtg_xl.delivery.template import write_template
 
     blank = tmp_path / "blank.xlsx"
     write_template(blank)

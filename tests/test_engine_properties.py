@@ -2,9 +2,9 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dtg_xl.engine import evaluate
-from dtg_xl.model import read_model
-from dtg_xl.schema import INDICATOR_COLUMNS, UNIT_COLUMNS
+from dtg_xl.core.engine import evaluate
+from dtg_xl.core.model import read_model
+from dtg_xl.core.schema import INDICATOR_COLUMNS, UNIT_COLUMNS
 
 
 class ListBook:

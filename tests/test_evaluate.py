@@ -9,8 +9,8 @@ import sys
 import openpyxl
 import pytest
 
-from dtg_xl import layout
-from dtg_xl.template import load_example, write_template
+from dtg_xl.results import layout
+from dtg_xl.delivery.template import load_example, write_template
 
 from helpers import ROOT, edit_cells, run_cli, run_json
 
@@ -81,7 +81,7 @@ def test_same_output_as_input_needs_in_place(example_copy, capsys):
 
 
 def test_console_script_runs_without_traceback(example_copy):
-    proc = subprocess.run([sys.executable, "-m", "dtg_xl.cli", "evaluate", str(example_copy), "--json"],
+    proc = subprocess.run([sys.executable, "-m", "dtg_xl", "evaluate", str(example_copy), "--json"],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and '"total": 96.65' in proc.stdout and proc.stderr == ""
 

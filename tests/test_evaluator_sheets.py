@@ -8,7 +8,8 @@ import subprocess
 import openpyxl
 import pytest
 
-from dtg_xl import compare, whatif
+from dtg_xl.results import compare
+from dtg_xl.results import whatif
 
 from helpers import edit_cells, run_json
 

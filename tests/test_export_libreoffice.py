@@ -13,12 +13,12 @@ import pytest
 from lxml import etree
 
 import corpus_reliability as C
-from dtg_xl import layout
-from dtg_xl.books import FileBook
-from dtg_xl.cli import main
-from dtg_xl.export import ExportError, export_email_safe
-from dtg_xl.pipeline import evaluate_book, result_json
-from dtg_xl.xlsx_patch import NS, patch_workbook, sheet_parts
+from dtg_xl.results import layout
+from dtg_xl.xlsx.books import FileBook
+from dtg_xl.doors.cli import main
+from dtg_xl.delivery.export import ExportError, export_email_safe
+from dtg_xl.results.pipeline import evaluate_book, result_json
+from dtg_xl.xlsx.patch import NS, patch_workbook, sheet_parts
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 ERROR_TEXT = re.compile(r"#NAME\?|#VALUE!|#REF!|#DIV/0!|#N/A|#NUM!|#NULL!|Err:\d+")
@@ -38,7 +38,7 @@ def filled_xlsm(tmp_path_factory) -> Path:
         pytest.skip("workbook/dtg.xlsm does not exist yet (built by the Excel issue)")
     work = tmp_path_factory.mktemp("xlsm")
     example = work / "example.xlsx"
-    from dtg_xl.template import write_template
+    from dtg_xl.delivery.template import write_template
     write_template(example, example="dtg-2020")
     book = FileBook(example)
     writes = {s: {(r + 1, c + 1): (v if v != "" else None) for r, row in enumerate(book.sheet_values(s))
@@ -53,7 +53,7 @@ def filled_xlsm(tmp_path_factory) -> Path:
 def exports(tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("export")
     example = work / "dtg-2020.xlsx"
-    from dtg_xl.template import write_template
+    from dtg_xl.delivery.template import write_template
     write_template(example, example="dtg-2020")
     out = work / "dtg-2020-export.xlsx"
     before = example.read_bytes()
@@ -161,7 +161,7 @@ def test_formula_on_a_changed_result_is_stale(example_path, tmp_path):
 
 def test_export_refuses_errors_and_bad_names(example_path, tmp_path, capsys):
     empty = tmp_path / "empty.xlsx"
-    from dtg_xl.template import write_template
+    from dtg_xl.delivery.template import write_template
     write_template(empty)
     assert main(["export", str(empty), "-o", str(tmp_path / "x.xlsx")]) == 2
     assert "未导出" in capsys.readouterr().err
@@ -243,7 +243,7 @@ def test_template_writer_keeps_formula_like_text_as_text(tmp_path):
     """User data (e.g. consolidated from units) written through XlsxWriter stays text."""
     import openpyxl
 
-    from dtg_xl.template import load_example, write_template
+    from dtg_xl.delivery.template import load_example, write_template
 
     data = load_example("dtg-2020")
     data["units"][0]["单位名称"] = '=HYPERLINK("http://evil.example","点我")'

@@ -9,7 +9,7 @@ Three sources of cases, all from real workbooks:
   input sheets (numbers, NaN-ish text, formula-like text, huge values, wrong methods), and a
   few cells of the real 2020 example retyped (so valid results are verified too).
 
-Every case runs `dtg_xl.cli.main` in-process (a few in a subprocess): the exit code is 0 or 2,
+Every case runs `dtg_xl.doors.cli.main` in-process (a few in a subprocess): the exit code is 0 or 2,
 never 1 (internal error) and never a traceback; the input file's bytes never change; when
 evaluate succeeds its output passes `dtg-xl verify`.
 """
@@ -31,8 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import corpus_reliability as C
-from dtg_xl.cli import main
-from dtg_xl.rules import METHODS
+from dtg_xl.doors.cli import main
+from dtg_xl.core.rules import METHODS
 
 pytestmark = pytest.mark.slow
 
@@ -206,7 +206,7 @@ def test_a_few_in_a_separate_process(seeds, tmp_path):
         src = seeds[i % len(seeds)]
         case = _rezip(src, tmp_path / f"proc-{i}{src.suffix}", rng)
         before = _digest(case)
-        proc = subprocess.run([sys.executable, "-m", "dtg_xl.cli", "evaluate", str(case), "-o",
+        proc = subprocess.run([sys.executable, "-m", "dtg_xl", "evaluate", str(case), "-o",
                                str(tmp_path / f"proc-{i}-out.xlsx")], capture_output=True, text=True, timeout=120)
         assert proc.returncode in (0, 2), proc.stderr
         assert "Traceback" not in proc.stderr and _digest(case) == before
@@ -228,7 +228,7 @@ unit = st.fixed_dictionaries({"单位名称": text, "年初预算": cell, "追�
 
 @pytest.fixture(scope="module")
 def headers(compact):
-    from dtg_xl.books import FileBook
+    from dtg_xl.xlsx.books import FileBook
     book = FileBook(compact)
     found = {s: {str(h): i + 1 for i, h in enumerate(book.sheet_values(s)[0]) if h}
              for s in ("指标体系", "单位填报")}
@@ -244,7 +244,7 @@ def headers(compact):
        profile=st.one_of(st.sampled_from(["qingdao-2020", "mof-2020", "self-eval-2020"]), text),
        weighting=st.one_of(st.sampled_from(["逐级累加", "分层权重"]), text))
 def test_typed_inputs(compact, headers, tmp_path_factory, rows, units, profile, weighting):
-    from dtg_xl.xlsx_patch import patch_workbook
+    from dtg_xl.xlsx.patch import patch_workbook
 
     cols, sizes = headers
     work = tmp_path_factory.mktemp("typed", numbered=True)
@@ -275,7 +275,7 @@ edit = st.tuples(st.integers(0, 40), st.sampled_from(EDITABLE),
 def test_edited_example(compact, headers, tmp_path_factory, edits):
     """A few cells of the real 2020 example retyped: many stay valid, so the success path
     (evaluate, then verify of the output) is exercised as well as the refusals."""
-    from dtg_xl.xlsx_patch import patch_workbook
+    from dtg_xl.xlsx.patch import patch_workbook
 
     cols, sizes = headers
     writes = {"指标体系": {}}

@@ -10,9 +10,9 @@ import pytest
 from docx import Document
 from helpers import edit_cells, engine_result, run_cli
 
-from dtg_xl import cnfmt
-from dtg_xl.layout import losses
-from dtg_xl.mail import MailError, build_draft, write_draft
+from dtg_xl.delivery import cnfmt
+from dtg_xl.results.layout import losses
+from dtg_xl.delivery.mail import MailError, build_draft, write_draft
 
 SUBJECT = "2020年度口岸大通关补助资金绩效评价结果（96.65分，优）"
 
@@ -127,7 +127,7 @@ def test_unevaluated_or_stale_workbook_is_refused(example_path, evaluated, tmp_p
 
 
 def test_email_safe_export_is_attached(example_path, tmp_path):
-    from dtg_xl.export import ExportError, export_email_safe
+    from dtg_xl.delivery.export import ExportError, export_email_safe
 
     try:
         export_email_safe(example_path, tmp_path / "probe.xlsx")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import openpyxl
 import pytest
 
-from dtg_xl import layout, udfs
-from dtg_xl.margin import grade_margin
-from dtg_xl.template import load_example, write_template
+from dtg_xl.results import layout
+from dtg_xl.doors import udfs
+from dtg_xl.results.margin import grade_margin
+from dtg_xl.delivery.template import load_example, write_template
 
 from helpers import run_cli, run_json
 

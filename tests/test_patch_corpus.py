@@ -3,7 +3,7 @@
 For every workbook of the corpus (XlsxWriter with chart/image/dropdown/sparkline/comment/table,
 openpyxl-made, LibreOffice-made, Excel-shaped with shared formulas and calcChain, and
 workbook/dtg.xlsm when it exists): every part except the written sheets is byte-identical
-(calcChain/workbook.xml/rels/content types only where the docstring of xlsx_patch says why),
+(calcChain/workbook.xml/rels/content types only where the docstring of dtg_xl.xlsx.patch says why),
 inside the written sheets every unwritten cell and every other element is unchanged, and
 openpyxl and LibreOffice both read the written values back.
 """
@@ -20,12 +20,12 @@ import pytest
 from lxml import etree
 
 import corpus_reliability as C
-from dtg_xl import layout
-from dtg_xl.books import BookError, FileBook
-from dtg_xl.cli import main
-from dtg_xl.model import col_letter
-from dtg_xl.pipeline import evaluate_book
-from dtg_xl.xlsx_patch import NS, PatchError, patch_workbook, sheet_parts
+from dtg_xl.results import layout
+from dtg_xl.xlsx.books import BookError, FileBook
+from dtg_xl.doors.cli import main
+from dtg_xl.core.model import col_letter
+from dtg_xl.results.pipeline import evaluate_book
+from dtg_xl.xlsx.patch import NS, PatchError, patch_workbook, sheet_parts
 
 CASES = ["xlsxwriter", "openpyxl", "libreoffice", "excel_shaped", "dtg_xlsm"]
 needs_lo = pytest.mark.skipif(C.SOFFICE is None, reason="LibreOffice (soffice) is not installed")
@@ -410,7 +410,7 @@ def test_locked_output_is_reported_plainly(example_path, tmp_path, monkeypatch, 
     """Windows refuses to replace a file Excel has open (PermissionError on the rename)."""
     import os
 
-    from dtg_xl import fileio
+    from dtg_xl.xlsx import atomic as fileio
 
     src = shutil.copyfile(example_path, tmp_path / "in.xlsx")
     target = tmp_path / "open-in-excel.xlsx"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import corpus_reliability as C
-from dtg_xl import preflight
-from dtg_xl.books import BookError, FileBook
-from dtg_xl.cli import main
-from dtg_xl.xlsx_patch import sheet_parts
+from dtg_xl.xlsx import preflight
+from dtg_xl.xlsx.books import BookError, FileBook
+from dtg_xl.doors.cli import main
+from dtg_xl.xlsx.patch import sheet_parts
 
 BILLION_LAUGHS = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
                   + b"".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode()
@@ -216,7 +216,7 @@ def test_separate_process_exits_2_not_sigabrt(hostile, name):
     if name not in hostile:
         pytest.skip("msoffcrypto-tool is not installed: cannot make an encrypted workbook")
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "dtg_xl.cli", "evaluate", str(hostile[name])],
+    proc = subprocess.run([sys.executable, "-m", "dtg_xl", "evaluate", str(hostile[name])],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("错误：") and "Traceback" not in proc.stderr

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from dtg_xl import excel_door, layout
-from dtg_xl.books import FileBook
-from dtg_xl.pipeline import evaluate_book
-from dtg_xl.schema import SHEET_BASELINES, SHEET_INDICATORS, SHEET_SUMMARY
+from dtg_xl.doors import excel_door
+from dtg_xl.results import layout
+from dtg_xl.xlsx.books import FileBook
+from dtg_xl.results.pipeline import evaluate_book
+from dtg_xl.core.schema import SHEET_BASELINES, SHEET_INDICATORS, SHEET_SUMMARY
 
 from helpers import ROOT
 
@@ -303,7 +304,7 @@ def test_sheets_formatted_to_the_last_row_and_column(payload, run):
 
 
 def test_data_after_a_gap_of_blank_rows_is_read(payload):
-    from dtg_xl.xlwings_book import XlwingsBook
+    from dtg_xl.xlsx.xlwings_book import XlwingsBook
 
     p = copy.deepcopy(payload)
     set_cell(p, SHEET_INDICATORS, 1500, 1, "远处的一行")

@@ -11,9 +11,9 @@ import pytest
 from docx import Document
 from helpers import ROOT, edit_cells, engine_result, run_cli
 
-from dtg_xl import cnfmt
-from dtg_xl.layout import losses
-from dtg_xl.report import ReportError, write_report
+from dtg_xl.delivery import cnfmt
+from dtg_xl.results.layout import losses
+from dtg_xl.delivery.report import ReportError, write_report
 
 SENTENCE = "经综合评价，该项目综合得分96.65分，等次：优。"
 H1 = ["一、基本情况", "二、绩效评价工作开展情况", "三、综合评价情况及评价结论", "四、绩效评价指标分析",

@@ -1,12 +1,12 @@
-"""Chinese report number conventions (dtg_xl.cnfmt)."""
+"""Chinese report number conventions (dtg_xl.delivery.cnfmt)."""
 from __future__ import annotations
 
 import math
 
 import pytest
 
-from dtg_xl import cnfmt
-from dtg_xl.profiles import load_profile
+from dtg_xl.delivery import cnfmt
+from dtg_xl.core.profiles import load_profile
 
 
 @pytest.mark.parametrize("value, text", [(4241, "4241万元"), (2307.5, "2307.5万元"), (6548.50, "6548.5万元"),

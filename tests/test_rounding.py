@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dtg_xl.excel_round import excel_round
+from dtg_xl.core.excel_round import excel_round
 
 
 def excel_oracle(x: float, digits: int) -> float:

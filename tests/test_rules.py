@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dtg_xl import rules
-from dtg_xl.engine import score_table
-from dtg_xl.rules import RuleError, score_one
+from dtg_xl.core import rules
+from dtg_xl.core.engine import score_table
+from dtg_xl.core.rules import RuleError, score_one
 
 
 @pytest.mark.parametrize("target, actual, expected", [

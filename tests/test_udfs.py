@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from dtg_xl import udfs
-from dtg_xl.books import FileBook
-from dtg_xl.engine import evaluate
-from dtg_xl.model import read_model
-from dtg_xl.schema import INDICATOR_COLUMNS, SHEET_BASELINES, SHEET_INDICATORS
+from dtg_xl.doors import udfs
+from dtg_xl.xlsx.books import FileBook
+from dtg_xl.core.engine import evaluate
+from dtg_xl.core.model import read_model
+from dtg_xl.core.schema import INDICATOR_COLUMNS, SHEET_BASELINES, SHEET_INDICATORS
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_score_table_wrong_range(table, message):
     (("正向", 3, 3, 1.005), 1.01),  # Excel ROUND(1.005, 2) = 1.01, Python's round gives 1.0
 ])
 def test_score_boundaries(args, expected):
-    from dtg_xl.rules import score_one
+    from dtg_xl.core.rules import score_one
 
     got = udfs.DTG_SCORE(*args)
     assert got == expected
@@ -219,7 +219,7 @@ def test_every_function_is_an_excel_function_in_category_dtg():
     names = sorted(n for n in dir(udfs) if n.startswith("DTG_"))
     assert names == ["DTG_COMPRESSION", "DTG_EXEC_RATE", "DTG_GRADE", "DTG_MARGIN", "DTG_SCORE",
                      "DTG_SCORE_TABLE", "DTG_TOTAL"]
-    from dtg_xl import lite
+    from dtg_xl.doors import lite
 
     assert [n for n in lite.__all__ if n.startswith("DTG_")] and \
         sorted(n for n in lite.__all__ if n.startswith("DTG_")) == names  # Lite/Server register every one

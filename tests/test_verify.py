@@ -7,12 +7,13 @@ import warnings
 
 import pytest
 
-from dtg_xl import layout
-from dtg_xl.books import FileBook
-from dtg_xl.cli import main
-from dtg_xl.fingerprint import ENGINE, PREFIX, fingerprint, verify_file
-from dtg_xl.model import read_model
-from dtg_xl.xlsx_patch import patch_workbook
+from dtg_xl.results import layout
+from dtg_xl.xlsx.books import FileBook
+from dtg_xl.doors.cli import main
+from dtg_xl.results.fingerprint import ENGINE, PREFIX, fingerprint
+from dtg_xl.results.verify import verify_file
+from dtg_xl.core.model import read_model
+from dtg_xl.xlsx.patch import patch_workbook
 
 TOTAL = layout.FACT_ROW["综合得分"]
 PRINT = layout.FACT_ROW["数据指纹"]
@@ -66,7 +67,7 @@ def test_hand_edit_in_another_program_is_caught(evaluated, tmp_path):
     verdict = verify_file(edited)
     assert not verdict.ok
     cells = {f"{d.sheet}!{d.cell}" for d in verdict.differences}
-    from dtg_xl.model import col_letter
+    from dtg_xl.core.model import col_letter
     assert f"指标体系!{col_letter(col)}{row}" in cells and f"汇总!B{layout.FACT_ROW['评价等次']}" in cells
 
 
@@ -126,8 +127,8 @@ def test_fingerprint_is_the_same_in_every_process(example_path):
     import subprocess
     import sys
 
-    code = ("import sys; from dtg_xl.books import FileBook; from dtg_xl.model import read_model; "
-            "from dtg_xl.fingerprint import fingerprint; print(fingerprint(read_model(FileBook(sys.argv[1]))))")
+    code = ("import sys; from dtg_xl.xlsx.books import FileBook; from dtg_xl.core.model import read_model; "
+            "from dtg_xl.results.fingerprint import fingerprint; print(fingerprint(read_model(FileBook(sys.argv[1]))))")
     seen = {subprocess.run([sys.executable, "-c", code, str(example_path)], capture_output=True, text=True,
                            env=dict(os.environ, PYTHONHASHSEED=seed), check=True).stdout.strip()
             for seed in ("1", "2", "3")}

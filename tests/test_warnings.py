@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import openpyxl
 
-from dtg_xl import layout
-from dtg_xl.deviation import QUANTITATIVE
-from dtg_xl.template import load_example, write_template
+from dtg_xl.results import layout
+from dtg_xl.core.deviation import QUANTITATIVE
+from dtg_xl.delivery.template import load_example, write_template
 
 from helpers import edit_cells, run_cli, run_json
 

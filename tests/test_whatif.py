@@ -9,8 +9,8 @@ import shutil
 import openpyxl
 import pytest
 
-from dtg_xl.books import FileBook
-from dtg_xl.whatif import PatchedBook, WhatIfError, run_whatif, Change
+from dtg_xl.xlsx.books import FileBook
+from dtg_xl.results.whatif import PatchedBook, WhatIfError, run_whatif, Change
 
 from helpers import edit_cells, run_cli, run_json
 

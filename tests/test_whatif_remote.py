@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pytest
 
-from dtg_xl import excel_door
-from dtg_xl.books import FileBook
-from dtg_xl.whatif import (SHEET_SIMULATION, SIM_FACTS, SIM_FACTS_COL, SIM_FIRST_ROW, SIM_MOVED_HEADER_ROW,
+from dtg_xl.doors import excel_door
+from dtg_xl.xlsx.books import FileBook
+from dtg_xl.results.whatif import (SHEET_SIMULATION, SIM_FACTS, SIM_FACTS_COL, SIM_FIRST_ROW, SIM_MOVED_HEADER_ROW,
                            run_whatif, whatif_json)
 
 from test_remote_book import WORKBOOK, applied, header_col, payload_from_file, remote_book, set_cell

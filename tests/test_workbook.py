@@ -13,7 +13,8 @@ import pytest
 from lxml import etree
 
 import xlwings
-from dtg_xl import excel_door, workbook_build
+from dtg_xl.doors import excel_door
+from dtg_xl.doors import workbook_build
 
 from helpers import ROOT, run_cli, run_json
 
@@ -245,7 +246,7 @@ class _SavedBook(excel_door.XlwingsBook):
     reads go to the file as the live sheets would give them."""
 
     def __init__(self, path):
-        from dtg_xl.books import FileBook
+        from dtg_xl.xlsx.books import FileBook
 
         self._path = path
         self._file = FileBook(path) if path else None
@@ -261,8 +262,8 @@ class _SavedBook(excel_door.XlwingsBook):
         return self._path
 
     def save_copy(self, dst):
-        from dtg_xl.books import FileBook
-        from dtg_xl.pipeline import evaluate_book
+        from dtg_xl.xlsx.books import FileBook
+        from dtg_xl.results.pipeline import evaluate_book
 
         book = FileBook(self._path)
         try:
@@ -273,8 +274,8 @@ class _SavedBook(excel_door.XlwingsBook):
 
 
 def _outputs(src, **settings):
-    from dtg_xl.engine import evaluate
-    from dtg_xl.model import read_model
+    from dtg_xl.core.engine import evaluate
+    from dtg_xl.core.model import read_model
 
     book = _SavedBook(src)
     result = evaluate(read_model(book)) if src else None
@@ -288,7 +289,7 @@ def test_email_copy_report_and_draft_beside_the_workbook(tmp_path):
 
     from docx import Document
 
-    from dtg_xl import layout
+    from dtg_xl.results import layout
 
     src = tmp_path / "dtg.xlsm"
     shutil.copyfile(COMMITTED, src)
@@ -323,8 +324,8 @@ def test_email_copy_goes_to_the_chosen_folder(tmp_path):
 
 
 def test_files_of_an_unsaved_book_say_so():
-    from dtg_xl.engine import evaluate
-    from dtg_xl.model import read_model
+    from dtg_xl.core.engine import evaluate
+    from dtg_xl.core.model import read_model
 
     result = evaluate(read_model(_SavedBook(COMMITTED)))
     outputs = excel_door.optional_outputs(_SavedBook(None), excel_door.Settings(email=True, report=True), result)

@@ -1,0 +1,370 @@
+"""Read a workbook's inputs into a checked model, reporting every problem with its sheet!cell.
+
+The input is any *book* that can list its sheets and give a sheet's values as rows from A1
+(a file on disk, or a live xlwings Book); nothing here knows how the values were read.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dtg_xl.core import rules
+from dtg_xl.xlsx.cells import cell_ref, col_letter
+from dtg_xl.xlsx.cells import cell_text as _text
+from dtg_xl.xlsx.cells import is_blank as _blank
+from dtg_xl.core.baselines import read_baselines, resolve_actual
+from dtg_xl.core.profiles import Profile, ProfileError, load_profile
+from dtg_xl.core.schema import (EXECUTION_BASES, HEADER_ROW, INDICATOR_COLUMNS, INDICATOR_REQUIRED, PARAMS,
+                     SHEET_INDICATORS, SHEET_PARAMS, SHEET_UNITS, UNIT_COLUMNS, UNIT_NOT_WORKLOAD,
+                     WEIGHTING_FLAT, WEIGHTING_NESTED)
+
+TOLERANCE = 0.005  # points must add up to within this at every level
+
+
+@dataclass(frozen=True)
+class Problem:
+    sheet: str
+    cell: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"sheet": self.sheet, "cell": self.cell, "message": self.message}
+
+    def __str__(self) -> str:
+        where = f"{self.sheet}!{self.cell}" if self.cell else self.sheet
+        return f"{where}：{self.message}" if where else self.message
+
+
+@dataclass
+class Model:
+    """Checked inputs. ``indicators`` is columnar: internal column name -> numpy array."""
+    params: dict
+    profile: Profile
+    weighting: str
+    full_marks: float
+    execution_base: str
+    indicators: dict[str, np.ndarray]
+    units: list[dict]
+    workload_names: list[str]
+    indicator_columns: dict[str, int]  # internal name -> 1-based column in 指标体系
+    param_cells: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (row, col) of the value
+    baselines: object = None  # baselines.Baselines read from 基准对比 (None without the sheet)
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.indicators["row"]
+
+
+class _Collector:
+    def __init__(self):
+        self.errors: list[Problem] = []
+
+    def add(self, sheet: str, cell: str, message: str):
+        self.errors.append(Problem(sheet, cell, message))
+
+
+# ---------------------------------------------------------------- sheets
+def _header_map(rows: list[list], sheet: str, known: dict, required, out: _Collector) -> dict[str, int]:
+    """Header text -> internal name -> 1-based column; missing required headers are errors."""
+    header = rows[HEADER_ROW - 1] if len(rows) >= HEADER_ROW else []
+    found = {}
+    for col, value in enumerate(header, start=1):
+        text = _text(value).replace("\n", "")
+        if text in known and known[text] not in found:
+            found[known[text]] = col
+    missing = [h for h in required if known[h] not in found]
+    if missing:
+        out.add(sheet, f"{HEADER_ROW}:{HEADER_ROW}", f"缺少表头：{'、'.join(missing)}")
+    return found
+
+
+def _read_params(rows: list[list], out: _Collector) -> tuple[dict, dict]:
+    params, cells = {}, {}
+    for r, row in enumerate(rows, start=1):
+        label = _text(row[0]) if row else ""
+        if label in PARAMS and PARAMS[label] not in params:
+            value = row[1] if len(row) > 1 else None
+            params[PARAMS[label]] = None if _blank(value) else value
+            cells[PARAMS[label]] = (r, 2)
+    return params, cells
+
+
+def read_model(book, profile: str | None = None) -> Model | list[Problem]:
+    """Read and check every input. Returns the Model (with .errors possibly non-empty) or,
+    when sheets or headers are missing so nothing can be checked, the list of problems.
+    ``profile`` overrides the workbook's 评价方案."""
+    out = _Collector()
+    names = set(book.sheet_names())
+    for sheet in (SHEET_PARAMS, SHEET_INDICATORS, SHEET_UNITS):
+        if sheet not in names:
+            out.add(sheet, "", f"缺少工作表“{sheet}”")
+    if out.errors:
+        return out.errors
+
+    param_rows = book.sheet_values(SHEET_PARAMS)
+    ind_rows = book.sheet_values(SHEET_INDICATORS)
+    unit_rows = book.sheet_values(SHEET_UNITS)
+    ind_cols = _header_map(ind_rows, SHEET_INDICATORS, INDICATOR_COLUMNS, INDICATOR_REQUIRED, out)
+    unit_cols = _header_map(unit_rows, SHEET_UNITS, UNIT_COLUMNS, ("单位名称", "年初预算", "实际到位", "实际支出"), out)
+    if out.errors:
+        return out.errors
+
+    params, param_cells = _read_params(param_rows, out)
+    if profile:
+        params["profile"] = profile
+    profile, weighting, full_marks, base = _settings(params, param_cells, out)
+    baselines = read_baselines(book, out.add)
+    indicators = _read_indicators(ind_rows, ind_cols, out, baselines)
+    units, workload = _read_units(unit_rows, unit_cols, out)
+    model = Model(params=params, profile=profile, weighting=weighting, full_marks=full_marks,
+                  execution_base=base, indicators=indicators, units=units, workload_names=workload,
+                  indicator_columns=ind_cols, param_cells=param_cells, baselines=baselines)
+    _check_points(model, out)
+    model.errors = out.errors
+    return model
+
+
+def _settings(params: dict, cells: dict, out: _Collector):
+    def where(name):
+        r, c = cells.get(name, (0, 0))
+        return cell_ref(r, c) if r else ""
+
+    try:
+        profile = load_profile(_text(params.get("profile")) or None)
+    except ProfileError as exc:
+        out.add(SHEET_PARAMS, where("profile"), str(exc))
+        profile = load_profile(None)
+    weighting = _text(params.get("weighting")) or profile.weighting
+    if weighting not in (WEIGHTING_FLAT, WEIGHTING_NESTED):
+        out.add(SHEET_PARAMS, where("weighting"), f"计分方式应为“{WEIGHTING_FLAT}”或“{WEIGHTING_NESTED}”")
+        weighting = profile.weighting
+    full_marks = profile.full_marks
+    if not _blank(params.get("full_marks")):
+        try:
+            full_marks = rules.number(params["full_marks"], "总分")
+        except rules.RuleError as exc:
+            out.add(SHEET_PARAMS, where("full_marks"), str(exc))
+    base = _text(params.get("execution_base")) or profile.execution_base
+    if base not in EXECUTION_BASES:
+        out.add(SHEET_PARAMS, where("execution_base"), f"预算执行率口径应为：{'、'.join(EXECUTION_BASES)}")
+        base = profile.execution_base
+    return profile, weighting, full_marks, base
+
+
+# ---------------------------------------------------------------- 指标体系
+_NUMERIC = ("points", "target", "actual", "given", "deduction", "l1_weight", "l2_points")
+_TEXT = ("l1", "l2", "l3", "method", "criteria", "unit", "level", "reason", "deviation_reason", "improvement")
+_FILL_DOWN = ("l1", "l2")  # blank under a merged or grouped cell = same as above
+
+
+def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, baselines=None) -> dict[str, np.ndarray]:
+    def raw(row, name):
+        c = cols.get(name)
+        return row[c - 1] if c and c - 1 < len(row) else None
+
+    def where(r, name):
+        return cell_ref(r, cols.get(name, cols["l3"]))
+
+    records, seen, last = [], {}, {}
+    for r, row in enumerate(rows[HEADER_ROW:], start=HEADER_ROW + 1):
+        values = {name: raw(row, name) for name in INDICATOR_COLUMNS.values()}
+        if all(_blank(values[n]) for n in ("l3", "points", "method")):
+            continue  # an empty line
+        for name in _FILL_DOWN:
+            if _blank(values[name]):
+                values[name] = last.get(name)
+            last[name] = values[name]
+        rec = {"row": r}
+        for name in _TEXT:
+            rec[name] = _text(values[name])
+        for name in ("l1", "l2", "l3"):
+            if not rec[name]:
+                out.add(SHEET_INDICATORS, where(r, name), f"缺少{_label(name)}")
+        key = (rec["l1"], rec["l2"], rec["l3"])
+        if rec["l3"] and key in seen:
+            out.add(SHEET_INDICATORS, where(r, "l3"), f"指标“{rec['l3']}”与第{seen[key]}行重复")
+        seen.setdefault(key, r)
+        for name in ("l1_weight", "l2_points"):
+            rec[name] = _optional_number(values[name], r, name, cols, out)
+        try:
+            values["actual"] = resolve_actual(values["actual"], baselines)  # 基准对比:<指标>
+            p = rules.prepare(values["method"], values["points"], values["target"], values["actual"],
+                              values["level"], values["given"], values["deduction"], values["criteria"])
+        except rules.RuleError as exc:
+            out.add(SHEET_INDICATORS, where(r, exc.field or "method"), str(exc))
+            p = rules.Prepared(rec["method"] or "正向", _safe_number(values["points"]))
+        else:
+            _check_deduction(p, values, rec, r, where, out)
+        rec.update(method=p.method, points=p.points, target=p.target, actual=p.actual,
+                   given=p.given, deduction=p.deducted, bands=p.bands)
+        records.append(rec)
+    columns = ("row", *_NUMERIC, *_TEXT)
+    table = {name: np.array([rec[name] for rec in records],
+                            dtype=float if name in _NUMERIC else int if name == "row" else object)
+             for name in columns}
+    table["bands"] = np.empty(len(records), dtype=object)
+    table["bands"][:] = [rec["bands"] for rec in records]
+    if not records:
+        out.add(SHEET_INDICATORS, f"A{HEADER_ROW + 1}", "指标体系中没有指标")
+    return table
+
+
+def _check_deduction(p, values, rec, r, where, out):
+    if p.method == "扣分":
+        if p.deducted > p.points + TOLERANCE:
+            out.add(SHEET_INDICATORS, where(r, "deduction"), f"扣分{p.deducted:g}超过分值{p.points:g}")
+        if p.deducted > 0 and not rec["reason"]:
+            out.add(SHEET_INDICATORS, where(r, "reason"), "有扣分时必须填写扣分原因")
+    elif not _blank(values["deduction"]):
+        out.add(SHEET_INDICATORS, where(r, "deduction"), f"扣分列只用于“扣分”方法，本行方法为“{p.method}”")
+
+
+def _label(name: str) -> str:
+    return next(h for h, n in INDICATOR_COLUMNS.items() if n == name)
+
+
+def _safe_number(value) -> float:
+    try:
+        return rules.number(value, "")
+    except rules.RuleError:
+        return math.nan
+
+
+def _optional_number(value, r, name, cols, out) -> float:
+    if _blank(value):
+        return math.nan
+    try:
+        return rules.number(value, _label(name), name)
+    except rules.RuleError as exc:
+        out.add(SHEET_INDICATORS, cell_ref(r, cols[name]), str(exc))
+        return math.nan
+
+
+def _check_points(model: Model, out: _Collector):
+    """Points add up at every level (tolerance 0.005)."""
+    t = model.indicators
+    if not len(t["row"]):
+        return
+    cols = model.indicator_columns
+    nested = model.weighting == WEIGHTING_NESTED
+
+    def at(row, name):
+        return cell_ref(int(row), cols.get(name, cols["points"]))
+
+    points_range = f"{col_letter(cols['points'])}{t['row'][0]}:{col_letter(cols['points'])}{t['row'][-1]}"
+    for l1 in _ordered(t["l1"]):
+        in_l1 = t["l1"] == l1
+        first_l1 = t["row"][in_l1][0]
+        l2_sum = 0.0
+        for l2 in _ordered(t["l2"][in_l1]):
+            in_l2 = in_l1 & (t["l2"] == l2)
+            first = t["row"][in_l2][0]
+            declared = _declared(t["l2_points"][in_l2], first, "l2_points", at, out)
+            total = float(np.nansum(t["points"][in_l2]))
+            if nested and math.isnan(declared):
+                out.add(SHEET_INDICATORS, at(first, "l2_points"), f"分层权重方式下须填写“{l2}”的二级分值")
+            elif not math.isnan(declared) and abs(declared - total) > TOLERANCE:
+                out.add(SHEET_INDICATORS, at(first, "l2_points"),
+                        f"二级指标“{l2}”的分值{declared:g}与其三级指标分值之和{total:g}不符")
+            l2_sum += total if math.isnan(declared) else declared
+        weight = _declared(t["l1_weight"][in_l1], first_l1, "l1_weight", at, out)
+        if nested:
+            if abs(l2_sum - 100) > TOLERANCE:
+                out.add(SHEET_INDICATORS, at(first_l1, "l2_points"),
+                        f"分层权重方式下，一级指标“{l1}”下二级分值之和应为100，实际为{l2_sum:g}")
+            if math.isnan(weight):
+                out.add(SHEET_INDICATORS, at(first_l1, "l1_weight"), f"分层权重方式下须填写“{l1}”的一级权重")
+        elif not math.isnan(weight) and abs(weight - l2_sum) > TOLERANCE:
+            out.add(SHEET_INDICATORS, at(first_l1, "l1_weight"),
+                    f"一级指标“{l1}”的权重{weight:g}与其下分值之和{l2_sum:g}不符")
+    if nested:
+        weights = [_first(t["l1_weight"][t["l1"] == l1]) for l1 in _ordered(t["l1"])]
+        total = float(np.nansum(weights))
+        if abs(total - model.full_marks) > TOLERANCE and not any(math.isnan(w) for w in weights):
+            out.add(SHEET_INDICATORS, f"{col_letter(cols.get('l1_weight', 2))}:{col_letter(cols.get('l1_weight', 2))}",
+                    f"一级权重之和{total:g}应等于总分{model.full_marks:g}")
+    else:
+        expected = model.full_marks - model.profile.budget_score_points
+        total = float(np.nansum(t["points"]))
+        if abs(total - expected) > TOLERANCE:
+            extra = f"（总分{model.full_marks:g}减预算执行{model.profile.budget_score_points:g}分）" \
+                if model.profile.budget_score_points else ""
+            out.add(SHEET_INDICATORS, points_range, f"三级指标分值之和{total:g}应为{expected:g}{extra}")
+
+
+def _ordered(values) -> list:
+    return list(dict.fromkeys(values.tolist()))
+
+
+def _first(values) -> float:
+    present = values[~np.isnan(values)]
+    return float(present[0]) if len(present) else math.nan
+
+
+def _declared(values, first_row, name, at, out) -> float:
+    """The group's declared value; different values within one group are an error."""
+    present = sorted(set(values[~np.isnan(values)].tolist()))  # (np.unique would import numpy.ma)
+    if len(present) > 1:
+        out.add(SHEET_INDICATORS, at(first_row, name),
+                f"同一组内{_label(name)}不一致：{'、'.join(f'{v:g}' for v in present)}")
+    return float(present[0]) if len(present) else math.nan
+
+
+# ---------------------------------------------------------------- 单位填报
+def _read_units(rows: list[list], cols: dict[str, int], out: _Collector) -> tuple[list[dict], list[str]]:
+    header = rows[HEADER_ROW - 1]
+    known_cols = set(cols.values())
+    workload = {}
+    for c, value in enumerate(header, start=1):
+        name = _text(value)
+        if name and c not in known_cols and name not in UNIT_NOT_WORKLOAD:
+            workload[name] = c
+    units, seen = [], {}
+    for r, row in enumerate(rows[HEADER_ROW:], start=HEADER_ROW + 1):
+        def raw(c):
+            return row[c - 1] if c and c - 1 < len(row) else None
+
+        name = _text(raw(cols["name"]))
+        numbers = {k: raw(cols.get(k)) for k in ("initial", "added", "in_place", "spent")}
+        if not name and all(_blank(v) for v in numbers.values()):
+            continue
+        where = cell_ref(r, cols["name"])
+        if not name:
+            out.add(SHEET_UNITS, where, "缺少单位名称")
+        elif name in seen:
+            out.add(SHEET_UNITS, where, f"单位“{name}”与第{seen[name]}行重复")
+        seen.setdefault(name, r)
+        unit = {"row": r, "name": name, "kind": _text(raw(cols.get("kind")))}
+        for key, value in numbers.items():
+            label = next(h for h, n in UNIT_COLUMNS.items() if n == key)
+            unit[key] = _unit_number(value, key, label, r, cols, out)
+        unit["workload"] = {k: _workload_number(raw(c), k, r, c, out) for k, c in workload.items()}
+        units.append(unit)
+    return units, list(workload)
+
+
+def _unit_number(value, key, label, r, cols, out) -> float:
+    if _blank(value) and key == "added":
+        return 0.0  # no supplementary budget
+    try:
+        v = rules.number(value, label)
+    except rules.RuleError as exc:
+        out.add(SHEET_UNITS, cell_ref(r, cols.get(key, 1)), str(exc))
+        return math.nan
+    if v < 0:
+        out.add(SHEET_UNITS, cell_ref(r, cols[key]), f"{label}不能为负数")
+    return v
+
+
+def _workload_number(value, label, r, c, out) -> float:
+    if _blank(value):
+        return math.nan
+    try:
+        return rules.number(value, label)
+    except rules.RuleError as exc:
+        out.add(SHEET_UNITS, cell_ref(r, c), str(exc))
+        return math.nan

@@ -1,0 +1,426 @@
+"""`dtg-xl`: the headless door. Each verb is a few lines over a library function.
+
+Exit codes: 0 done, 2 the input has problems (each named with sheet!cell), 1 an unexpected
+internal error (reported in one line; DTG_DEBUG=1 shows the traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from dtg_xl.errors import DtgError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+
+
+class UserError(DtgError):
+    """A problem with the command line itself (a missing file, a clashing output path)."""
+
+
+def _existing(path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"找不到文件：{path}")
+    return path
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=float))
+
+
+def default_output(path: Path) -> Path:
+    return path.with_name(f"{path.stem}-评价结果{path.suffix}")
+
+
+# ---------------------------------------------------------------- verbs
+def cmd_new(args) -> int:
+    from dtg_xl.delivery.template import write_template
+
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        raise UserError(f"文件已存在：{path}（覆盖请加 --force）")
+    write_template(path, profile=args.profile, example=args.example)
+    print(f"已生成：{path}")
+    return EXIT_OK
+
+
+def cmd_evaluate(args) -> int:
+    from dtg_xl.xlsx.books import FileBook
+    from dtg_xl.results.pipeline import evaluate_book, result_json
+
+    src = _existing(args.input)
+    out = src if args.in_place else Path(args.output) if args.output else default_output(src)
+    if out.resolve() == src.resolve() and not args.in_place:
+        raise UserError("输出文件与输入文件相同；要改写输入文件请使用 --in-place")
+    book = FileBook(src)
+    try:
+        result = evaluate_book(book, profile=args.profile)
+    finally:
+        book.close()
+    images = None  # made before any write, so a missing font fails with nothing written
+    if args.charts or _has_charts(src):  # charts once asked for are kept current
+        images = _chart_images(result) if result.ok else []  # no scores, no charts
+    if book.writes and images is not None:
+        from dtg_xl.core.schema import SHEET_SUMMARY
+        from dtg_xl.delivery.images import save_with_images
+
+        save_with_images(book, out, images, SHEET_SUMMARY)
+    elif book.writes:
+        book.save(out)
+    if args.json:
+        _print_json(result_json(result) | {"output": str(out)})
+    else:
+        _print_summary(result, out)
+    return EXIT_OK if result.ok else EXIT_INPUT
+
+
+def _has_charts(path: Path) -> bool:
+    from dtg_xl.delivery.images import has_our_images
+
+    return has_our_images(path)
+
+
+def _chart_images(result):
+    from dtg_xl.delivery.images import chart_images
+
+    return chart_images(result)
+
+
+def cmd_report(args) -> int:
+    from dtg_xl.delivery.report import write_report
+
+    src = _existing(args.input)
+    out = Path(args.output) if args.output else src.with_name(f"{src.stem}-评价报告.docx")
+    info = write_report(src, out, charts=not args.no_charts)
+    print(f"已生成报告：{out}（综合得分 {info.result.total:g} 分，等次：{info.result.grade}）")
+    for w in info.warnings:
+        print(f"提示：{w}")
+    if info.placeholders:
+        print(f"待填写（“报告文字”表）：{'、'.join(info.placeholders)}")
+    return EXIT_OK
+
+
+def cmd_mail(args) -> int:
+    from dtg_xl.delivery.mail import write_draft
+
+    draft = write_draft(args.input, args.output, to=args.to, sender=args.sender, cc=args.cc,
+                        report=args.report, original=args.original)
+    msg = draft.message
+    print(f"已生成邮件草稿（未发送）：{args.output}")
+    print(f"  主题：{msg['Subject']}")
+    print(f"  收件人：{msg['To'] or '（未填写）'}")
+    print(f"  附件：{'、'.join(draft.attachments)}")
+    for note in draft.notes:
+        print(f"提示：{note}")
+    return EXIT_OK
+
+
+def _print_summary(result, out: Path) -> None:
+    if not result.ok:
+        print(f"发现{len(result.errors)}个问题，未计算得分：", file=sys.stderr)
+        for p in result.errors:
+            print(f"  {p}", file=sys.stderr)
+        print(f"问题清单已写入：{out}（汇总表）", file=sys.stderr)
+        return
+    print(f"综合得分 {result.total:g} 分，等次：{result.grade}（评价方案 {result.model.profile.name}）")
+    from dtg_xl.results.margin import result_margin
+
+    m = result_margin(result)
+    print(f"  {m.down_text}；{m.up_text}")
+    if m.grade_above:
+        print("  单独挽回即可改变等次的失分：" + ("" if m.decisive else "无"))
+        for d in m.decisive:
+            print(f"    {d.l3}：失{d.lost:g}分，挽回后{d.total_if:g}分（{d.grade_if}）")
+    for c in result.categories:
+        print(f"  {c.name} {c.score:g} / {c.points:g}")
+    if result.budget:
+        b = result.budget
+        print(f"预算 {b.initial:g} + {b.added:g} = {b.adjusted:g} 万元，实际到位 {b.in_place:g}，"
+              f"实际支出 {b.spent:g}，执行率 {b.execution_rate:g}%")
+    for p in result.warnings:
+        print(f"提示：{p}")
+    print(f"结果已写入：{out}")
+
+
+def cmd_profiles(args) -> int:
+    from dtg_xl.core.profiles import available_profiles, load_profile
+
+    for name in available_profiles():
+        p = load_profile(name)
+        bands = " / ".join(f"{g}≥{lo:g}" for g, lo in p.grades)
+        print(f"{name}\t{p.title}\t{bands}")
+    return EXIT_OK
+
+
+def cmd_whatif(args) -> int:
+    from dtg_xl.xlsx.books import FileBook
+    from dtg_xl.results.whatif import WhatIfError, format_whatif, run_whatif, whatif_json
+
+    src = _existing(args.input)
+    book = FileBook(src)  # read only: nothing is written or saved
+    try:
+        w = run_whatif(book, args.set or [], profile=args.profile)
+    except WhatIfError as exc:
+        raise UserError("模拟输入有问题：\n  " + "\n  ".join(exc.problems)) from None
+    finally:
+        book.close()
+    if args.json:
+        _print_json(whatif_json(w))
+    else:
+        print("\n".join(format_whatif(w)))
+    return EXIT_OK if w.ok else EXIT_INPUT
+
+
+def cmd_unit_forms(args) -> int:
+    from dtg_xl.units.unitforms import write_unit_forms
+
+    src = _existing(args.master)
+    paths = write_unit_forms(src, Path(args.output), force=args.force)
+    for path in paths:
+        print(f"已生成：{path}")
+    print(f"共{len(paths)}个单位填报表")
+    return EXIT_OK
+
+
+def cmd_consolidate(args) -> int:
+    from dtg_xl.units.consolidate import consolidate, format_report, report_json
+
+    src = _existing(args.master)
+    out = Path(args.output) if args.output else src.with_name(f"{src.stem}-汇集{src.suffix}")
+    if out.resolve() == src.resolve():
+        raise UserError("输出文件与主表相同；请用 -o 指定另一个文件")
+    report = consolidate(src, [Path(f) for f in args.forms], out, jobs=args.jobs)
+    if args.json:
+        _print_json(report_json(report))
+    else:
+        print("\n".join(format_report(report)), file=sys.stdout if report.ok else sys.stderr)
+    return EXIT_OK if report.ok else EXIT_INPUT
+
+
+def cmd_allocate(args) -> int:
+    from dtg_xl.units.allocate import allocation_blocks, allocation_json, format_allocation, read_allocation
+    from dtg_xl.xlsx.books import FileBook
+    from dtg_xl.core.schema import SHEET_ALLOCATION
+
+    src = _existing(args.input)
+    out = Path(args.output) if args.output else src.with_name(f"{src.stem}-分配建议{src.suffix}")
+    if out.resolve() == src.resolve():
+        raise UserError("输出文件与输入文件相同；请用 -o 指定另一个文件")
+    book = FileBook(src)
+    try:
+        alloc = read_allocation(book, profile=args.profile)
+        writable = SHEET_ALLOCATION in book.sheet_names()
+        for sheet, row, col, values in allocation_blocks(alloc) if writable else []:
+            book.write(sheet, row, col, values)
+    finally:
+        book.close()
+    if writable:
+        book.save(out)
+    if args.json:
+        _print_json(allocation_json(alloc) | {"output": str(out) if writable else None})
+    else:
+        for line in format_allocation(alloc):
+            print(line, file=sys.stdout if alloc.ok else sys.stderr)
+        print(f"结果已写入：{out}（{SHEET_ALLOCATION}表）" if writable
+              else f"工作簿中没有“{SHEET_ALLOCATION}”工作表，未写文件（用 dtg-xl new 生成的新版模板含此表）")
+    return EXIT_OK if alloc.ok else EXIT_INPUT
+
+
+def cmd_build_workbook(args) -> int:
+    from dtg_xl.doors.workbook_build import build_workbook
+
+    out = build_workbook(args.output, example=None if args.blank else "dtg-2020")
+    print(f"已生成：{out}（宏工作簿）和 {out.with_suffix('.py')}（按钮调用的 Python 模块）")
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from dtg_xl.delivery.export import export_email_safe
+
+    src, out = _existing(args.input), Path(args.output)
+    export_email_safe(src, out)
+    print(f"已导出（无宏、公式已转为数值、结果表已保护）：{out}")
+    return EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    from dtg_xl.results.verify import verify_file
+
+    src = _existing(args.input)
+    verdict = verify_file(src)
+    if args.json:
+        _print_json(verdict.as_dict())
+    else:
+        print("核验通过：显示的结果与输入一致" if verdict.ok else "核验未通过：显示的结果与输入不一致")
+        for line in verdict.lines:
+            print(f"  {line}")
+        for d in verdict.differences[:50]:
+            print(f"    {d}")
+        if len(verdict.differences) > 50:
+            print(f"    ……另有 {len(verdict.differences) - 50} 处")
+    return EXIT_OK if verdict.ok else EXIT_INPUT
+
+
+def cmd_compare(args) -> int:
+    from dtg_xl.xlsx.books import FileBook
+    from dtg_xl.results.compare import SHEET_COMPARE, compare_blocks, compare_books, default_output, format_compare
+    from dtg_xl.results.pipeline import evaluate_book
+
+    paths = [_existing(args.last), _existing(args.this)]
+    out = Path(args.output) if args.output else default_output(paths[1])
+    if out.resolve() in {p.resolve() for p in paths}:
+        raise UserError("输出文件不能是输入文件之一，请用 -o 另指定")
+    last, this = FileBook(paths[0]), FileBook(paths[1])
+    try:
+        data = compare_books(last, this, paths[0].name, paths[1].name, profile=args.profile)
+        has_sheet = SHEET_COMPARE in this.sheet_names()
+        if args.output and not has_sheet:
+            raise UserError(f"“{paths[1].name}”中没有“{SHEET_COMPARE}”工作表（dtg-xl new 生成的新模板才有），"
+                            "无法写入同比表；可去掉 -o 只看结果")
+        if has_sheet:
+            evaluate_book(this, profile=args.profile)  # the copy also carries this year's results
+            for sheet, row, col, values in compare_blocks(data):
+                this.write(sheet, row, col, values)
+            this.save(out)
+    finally:
+        last.close()
+        this.close()
+    if args.json:
+        _print_json(data | {"output": str(out) if has_sheet else None})
+    else:
+        print("\n".join(format_compare(data)))
+        print(f"同比表已写入：{out}（“{SHEET_COMPARE}”工作表）" if has_sheet else
+              f"“{paths[1].name}”中没有“{SHEET_COMPARE}”工作表，未写入文件")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- wiring
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dtg-xl", description="项目支出绩效评价工作簿工具")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
+
+    p = sub.add_parser("new", help="生成评价工作簿模板")
+    p.add_argument("path", help="输出文件（.xlsx）")
+    p.add_argument("--profile", help="评价方案，如 qingdao-2020、mof-2020")
+    p.add_argument("--example", help="填入示例数据，如 dtg-2020")
+    p.add_argument("--force", action="store_true", help="覆盖已存在的文件")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("evaluate", help="校验、计分并写回结果")
+    p.add_argument("input", help="评价工作簿（.xlsx/.xlsm）")
+    p.add_argument("-o", "--output", help="输出文件（默认：输入文件名-评价结果）")
+    p.add_argument("--in-place", action="store_true", help="直接写回输入文件")
+    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
+    p.add_argument("--profile", help="覆盖工作簿中的评价方案")
+    p.add_argument("--charts", action="store_true", help="同时在“汇总”表右侧插入图表")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="生成评价报告（Word .docx）")
+    p.add_argument("input", help="评价工作簿（.xlsx/.xlsm）")
+    p.add_argument("-o", "--output", help="输出文件（默认：输入文件名-评价报告.docx）")
+    p.add_argument("--no-charts", action="store_true", help="报告中不插入图表")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("mail", help="生成邮件草稿（.eml，不发送）：附评价工作簿和结果摘要")
+    p.add_argument("input", help="已计算的评价工作簿（.xlsx/.xlsm）")
+    p.add_argument("-o", "--output", required=True, help="输出的邮件草稿（.eml）")
+    p.add_argument("--to", help="收件人，多个用分号分隔（默认取“参数”表的收件人）")
+    p.add_argument("--cc", help="抄送，多个用分号分隔")
+    p.add_argument("--from", dest="sender", help="发件人（默认取“参数”表的发件人）")
+    p.add_argument("--report", action="store_true", help="同时附上评价报告（.docx）")
+    p.add_argument("--original", action="store_true", help="附上工作簿本身，而不是邮件安全版本")
+    p.set_defaults(func=cmd_mail)
+
+    p = sub.add_parser("whatif", help="模拟：改变若干输入后重新计分（不修改文件）")
+    p.add_argument("input", help="评价工作簿（.xlsx/.xlsm）")
+    p.add_argument("--set", action="append", metavar="工作表!单元格=值",
+                   help="模拟值，可重复，如 --set 指标体系!J12=95")
+    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
+    p.add_argument("--profile", help="覆盖工作簿中的评价方案")
+    p.set_defaults(func=cmd_whatif)
+
+    p = sub.add_parser("unit-forms", help="为各单位生成填报表（只可编辑本单位一行）")
+    p.add_argument("master", help="主表（评价工作簿）")
+    p.add_argument("-o", "--output", required=True, help="输出文件夹")
+    p.add_argument("--force", action="store_true", help="覆盖文件夹中已有的同名填报表")
+    p.set_defaults(func=cmd_unit_forms)
+
+    p = sub.add_parser("consolidate", help="汇集各单位交回的填报表到主表")
+    p.add_argument("master", help="主表（评价工作簿）")
+    p.add_argument("forms", nargs="+", help="交回的单位填报表")
+    p.add_argument("-o", "--output", help="输出文件（默认：主表文件名-汇集）")
+    p.add_argument("--jobs", type=int, default=0, help="并行读取的进程数（默认按文件数自动）")
+    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
+    p.set_defaults(func=cmd_consolidate)
+
+    p = sub.add_parser("allocate", help="因素法测算下年度资金分配建议")
+    p.add_argument("input", help="评价工作簿（含分配参数表）")
+    p.add_argument("-o", "--output", help="输出文件（默认：输入文件名-分配建议）")
+    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
+    p.add_argument("--profile", help="覆盖工作簿中的评价方案（决定上年等次）")
+    p.set_defaults(func=cmd_allocate)
+
+    p = sub.add_parser("compare", help="同比：对比上年与本年的评价工作簿")
+    p.add_argument("last", help="上年评价工作簿")
+    p.add_argument("this", help="本年评价工作簿")
+    p.add_argument("-o", "--output", help="输出文件（默认：本年文件名-同比），本年文件的副本，含“同比”表")
+    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
+    p.add_argument("--profile", help="覆盖工作簿中的评价方案")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("export", help="导出可邮寄的副本：无宏、公式转为数值、结果表保护")
+    p.add_argument("input", help="评价工作簿（.xlsx/.xlsm）")
+    p.add_argument("-o", "--output", required=True, help="输出文件（.xlsx）")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("verify", help="核验：按输入重新计算，检查显示的结果是否被改动")
+    p.add_argument("input", help="计算过的评价工作簿或导出的副本")
+    p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("profiles", help="列出评价方案")
+    p.set_defaults(func=cmd_profiles)
+
+    p = sub.add_parser("build-workbook", help="生成带按钮和 xlwings 宏的 Excel 工作簿（dtg.xlsm）")
+    p.add_argument("-o", "--output", default="workbook/dtg.xlsm", help="输出文件（.xlsm，默认 workbook/dtg.xlsm）")
+    p.add_argument("--blank", action="store_true", help="不填入2020年示例数据")
+    p.set_defaults(func=cmd_build_workbook)
+    return parser
+
+
+def os_error_message(exc: OSError) -> str:
+    """A locked, read-only or missing path, said plainly (the strerror text is English)."""
+    import errno
+
+    name = exc.filename2 or exc.filename or ""
+    reasons = {errno.EACCES: "没有写入权限：文件可能正在 Excel/WPS 中打开，或文件/文件夹是只读的",
+               errno.EPERM: "没有权限：文件可能正在 Excel/WPS 中打开，或文件/文件夹是只读的",
+               errno.EROFS: "所在磁盘是只读的", errno.ENOSPC: "磁盘空间不足",
+               errno.ENOENT: "文件或文件夹不存在", errno.EISDIR: "这是一个文件夹，不是文件",
+               errno.ENOTDIR: "路径中的某一级不是文件夹", errno.EBUSY: "文件正被其他程序占用"}
+    reason = reasons.get(exc.errno, f"无法读写文件（{exc.strerror or exc}）")
+    return f"{reason}：{name}" if name else reason
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DtgError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as exc:  # locked or read-only output, full disk …
+        print(f"错误：{os_error_message(exc)}", file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback, for users
+        if os.environ.get("DTG_DEBUG"):
+            raise
+        print(f"内部错误（请将此信息反馈给开发者）：{type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

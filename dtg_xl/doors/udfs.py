@@ -1,0 +1,246 @@
+"""Excel custom functions (UDFs): ``=DTG_SCORE(...)`` and friends, category "DTG".
+
+Written in the ``import xlwings as xw`` style so one module serves classic xlwings ("UDF
+Modules" = ``dtg_xl.doors.udfs`` in the workbook's ``xlwings.conf`` sheet, then "Import Functions"),
+xlwings Server and xlwings Lite.  Outside Windows ``xw.func``/``xw.arg`` are pass-through
+decorators, so every function here is plain Python and tested as such.
+
+Doors only: each function calls the engine's rules (``rules.score_one``, ``engine.score_table``,
+``profiles``); no rule is written here.  A bad argument returns a Chinese message into the
+cell instead of raising, because Excel would otherwise show a Python traceback.
+
+Argument names are ASCII on purpose: classic xlwings writes them into generated VBA, and VBA
+identifiers outside the system code page break on non-Chinese Windows.  The Chinese names
+users see are in each argument's ``doc`` (shown by Excel's function wizard).
+"""
+from __future__ import annotations
+
+
+import numpy as np
+import xlwings as xw
+
+from dtg_xl.xlsx.cells import is_blank as _blank
+from dtg_xl.core import engine
+from dtg_xl.core import rules
+from dtg_xl.core.excel_round import excel_round
+from dtg_xl.core.profiles import ProfileError, load_profile
+from dtg_xl.core.schema import HEADER_ROW, INDICATOR_COLUMNS
+
+CATEGORY = "DTG"
+
+
+def _message(exc: Exception) -> str:
+    """The text a cell shows for a bad argument."""
+    if isinstance(exc, (rules.RuleError, ProfileError)):
+        return f"错误：{exc}"
+    return f"错误：参数无法识别（{type(exc).__name__}）"
+
+
+def _cells(values) -> list:
+    """A range argument (scalar, row, column or 2-D) as a flat list of cells."""
+    if not isinstance(values, (list, tuple)):
+        return [values]
+    out = []
+    for item in values:
+        out.extend(_cells(item))
+    return out
+
+
+# ---------------------------------------------------------------- one indicator
+@xw.func(category=CATEGORY)
+@xw.arg("method", doc="评分方法：正向、反向、反向比值、等于、定性、扣分、分档、是否、排名、要素（或英文别名）")
+@xw.arg("points", doc="分值（该三级指标的满分）")
+@xw.arg("target", doc="目标值；“是否”方法填“是”或“否”（空=是）；定性、扣分、分档可留空")
+@xw.arg("actual", doc="实际值（实际完成值）；定性、扣分可留空")
+@xw.arg("detail", doc="按方法填写：定性→定性等级；扣分→扣分合计；分档→分档标准，如“≥95:100%；≥90:80%”")
+@xw.arg("given", doc="定性方法的评定得分（须落在定性等级对应的区间内）")
+def DTG_SCORE(method, points, target=None, actual=None, detail=None, given=None):
+    """计算一个三级指标的得分（与“计算评分”按钮同一套评分规则，按Excel的ROUND保留两位小数）。"""
+    try:
+        name = rules.canonical_method(method)
+        actual = _actual(actual, None, "请直接引用基准对比表的压缩率单元格，或改用 DTG_SCORE_TABLE")
+        level = detail if name == "定性" else None
+        deducted = detail if name == "扣分" else None
+        bands = detail if name == "分档" else None
+        return rules.score_one(name, points, target, actual, level, given, deducted, bands)
+    except Exception as exc:  # noqa: BLE001 - a cell shows a message, never a traceback
+        return _message(exc)
+
+
+# ---------------------------------------------------------------- a whole table
+def _header_columns(header: list) -> dict[str, int]:
+    """指标体系 header text -> internal name -> 0-based column (as the model reads it)."""
+    found = {}
+    for i, value in enumerate(header):
+        text = "" if value is None else str(value).strip().replace("\n", "")
+        if text in INDICATOR_COLUMNS and INDICATOR_COLUMNS[text] not in found:
+            found[INDICATOR_COLUMNS[text]] = i
+    return found
+
+
+class _RangeBook:
+    """A one-sheet book over a range's values, so the 基准对比 reader runs unchanged."""
+
+    def __init__(self, sheet: str, rows: list[list]):
+        self.sheet, self.rows = sheet, [["" if v is None else v for v in row] for row in rows]
+
+    def sheet_names(self) -> list[str]:
+        return [self.sheet]
+
+    def sheet_values(self, name: str) -> list[list]:
+        return self.rows
+
+
+def _baselines(rows):
+    """基准对比 rows (header first) read by the model's own reader; None when not given."""
+    if rows is None or not isinstance(rows, (list, tuple)) or not rows or not isinstance(rows[0], (list, tuple)):
+        return None
+    from dtg_xl.core.baselines import read_baselines
+    from dtg_xl.core.schema import SHEET_BASELINES
+
+    return read_baselines(_RangeBook(SHEET_BASELINES, rows), lambda sheet, cell, message: None)
+
+
+def _actual(value, baselines, hint: str):
+    """实际值, with a 基准对比 reference resolved to its 压缩率 when the 基准对比 range is given."""
+    from dtg_xl.core.baselines import reference_name, resolve_actual
+
+    if reference_name(value) is not None and baselines is None:
+        raise rules.RuleError(f"实际值引用了“基准对比”表：{hint}", "actual")
+    return resolve_actual(value, baselines)
+
+
+def score_table_values(rows: list[list], baseline_rows: list[list] | None = None) -> list[list]:
+    """Scores of an indicator range whose first row is the 指标体系 header: one value per
+    data row (a score, a message for a bad row, '' for an empty row).  ``baseline_rows`` is
+    the 基准对比 range (header first) that 实际值 references like “基准对比:进口整体通关时间” use."""
+    if not isinstance(rows, (list, tuple)) or not rows or not isinstance(rows[0], (list, tuple)):
+        return [["错误：请选择包含表头行的整个指标区域"]]
+    baselines = _baselines(baseline_rows)
+    cols = _header_columns(list(rows[0]))
+    missing = [h for h in ("分值", "评分方法") if INDICATOR_COLUMNS[h] not in cols]
+    if missing:
+        return [[f"错误：区域第一行应为指标体系表头，缺少：{'、'.join(missing)}"]]
+
+    def cell(row, name):
+        i = cols.get(name)
+        return row[i] if i is not None and i < len(row) else None
+
+    out: list = [""] * (len(rows) - HEADER_ROW)
+    good, prepared = [], []
+    for k, row in enumerate(rows[HEADER_ROW:]):
+        row = list(row) if isinstance(row, (list, tuple)) else [row]
+        if all(_blank(cell(row, n)) for n in ("l3", "points", "method")):
+            continue  # an empty line, as the model skips it
+        try:
+            prepared.append(rules.prepare(
+                cell(row, "method"), cell(row, "points"), cell(row, "target"),
+                _actual(cell(row, "actual"), baselines, "请在第二个参数给出基准对比区域（含表头）"),
+                cell(row, "level"), cell(row, "given"), cell(row, "deduction"), cell(row, "criteria")))
+            good.append(k)
+        except Exception as exc:  # noqa: BLE001
+            out[k] = _message(exc)
+    if prepared:
+        bands = np.empty(len(prepared), dtype=object)  # tuples of Band, one per row, not a 2-D array
+        bands[:] = [p.bands for p in prepared]
+        table = {
+            "method": [p.method for p in prepared],
+            "points": [p.points for p in prepared],
+            "target": [p.target for p in prepared],
+            "actual": [p.actual for p in prepared],
+            "given": [p.given for p in prepared],
+            "deduction": [p.deducted for p in prepared],
+            "bands": bands,
+        }
+        for k, score in zip(good, engine.score_table(table).tolist()):
+            out[k] = score
+    return [[v] for v in out] or [[""]]
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("table", ndim=2, doc="整个指标区域，第一行为“指标体系”表头（含分值、评分方法等列）")
+@xw.arg("baselines", ndim=2, doc="可选：“基准对比”表区域（含表头），实际值写“基准对比:指标名”时需要")
+def DTG_SCORE_TABLE(table, baselines=None):
+    """一次计算整张指标表的得分，返回一列（自动溢出，每个数据行一个得分；有问题的行显示原因）。"""
+    try:
+        return score_table_values(table, baselines)
+    except Exception as exc:  # noqa: BLE001
+        return [[_message(exc)]]
+
+
+# ---------------------------------------------------------------- totals, grade, rates
+@xw.func(category=CATEGORY)
+@xw.arg("scores", ndim=2, doc="得分区域（空白单元格不计）")
+def DTG_TOTAL(scores):
+    """合计得分区域，按Excel的ROUND保留两位小数；区域中有非数字内容时给出提示。"""
+    try:
+        total = 0.0
+        for i, value in enumerate(_cells(scores), start=1):
+            if _blank(value):
+                continue
+            total += rules.number(value, f"得分区域第{i}个单元格")
+        return excel_round(total, 2)
+    except Exception as exc:  # noqa: BLE001
+        return _message(exc)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("total", doc="综合得分")
+@xw.arg("profile", doc="评价方案，如 mof-2020（优≥90，良≥80，中≥60）、qingdao-2020（中≥70）；留空为 mof-2020")
+def DTG_GRADE(total, profile=None):
+    """按评价方案的等级划分，返回优/良/中/差（下限含本数：90.00为优，89.99为良）。"""
+    try:
+        value = rules.number(total, "综合得分")
+        return load_profile(None if _blank(profile) else str(profile)).grade(value)
+    except Exception as exc:  # noqa: BLE001
+        return _message(exc)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("spent", doc="实际支出（万元）")
+@xw.arg("budget", doc="预算数或实际到位资金（万元）")
+def DTG_EXEC_RATE(spent, budget):
+    """预算执行率（%）= 实际支出 ÷ 预算 × 100，保留两位小数；100 表示 100%。"""
+    try:
+        s = rules.number(spent, "实际支出")
+        b = rules.number(budget, "预算")
+        if b <= 0:
+            raise rules.RuleError("预算应大于0")
+        unit = {"initial": b, "added": 0.0, "in_place": b, "spent": s}
+        return engine.budget_of([unit], "实际到位").execution_rate  # the engine's formula
+    except Exception as exc:  # noqa: BLE001
+        return _message(exc)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("baseline", doc="基准值（如2017年整体通关时间，小时）")
+@xw.arg("current", doc="当期值（如本年度整体通关时间，小时）")
+def DTG_COMPRESSION(baseline, current):
+    """通关时间压缩率（%）=（基准值 − 当期值）÷ 基准值 × 100，保留两位小数。"""
+    try:
+        base = rules.number(baseline, "基准值")
+        now = rules.number(current, "当期值")
+        if base <= 0:
+            raise rules.RuleError("基准值应大于0")
+        if now < 0:
+            raise rules.RuleError("当期值不能为负数")
+        from dtg_xl.core.baselines import compression_rate  # the one formula, shared with 基准对比
+
+        return compression_rate(base, now)
+    except Exception as exc:  # noqa: BLE001
+        return _message(exc)
+
+
+# ---------------------------------------------------------------- grade margin
+@xw.func(category=CATEGORY)
+@xw.arg("total", doc="综合得分")
+@xw.arg("profile", doc="评价方案，如 mof-2020、qingdao-2020；留空为 mof-2020")
+def DTG_MARGIN(total, profile=None):
+    """综合得分距本等次下限和上一等次下限各多少分，如“高于“优”下限（90分）6.65 分……”。"""
+    try:
+        from dtg_xl.results.margin import grade_margin
+
+        m = grade_margin(rules.number(total, "综合得分"), None if _blank(profile) else str(profile))
+        return f"{m.down_text}；{m.up_text}"
+    except Exception as exc:  # noqa: BLE001 - a cell shows a message, never a traceback
+        return _message(exc)

@@ -1,0 +1,68 @@
+"""Fingerprint of what a result was computed from.
+
+The fingerprint is a SHA-256 over the checked inputs (the whole ``Model``: parameters,
+indicators, units, baselines, the effective profile with its grade bands) and the engine
+version, shown as the 汇总 fact “数据指纹” (``layout.FACTS``).  A fact cell, rather than a
+custom document property or a defined name, because both doors write it the same way (the
+file patch and xlwings' ``range.value`` write the same result blocks), it needs no extra
+package part, it survives Excel/WPS/LibreOffice saving the file, it is visible to a reader and
+an export keeps it as a value.
+
+It detects inconsistency, not forgery: anyone with the tool can recompute it, so ``verify``
+(``results/verify.py``) does not trust it alone.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import numbers
+from datetime import date, datetime
+
+from dtg_xl import __version__
+
+PREFIX = "sha256:"
+DIGITS = 24  # hex digits shown (96 bits: ample to tell two input sets apart)
+ENGINE = f"dtg_xl {__version__}"
+_SKIP_FIELDS = {"errors", "warnings"}  # derived from the inputs, not inputs
+# facts that are expected to differ between a run and its re-computation
+VOLATILE_FACTS = ("计算时间", "引擎版本", "数据指纹")
+
+
+def _plain(x):
+    """A JSON-able, door-independent form (calamine gives 2020, xlwings 2020.0)."""
+    if x is None or isinstance(x, str):
+        return x
+    if isinstance(x, bool) or type(x).__name__ == "bool_":
+        return bool(x)
+    if isinstance(x, numbers.Integral):
+        return int(x)
+    if isinstance(x, numbers.Real):
+        f = float(x)
+        if math.isnan(f):
+            return None
+        return int(f) if f.is_integer() and abs(f) < 2 ** 53 else repr(f)
+    if isinstance(x, (datetime, date)):
+        return x.isoformat()
+    if hasattr(x, "tolist"):  # numpy arrays and scalars
+        return _plain(x.tolist())
+    if isinstance(x, dict):
+        return [[str(k), _plain(v)] for k, v in sorted(x.items(), key=lambda kv: str(kv[0]))]
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, (set, frozenset)):
+        return sorted((_plain(v) for v in x), key=repr)
+    if dataclasses.is_dataclass(x):
+        return [[f.name, _plain(getattr(x, f.name))] for f in dataclasses.fields(x) if f.name not in _SKIP_FIELDS]
+    if hasattr(x, "__dict__"):
+        return _plain({k: v for k, v in vars(x).items() if not k.startswith("_") and k not in _SKIP_FIELDS})
+    return str(x)
+
+
+def fingerprint(model, engine: str = ENGINE) -> str | None:
+    """``sha256:…`` of the model's inputs, its profile and the engine version (None: no model)."""
+    if model is None or isinstance(model, list):
+        return None
+    payload = json.dumps([engine, _plain(model)], ensure_ascii=False, separators=(",", ":"))
+    return PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:DIGITS]

@@ -1,0 +1,186 @@
+"""Where results go: the 汇总 sheet's blocks and the 得分 column, as blocks of values.
+
+``result_blocks`` turns a Result into ``(sheet, row, col, rows2d)`` blocks; a book writes them
+(a file patch headless, ``range.value`` in Excel).  The template formats the same blocks, so
+both read their positions from here.  Every block is written in full, blanks included, so a
+shorter result never leaves stale numbers from an earlier run.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from dtg_xl import __version__
+from dtg_xl.core.deviation import WARNING_PREFIX
+from dtg_xl.core.engine import Result
+from dtg_xl.results.fingerprint import fingerprint
+from dtg_xl.results.margin import result_margin
+from dtg_xl.xlsx.cells import col_letter
+from dtg_xl.core.schema import SHEET_INDICATORS, SHEET_SUMMARY
+
+
+@dataclass(frozen=True)
+class Block:
+    title: str
+    header_row: int
+    first_row: int
+    capacity: int  # data rows
+    headers: tuple[str, ...]
+    col: int = 1
+
+    @property
+    def last_row(self) -> int:
+        return self.first_row + self.capacity - 1
+
+    @property
+    def width(self) -> int:
+        return len(self.headers)
+
+
+# 汇总: key facts in column A with their values in B (merged B:G), then the tables below
+FACTS_ROW = 3
+FACTS = ("项目名称", "评价年度", "评价方案", "计分方式", "综合得分", "评价等次",
+         "距本等次下限", "距上一等次", "决定等次的失分",  # dtg_xl.results.margin
+         "计算时间", "校验结果", "引擎版本", "数据指纹")  # 数据指纹: dtg_xl.results.fingerprint
+FACT_ROW = {label: FACTS_ROW + i for i, label in enumerate(FACTS)}
+# room for up to 14 facts (rows 3..16); each block's title sits on the row above its header
+CATEGORIES = Block("一级指标得分", 20, 21, 12, ("一级指标", "分值/权重", "得分", "得分率", "指标内得分", "指标内分值"))
+LOSSES = Block("失分明细（扣分及未达目标）", 36, 37, 60, ("一级指标", "二级指标", "三级指标", "分值", "得分", "失分", "原因"))
+BUDGET = Block("预算执行情况（万元）", 100, 101, 1, ("年初预算", "追加预算", "调整后预算", "实际到位", "实际支出", "资金到位率", "预算执行率", "预算执行得分"))
+UNITS = Block("各单位预算执行（万元）", 105, 106, 60, ("单位名称", "单位类别", "年初预算", "追加预算", "调整后预算", "实际到位", "实际支出", "资金到位率", "预算执行率"))
+# errors first, then warnings prefixed 提示 (same where-to-fix list; a warning does not stop scoring)
+ERRORS = Block("校验问题与提示", 20, 21, 100, ("工作表", "单元格", "问题"), col=11)
+SUMMARY_BLOCKS = (CATEGORIES, LOSSES, BUDGET, UNITS, ERRORS)
+PERCENT_COLUMNS = {CATEGORIES: (3,), BUDGET: (5, 6), UNITS: (7, 8)}  # 0-based within the block
+
+
+def _nan_to_none(value):
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _fill(block: Block, rows: list[list]) -> list[list]:
+    """Pad to the block's full size with blanks; an overflow row says how many were left out."""
+    if len(rows) > block.capacity:
+        left_out = len(rows) - block.capacity + 1
+        rows = rows[: block.capacity - 1] + [[f"……另有{left_out}行未列出"] + [None] * (block.width - 1)]
+    padded = [[_nan_to_none(v) for v in row] + [None] * (block.width - len(row)) for row in rows]
+    return padded + [[None] * block.width for _ in range(block.capacity - len(padded))]
+
+
+def loss_reason(result: Result, i: int) -> str:
+    """Why indicator i lost points: the evaluator's reason, or what the numbers say, followed
+    by the 偏差原因 and 改进措施 the evaluator wrote."""
+    t = result.model.indicators
+    base = _numbers_reason(t, i)
+    notes = [f"{label}：{t[name][i]}" for label, name in (("偏差原因", "deviation_reason"), ("改进措施", "improvement"))
+             if name in t and t[name][i]]
+    return "；".join(x for x in (base, *notes) if x)
+
+
+def _numbers_reason(t: dict, i: int) -> str:
+    if t["reason"][i]:
+        return t["reason"][i]
+    method = t["method"][i]
+    if method == "定性":
+        return f"定性评价：{t['level'][i]}"
+    if method in ("是否",):
+        return "未达到目标（是/否）"
+    actual, target = t["actual"][i], t["target"][i]
+    unit = t["unit"][i]
+    if not math.isnan(actual) and not math.isnan(target):
+        return f"实际值{actual:g}{unit}，目标值{target:g}{unit}"
+    if not math.isnan(actual):
+        return f"实际值{actual:g}{unit}"
+    return ""
+
+
+def losses(result: Result) -> list[dict]:
+    """Indicators scored below their points, in table order."""
+    t = result.model.indicators
+    out = []
+    for i, score in enumerate(result.scores):
+        lost = round(float(t["points"][i] - score), 10)
+        if lost > 0:
+            out.append({"row": int(t["row"][i]), "l1": t["l1"][i], "l2": t["l2"][i], "l3": t["l3"][i],
+                        "points": float(t["points"][i]), "score": float(score), "lost": lost,
+                        "reason": loss_reason(result, i)})
+    return out
+
+
+def result_blocks(result: Result, when: datetime | None = None) -> list[tuple[str, int, int, list[list]]]:
+    """Everything the pipeline writes, as (sheet, top row, left col, 2-D values)."""
+    model = result.model
+    when = (when or datetime.now()).strftime("%Y-%m-%d %H:%M:%S")
+    status = "通过" if result.ok else f"发现{len(result.errors)}个问题，未计算得分，见右侧“{ERRORS.title}”"
+    if result.ok and result.warnings:
+        status += f"（另有{len(result.warnings)}条提示，见右侧“{ERRORS.title}”）"
+    margin = result_margin(result)
+    facts = {
+        "项目名称": model.params.get("project") if model else None,
+        "评价年度": model.params.get("year") if model else None,
+        "评价方案": model.profile.name if model else None,
+        "计分方式": model.weighting if model else None,
+        "综合得分": result.total, "评价等次": result.grade,
+        "距本等次下限": margin.down_text if margin else None,
+        "距上一等次": margin.up_text if margin else None,
+        "决定等次的失分": margin.decisive_text if margin else None,
+        "计算时间": when, "校验结果": status, "引擎版本": f"dtg_xl {__version__}",
+        "数据指纹": fingerprint(model),
+    }
+    blocks = [(SHEET_SUMMARY, FACTS_ROW, 2, [[facts[label]] for label in FACTS])]
+    error_rows = [[p.sheet, p.cell, p.message] for p in result.errors]
+    error_rows += [[p.sheet, p.cell, f"{WARNING_PREFIX}：{p.message}"] for p in result.warnings]
+    blocks.append(_block(ERRORS, error_rows))
+    category_rows, loss_rows, budget_rows, unit_rows = [], [], [], []
+    if result.ok:
+        for c in result.categories:
+            rate = c.raw_score / c.raw_points if c.raw_points else None
+            category_rows.append([c.name, c.points, c.score, rate, c.raw_score, c.raw_points])
+        category_rows.append(["合计", sum(c.points for c in result.categories), result.total])
+        if result.budget_score is not None:
+            category_rows.insert(-1, ["预算执行", model.profile.budget_score_points, result.budget_score])
+        loss_rows = [[x["l1"], x["l2"], x["l3"], x["points"], x["score"], x["lost"], x["reason"]]
+                     for x in losses(result)]
+        if result.budget:
+            b = result.budget
+            budget_rows = [[b.initial, b.added, b.adjusted, b.in_place, b.spent, b.in_place_rate / 100,
+                            b.execution_rate / 100, result.budget_score]]
+        unit_rows = [[u["name"], u["kind"], u["initial"], u["added"], u["adjusted"], u["in_place"],
+                      u["spent"], u["in_place_rate"] / 100, u["execution_rate"] / 100] for u in result.units]
+    blocks += [_block(CATEGORIES, category_rows), _block(LOSSES, loss_rows),
+               _block(BUDGET, budget_rows), _block(UNITS, unit_rows)]
+    if model is not None and len(model.rows):
+        blocks += score_column_blocks(result)
+    if model is not None:
+        from dtg_xl.core.baselines import rate_blocks
+
+        blocks += rate_blocks(model.baselines)  # 基准对比.压缩率, computed from its inputs
+    return blocks
+
+
+def _block(block: Block, rows: list[list]):
+    return (SHEET_SUMMARY, block.first_row, block.col, _fill(block, rows))
+
+
+def score_column_blocks(result: Result):
+    """指标体系.得分, one contiguous run of rows per block (blank when not scored)."""
+    model = result.model
+    col = model.indicator_columns["score"]
+    values = result.scores if result.ok else [None] * len(model.rows)
+    runs, start, current = [], None, []
+    for row, value in zip(model.rows.tolist(), values):
+        if start is not None and row != start + len(current):
+            runs.append((SHEET_INDICATORS, start, col, current))
+            start, current = None, []
+        if start is None:
+            start = row
+        current.append([None if value is None else float(value)])
+    if current:
+        runs.append((SHEET_INDICATORS, start, col, current))
+    return runs
+
+
+def block_range(block: Block) -> str:
+    return (f"{col_letter(block.col)}{block.first_row}:"
+            f"{col_letter(block.col + block.width - 1)}{block.last_row}")

@@ -1,0 +1,64 @@
+"""The one pipeline every door runs: a book in → read, check, score → results written back.
+
+The CLI passes a FileBook, the Excel button an xlwings book; both get the same Result and the
+same cells written.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from dtg_xl.core.engine import Result, evaluate
+from dtg_xl.results.layout import losses, result_blocks
+from dtg_xl.results.margin import result_margin
+from dtg_xl.core.model import read_model
+from dtg_xl.results.whatif import SHEET_SIMULATION, simulation_blocks
+
+
+def evaluate_book(book, when: datetime | None = None, profile: str | None = None) -> Result:
+    """Evaluate a book and write its results (or its problem list) into it."""
+    model = read_model(book, profile=profile)
+    result = Result(model=None, errors=model) if isinstance(model, list) else evaluate(model)
+    present = set(book.sheet_names())
+    for sheet, row, col, values in result_blocks(result, when):
+        if sheet in present:
+            book.write(sheet, row, col, values)
+    if SHEET_SIMULATION in present:  # what-if rows typed on 模拟: simulated beside them, inputs untouched
+        for sheet, row, col, values in simulation_blocks(book, profile, base=result):
+            book.write(sheet, row, col, values)
+    return result
+
+
+def _num(value):
+    return None if value is None or value != value else value  # NaN -> None for JSON
+
+
+def result_json(result: Result) -> dict:
+    """The machine-readable result (the `dtg-xl evaluate --json` contract)."""
+    model = result.model
+    out = {
+        "total": result.total,
+        "grade": result.grade,
+        "profile": model.profile.name if model else None,
+        "weighting": model.weighting if model else None,
+        "categories": [{"name": c.name, "points": c.points, "score": c.score} for c in result.categories],
+        "indicators": [],
+        "losses": losses(result) if result.ok and model else [],
+        "budget": result.budget.as_dict() if result.budget else None,
+        "budget_score": result.budget_score,
+        "units": [{k: _num(v) for k, v in u.items()} for u in result.units],
+        "errors": [p.as_dict() for p in result.errors],
+        "warnings": [p.as_dict() for p in result.warnings],
+        "margin": margin.as_dict() if (margin := result_margin(result)) else None,
+    }
+    if model is not None:
+        t = model.indicators
+        for i in range(len(t["row"])):
+            out["indicators"].append({
+                "row": int(t["row"][i]), "l1": t["l1"][i], "l2": t["l2"][i], "l3": t["l3"][i],
+                "method": t["method"][i], "points": _num(float(t["points"][i])),
+                "target": _num(float(t["target"][i])), "actual": _num(float(t["actual"][i])),
+                "score": float(result.scores[i]) if result.scores is not None else None,
+                "deduction": _num(float(t["deduction"][i])), "reason": t["reason"][i],
+                "deviation_reason": t["deviation_reason"][i], "improvement": t["improvement"][i],
+            })
+    return out

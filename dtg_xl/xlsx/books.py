@@ -1,0 +1,80 @@
+"""Books: what the pipeline reads from and writes to.
+
+A book lists its sheets, gives a sheet's values as rows from A1, and takes blocks of values
+(``write(sheet, row, col, rows2d)``).  ``FileBook`` is a workbook file read with
+python-calamine and written by patching only the written sheets; the Excel door has its own
+book over a live ``xlwings.Book`` (``dtg_xl.xlsx.xlwings_book``).
+"""
+from __future__ import annotations
+
+import zipfile
+import zlib
+from collections import defaultdict
+from pathlib import Path
+
+from lxml import etree
+
+from dtg_xl.errors import DtgError
+from dtg_xl.xlsx.patch import PatchError, patch_workbook
+
+
+class BookError(DtgError):
+    """A workbook that cannot be opened; the message is for the user."""
+
+
+class FileBook:
+    def __init__(self, path: str | Path):
+        from python_calamine import CalamineWorkbook
+
+        from dtg_xl.xlsx.preflight import PreflightError, check
+
+        self.path = Path(path)
+        try:
+            # before calamine sees the file: a hostile one can abort the process (see preflight)
+            self.preflight = check(self.path)
+        except PreflightError as exc:
+            raise BookError(f"无法读取工作簿“{self.path.name}”：{exc}") from None
+        try:
+            self._wb = CalamineWorkbook.from_path(str(self.path))
+        except Exception:  # noqa: BLE001 - CalamineError, OSError, and pyo3 panics
+            raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
+        except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException(BaseException)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
+        self._cache: dict[str, list[list]] = {}
+        self.writes: dict[str, dict[tuple[int, int], object]] = defaultdict(dict)
+
+    def sheet_names(self) -> list[str]:
+        return list(self._wb.sheet_names)
+
+    def sheet_values(self, name: str) -> list[list]:
+        """Rows of cell values from A1 (empty cells are '')."""
+        if name not in self._cache:
+            try:
+                sheet = self._wb.get_sheet_by_name(name)
+                self._cache[name] = sheet.to_python(skip_empty_area=False)
+            except BaseException as exc:  # noqa: BLE001 - see __init__: panics are BaseException
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                raise BookError(f"无法读取工作簿“{self.path.name}”的工作表“{name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
+        return self._cache[name]
+
+    def write(self, sheet: str, row: int, col: int, values: list[list]) -> None:
+        for i, line in enumerate(values):
+            for j, value in enumerate(line):
+                self.writes[sheet][(row + i, col + j)] = value
+
+    def save(self, path: str | Path) -> Path:
+        """Write the collected values into a copy at path (atomic; path may be the source)."""
+        path = Path(path)
+        try:
+            patch_workbook(self.path, path, dict(self.writes))
+        except PatchError as exc:
+            raise BookError(f"无法写入“{path.name}”：{exc}") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, etree.XMLSyntaxError):  # pre-flight checks these first
+            raise BookError(f"工作簿“{self.path.name}”已损坏，无法写入结果") from None
+        return path
+
+    def close(self) -> None:
+        self._wb.close()

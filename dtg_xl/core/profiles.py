@@ -5,11 +5,12 @@ A new city's or year's rules are a new ``profiles/NAME.toml`` (or a path to one)
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 from dtg_xl.errors import DtgError
+from dtg_xl.core.policy import Policy, PolicyError, from_profile_data
 from dtg_xl.core.schema import EXECUTION_BASES, WEIGHTING_FLAT, WEIGHTING_NESTED
 
 DEFAULT_PROFILE = "mof-2020"
@@ -27,7 +28,8 @@ class Profile:
     weighting: str = WEIGHTING_FLAT
     full_marks: float = 100.0
     execution_base: str = "实际到位"
-    budget_score_points: float = 0.0
+    budget_score_points: float = 0.0  # = policy.budget_points (kept for the code that reads it)
+    policy: Policy = Policy()  # 计分规则 (dtg_xl.core.policy); a workbook's 参数 rows may override it
 
     def grade(self, total: float) -> str:
         for name, lower in self.grades:
@@ -68,8 +70,12 @@ def _parse(data: dict, key: str) -> Profile:
             full_marks=float(data.get("full_marks", 100)),
             execution_base=str(data.get("execution_base", "实际到位")),
             budget_score_points=float(data.get("budget_score_points", 0)))
+        policy = from_profile_data(data, profile.budget_score_points)
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"评价方案“{key}”格式不对：{exc}") from None
+    except PolicyError as exc:
+        raise ProfileError(f"评价方案“{key}”的计分规则不对：{exc}") from None
+    profile = with_policy(profile, policy)
     if profile.weighting not in (WEIGHTING_FLAT, WEIGHTING_NESTED):
         raise ProfileError(f"评价方案“{key}”的计分方式应为{WEIGHTING_FLAT}或{WEIGHTING_NESTED}")
     if profile.execution_base not in EXECUTION_BASES:
@@ -77,3 +83,8 @@ def _parse(data: dict, key: str) -> Profile:
     if not grades:
         raise ProfileError(f"评价方案“{key}”没有等级")
     return profile
+
+
+def with_policy(profile: Profile, policy: Policy) -> Profile:
+    """The profile under another policy; its budget_score_points follows 预算执行分值."""
+    return replace(profile, policy=policy, budget_score_points=policy.budget_points)

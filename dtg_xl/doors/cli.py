@@ -151,7 +151,7 @@ def cmd_profiles(args) -> int:
     for name in available_profiles():
         p = load_profile(name)
         bands = " / ".join(f"{g}≥{lo:g}" for g, lo in p.grades)
-        print(f"{name}\t{p.title}\t{bands}")
+        print(f"{name}\t{p.title}\t{bands}\t{p.policy.describe()}")
     return EXIT_OK
 
 

@@ -15,7 +15,7 @@ from dtg_xl.core.deviation import deviation_warnings, over_warnings
 from dtg_xl.core.excel_round import excel_round
 from dtg_xl.core.model import Model, Problem
 from dtg_xl.core.policy import Policy
-from dtg_xl.core.schema import EXECUTION_BASES, WEIGHTING_NESTED
+from dtg_xl.core.schema import EXECUTION_BASES, SHEET_UNITS, WEIGHTING_NESTED
 
 
 _SPEC_METHODS = ("分档", "阶梯扣分", "偏离度", "公式")  # rows grouped by their parsed 评分标准 too
@@ -173,6 +173,14 @@ def evaluate(model: Model) -> Result:
                          **budget_of([u], model.execution_base).as_dict()} for u in model.units]
     if model.profile.budget_score_points:
         rate = result.budget.execution_rate if result.budget else math.nan
+        if math.isnan(rate):  # a budget line worth points needs a budget to execute against
+            base = "实际到位" if EXECUTION_BASES[model.execution_base] == "in_place" else "调整后预算"
+            result.errors.append(Problem(SHEET_UNITS, "", (
+                f"预算执行分值为{model.profile.budget_score_points:g}分，但单位填报中的{base}合计为0（或没有单位），"
+                f"无法计算预算执行率；请填写预算数，或在参数表把预算执行分值设为0")))
+            result.scores = result.formula_scores = None
+            result.categories = []
+            return result
         share = 0.0 if math.isnan(rate) else min(rate / 100, 1.0)
         result.budget_score = float(policy.round(model.profile.budget_score_points * share))
         total += result.budget_score

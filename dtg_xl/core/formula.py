@@ -77,11 +77,14 @@ def _compile(text: str) -> Formula:
             tokens, builder = formulas.Parser().ast(text)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the user's formula
         raise _bad(f"公式“{text}”无法解析（{str(exc).splitlines()[0][:80]}）") from None
+    for tok in tokens:  # functions first: INDIRECT("A1") is refused for INDIRECT, not for its A1
+        name = getattr(tok, "name", str(tok))
+        if isinstance(tok, Function) and name.upper() not in FUNCTIONS:
+            raise _bad(f"公式中不支持函数“{name}”")
     for tok in tokens:
         name = getattr(tok, "name", str(tok))
         if isinstance(tok, Function):
-            if name.upper() not in FUNCTIONS:
-                raise _bad(f"公式中不支持函数“{name}”")
+            continue
         elif isinstance(tok, Range):
             if name not in FIELDS:
                 raise _bad(f"公式中的“{name}”不是本行字段（不能引用单元格、工作表或其他文件）")

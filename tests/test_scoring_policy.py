@@ -383,3 +383,35 @@ def test_dtg_score_takes_new_methods_and_policy_options():
     assert "调整原因" in DTG_SCORE("正向", 10, 100, 100, None, 7)
     assert DTG_SCORE("正向", 10, 100, 100, options="得分精度=3").startswith("错误：得分精度")
     assert DTG_SCORE("公式", 10, 10, 30, '=WEBSERVICE("http://127.0.0.1")').startswith("错误：")
+
+
+# ---------------------------------------------------------------- fingerprint and verify
+def test_unused_new_inputs_keep_the_fingerprint_of_earlier_builds(tmp_path, capsys):
+    """The 2020 example's 数据指纹 is the one the build before issue 12 wrote (its template had no
+    计分规则 rows, 公式得分 or 调整原因): inputs left blank do not change what a result was computed from."""
+    from dtg_xl.results.fingerprint import fingerprint
+    from dtg_xl.xlsx.books import FileBook
+    from dtg_xl.core.model import read_model
+
+    path = write_template(tmp_path / "ex.xlsx", example="dtg-2020")
+    book = FileBook(path)
+    try:
+        assert fingerprint(read_model(book)) == "sha256:d663942b5d7bda3ccb226072"
+    finally:
+        book.close()
+
+
+def test_formula_and_adjusted_workbooks_fingerprint_stably_and_verify(tmp_path, capsys):
+    rows = [ind("A", 10, "公式", 评分标准="=MIN(分值, 分值*实际值/目标值)", 目标值=10, 实际值=9),
+            ind("B", 10, "正向", 目标值=1, 实际值=1, 评定得分=8, 调整原因="复核"), fill(80)]
+    path = workbook(tmp_path, rows, {"得分精度": 1})
+    prints = set()
+    for _ in range(2):  # separate processes: nothing of a compiled formula's identity leaks in
+        done = subprocess.run([sys.executable, "-m", "dtg_xl", "evaluate", str(path), "--json"],
+                              capture_output=True, text=True, cwd=ROOT)
+        assert json.loads(done.stdout)["total"] == 97
+        out = path.with_name("t-评价结果.xlsx")
+        prints.add(openpyxl.load_workbook(out)["汇总"].cell(layout.FACT_ROW["数据指纹"], 2).value)
+    assert len(prints) == 1
+    code, text, err = run_cli(["verify", out], capsys)
+    assert code == 0, text + err

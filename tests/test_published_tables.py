@@ -149,3 +149,55 @@ def test_tangxi_village_2022_rows_and_budget_line(tmp_path, capsys):
     assert data["budget"]["execution_rate"] == 65.59 and data["budget_score"] == 6.56
     code, data = _tangxi(tmp_path, capsys, TANGXI_VILLAGE_ROWS, 80, 0, 0, "village0.xlsx")
     assert code == 2 and "无法计算预算执行率" in data["errors"][0]["message"]
+
+
+# ---------------------------------------------------------------- 4. 湖南 岳阳
+YUEYANG_AUDIT_URL = "http://czj.yueyang.gov.cn/9689/24522/content_1562538.html"  # 岳阳市审计局2018年部门整体支出绩效评价评分表
+# This form publishes each row's 评分标准, 分值 and 自评得分 but not the measured values.  Each
+# published rule is typed as a 评分标准 of the new methods; the 实际值 are the values the
+# published score implies (the boundary value where a rule has a range), marked as inferred.
+# The stored copy stops inside 预算管理 (资金使用合规性), so the test covers 投入 and 预算执行
+# (15 + 15 points) and 管理制度健全性, with 总分 33.
+YUEYANG_ROWS = [  # (二级, 三级, 分值, method, 评分标准, 目标值, 实际值 (inferred), published 自评得分)
+    ("预算配置", "财政供养人员控制率", 5, "阶梯扣分", "起扣线=100；步长=1；每步扣分=0.5；方向=反向", None, 100, 5),
+    ("预算配置", "“三公经费”变动率", 5, "阶梯扣分", "起扣线=0；步长=1；每步扣分=0.5；方向=反向", None, 0, 5),
+    ("预算配置", "重点支出安排率", 5, "分档", "≥90:100%；≥80:80%；≥70:60%；≥60:40%", None, 90, 5),
+    ("预算执行", "预算调整率", 3, "公式", "=IF(实际值=0, 3, IF(实际值<=10, 2, IF(实际值<=20, 1, IF(实际值<=30, 0.5, 0))))", None, 0, 3),
+    ("预算执行", "支付进度", 3, "扣分", "每出现一个专项未按进度完成资金下达扣0.5分，扣完为止", None, None, 3),
+    ("预算执行", "资金结余", 3, "公式", "=IF(实际值=0, 3, IF(实际值<=目标值, 2, 0))", 1, 1, 2),  # 有结余，但不超过上年结转
+    ("预算执行", "“三公经费”控制率", 6, "阶梯扣分", "起扣线=100；步长=1；每步扣分=1；方向=反向", None, 100, 6),
+    ("预算管理", "管理制度健全性", 3, "要素", "①有管理办法和制度 ②合法合规完整 ③得到有效执行，各1分", 3, 3, 3),
+]
+L1 = {"预算配置": "投入", "预算执行": "过程", "预算管理": "过程"}
+
+
+def _yueyang_rows(rows):
+    out = []
+    for l2, l3, pts, method, criteria, t, a, _ in rows:
+        row = ind(L1[l2], l2, l3, pts, method, t, a, 评分标准=criteria)
+        if method == "扣分":
+            row["扣分"] = 0
+        out.append(row)
+    return out
+
+
+def test_yueyang_audit_2018_published_rules(tmp_path, capsys):
+    code, data = evaluate(tmp_path, capsys, {"评价方案": "mof-2020", "总分": 33}, _yueyang_rows(YUEYANG_ROWS),
+                          [{"单位名称": "岳阳市审计局", "年初预算": 1, "实际到位": 1, "实际支出": 1}], "yueyang.xlsx")
+    assert code == 0, data["errors"]
+    assert by_name(data) == {r[1]: r[-1] for r in YUEYANG_ROWS}
+    assert data["total"] == sum(r[-1] for r in YUEYANG_ROWS) == 32
+
+
+def test_yueyang_audit_2018_rules_one_step_beyond(tmp_path, capsys):
+    """The same rules one step past the published (inferred) values lose exactly what the
+    published wording says: 控制率 101% −0.5, 变动率 +2 points −1, 安排率 89.99% → 4, 调整率 10.01% → 1,
+    结余 above 结转 → 0."""
+    beyond = {"财政供养人员控制率": 101, "“三公经费”变动率": 2, "重点支出安排率": 89.99, "预算调整率": 10.01,
+              "资金结余": 1.01}
+    expected = {"财政供养人员控制率": 4.5, "“三公经费”变动率": 4, "重点支出安排率": 4, "预算调整率": 1, "资金结余": 0}
+    rows = [(l2, l3, pts, m, c, t, beyond.get(l3, a), s) for l2, l3, pts, m, c, t, a, s in YUEYANG_ROWS]
+    code, data = evaluate(tmp_path, capsys, {"评价方案": "mof-2020", "总分": 33}, _yueyang_rows(rows),
+                          [{"单位名称": "岳阳市审计局", "年初预算": 1, "实际到位": 1, "实际支出": 1}], "beyond.xlsx")
+    assert code == 0, data["errors"]
+    assert {k: v for k, v in by_name(data).items() if k in expected} == expected

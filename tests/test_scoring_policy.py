@@ -415,3 +415,19 @@ def test_formula_and_adjusted_workbooks_fingerprint_stably_and_verify(tmp_path, 
     assert len(prints) == 1
     code, text, err = run_cli(["verify", out], capsys)
     assert code == 0, text + err
+
+
+def test_compare_and_mail_mention_adjustments(tmp_path, capsys):
+    from dtg_xl.delivery.mail import body
+    from helpers import engine_result
+
+    base = [ind("A", 10, "正向", 目标值=100, 实际值=100), fill(90)]
+    last = workbook(tmp_path, base, name="last.xlsx")
+    adjusted = [ind("A", 10, "正向", 目标值=100, 实际值=100, 评定得分=8, 调整原因="目标值偏低"),
+                ind("其他指标", 90, "扣分", l1="效益", l2="其他", 扣分=0, 评定得分=90, 调整原因="复核无误")]
+    this = workbook(tmp_path, adjusted, name="this.xlsx")
+    code, text, _ = run_cli(["compare", last, this], capsys)
+    assert code == 0 and "得分 10→8（本年评价调整：公式得分10→评定得分8（目标值偏低））" in text
+    mail = body(engine_result(this), ["this.xlsx"])
+    assert "扣2分：评价调整：公式得分10，评定得分8（目标值偏低）" in mail
+    assert "2. 效益—其他指标：公式得分90分，评定得分90分，原因：复核无误" in mail  # listed although nothing was lost

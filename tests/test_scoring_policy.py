@@ -431,3 +431,16 @@ def test_compare_and_mail_mention_adjustments(tmp_path, capsys):
     mail = body(engine_result(this), ["this.xlsx"])
     assert "扣2分：评价调整：公式得分10，评定得分8（目标值偏低）" in mail
     assert "2. 效益—其他指标：公式得分90分，评定得分90分，原因：复核无误" in mail  # listed although nothing was lost
+
+
+def test_report_lists_adjustments(tmp_path, capsys):
+    from docx import Document
+
+    rows = [ind("A", 10, "正向", 目标值=100, 实际值=90, 评定得分=10, 调整原因="疫情原因，评价组认定达标"), fill(90)]
+    path = workbook(tmp_path, rows)
+    out = tmp_path / "r.docx"
+    code, text, err = run_cli(["report", path, "-o", out], capsys)
+    assert code == 0, text + err
+    paragraphs = [p.text for p in Document(out).paragraphs]
+    assert "评价调整：以下指标以评价人的评定得分为最终得分。" in paragraphs
+    assert "A：按评分规则得9分，评定得分10分。调整原因：疫情原因，评价组认定达标" in paragraphs

@@ -17,7 +17,7 @@ from dtg_xl.delivery import cnfmt
 from dtg_xl.xlsx.books import FileBook
 from dtg_xl.core.engine import Result, evaluate
 from dtg_xl.xlsx.atomic import atomic_output
-from dtg_xl.results.layout import losses
+from dtg_xl.results.layout import adjustments, losses
 from dtg_xl.core.model import Problem, read_model
 from dtg_xl.core.schema import SHEET_REPORT_TEXT
 
@@ -387,6 +387,12 @@ def build_document(result: Result, texts: dict[str, list[str]], charts: dict[str
         for x in items:
             reason = f"原因：{x['reason']}" if x["reason"] else "原因：【待填写：扣分原因】"
             w.para(f"{x['l3']}（{cnfmt.score(x['points'])}分）扣{cnfmt.score(x['lost'])}分。{reason}")
+    adjusted = adjustments(result)
+    if adjusted:  # the evaluator's final scores that replaced a rule's result, raised ones too
+        w.para("评价调整：以下指标以评价人的评定得分为最终得分。")
+        for x in adjusted:
+            w.para(f"{x['l3']}：按评分规则得{cnfmt.score(x['formula_score'])}分，评定得分{cnfmt.score(x['score'])}分。"
+                   f"调整原因：{x['reason']}")
     if result.budget_score is not None:
         w.para(f"{len(result.categories) + 1}.预算执行（{cnfmt.score(model.profile.budget_score_points)}分）："
                f"得分{cnfmt.score(result.budget_score)}分。")

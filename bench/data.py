@@ -111,3 +111,41 @@ def unit_workbooks(n: int, workdir: Path) -> list[Path]:
     for i, path in enumerate(paths):
         shutil.copyfile(forms[i % len(forms)], path)
     return paths
+
+
+# 指标体系 rows of the 2020 example whose 实际值 (column J) scale a project's score: row -> target
+_SCALED = {8: 100, 9: 100, 13: 9000, 14: 4.2, 15: 1500.05, 16: 100, 18: 100, 19: 50}
+
+
+def project_variant(src: Path, dst: Path, name: str, fraction: float) -> Path:
+    """A distinct project from the 2020 example: its own 项目名称 and 实际值 at ``fraction`` of the
+    targets (1.0 = the example's 96.65 优; 0 ≈ 差), written by the product's own FileBook."""
+    from dtg_xl.xlsx.books import FileBook
+
+    book = FileBook(src)
+    try:
+        book.write("参数", 2, 2, [[name]])
+        for row, target in _SCALED.items():
+            book.write("指标体系", row, 10, [[round(target * fraction, 2)]])
+        if fraction < 0.5:
+            book.write("指标体系", 20, 10, [["否"]])
+            book.write("指标体系", 23, 10, [[20]])
+        book.save(dst)
+    finally:
+        book.close()
+    return dst
+
+
+def project_workbooks(n: int, workdir: Path) -> list[Path]:
+    """n distinct seed-sized project workbooks (a portfolio), scores spread over every grade,
+    cached by n."""
+    folder = workdir / f"projects-{n}"
+    paths = [folder / f"project-{i:04d}.xlsx" for i in range(n)]
+    if folder.is_dir() and all(p.exists() for p in paths):
+        return paths
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    src = example_workbook(workdir)
+    for i, path in enumerate(paths):
+        project_variant(src, path, f"项目{i:04d}", (i * 37 % 101) / 100)
+    return paths

@@ -25,7 +25,7 @@ from dtg_xl import __version__
 PREFIX = "sha256:"
 DIGITS = 24  # hex digits shown (96 bits: ample to tell two input sets apart)
 ENGINE = f"dtg_xl {__version__}"
-_SKIP_FIELDS = {"errors", "warnings"}  # derived from the inputs, not inputs
+_SKIP_FIELDS = {"errors", "warnings", "result_use"}  # derived, not inputs; result_use (结果应用) follows the score
 # facts that are expected to differ between a run and its re-computation
 VOLATILE_FACTS = ("计算时间", "引擎版本", "数据指纹")
 

@@ -149,3 +149,27 @@ def project_workbooks(n: int, workdir: Path) -> list[Path]:
     for i, path in enumerate(paths):
         project_variant(src, path, f"项目{i:04d}", (i * 37 % 101) / 100)
     return paths
+
+
+def rows_workbook(n: int, workdir: Path, seed: int = 16) -> Path:
+    """A project workbook with n indicator rows (the 2020 example's parameters and units; rows
+    in 4 一级 × n/10 二级 groups, 正向 with actual values around the target; points sum to 100),
+    written by dtg_xl.delivery.template.write_template and cached by n."""
+    import copy
+
+    from dtg_xl.delivery.template import load_example, write_template
+
+    path = workdir / f"rows-{n}.xlsx"
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    example = copy.deepcopy(load_example("dtg-2020"))
+    l1 = ("决策", "过程", "产出", "效益")
+    points = 100 / n
+    actual = np.round(rng.uniform(50, 150, n), 2)
+    example["indicators"] = [{"一级指标": l1[i * 4 // n], "二级指标": f"二级{i // 10:05d}", "三级指标": f"指标{i:06d}",
+                              "分值": points, "评分方法": "正向", "目标值": 100, "实际值": float(actual[i]),
+                              "计量单位": "%"} for i in range(n)]
+    example.pop("baselines", None)
+    write_template(path, data=example)
+    return path

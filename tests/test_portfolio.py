@@ -187,3 +187,33 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_result_use_table_of_a_custom_profile_gives_budget_changes(folder, tmp_path, capsys):
+    """A bureau's own 评价方案 (a .toml copy of mof-2020 with cut percentages) drives 结果应用;
+    editing it makes the cache stale."""
+    from dtg_xl.core.profiles import _profile_dir
+
+    text = (_profile_dir() / "mof-2020.toml").read_text(encoding="utf-8")
+    text = text.replace('name = "mof-2020"', 'name = "本市-2021"')
+    text = text.replace('action = "责令限期整改，整改结果作为下年度预算安排依据"',
+                        'action = "限期整改，核减下年度预算"\nbudget_change = -10')
+    text = text.replace('action = "通报批评并限期整改；整改不到位的调减预算直至取消该项支出"',
+                        'action = "通报批评，核减下年度预算"\nbudget_change = -30')
+    rules = tmp_path / "本市-2021.toml"
+    rules.write_text(text, encoding="utf-8")
+    out = tmp_path / "汇总.xlsx"
+    _, res = run_json(["portfolio", folder, "-o", out, "--profile", rules], capsys)
+    worst = res["projects"][-1]
+    assert worst["profile"] == "本市-2021" and worst["grade"] == "差"
+    assert worst["application"] == {"action": "通报批评，核减下年度预算", "budget_change": -30.0,
+                                    "amount": round(worst["budget"] * -0.3, 2)}
+    import openpyxl
+    use = openpyxl.load_workbook(out)["结果应用"]
+    last = [c.value for c in use[len(res["projects"]) + 1]]
+    assert last[4:9] == ["差", "通报批评，核减下年度预算", -30, worst["budget"], worst["application"]["amount"]]
+    _, again = run_json(["portfolio", folder, "-o", out, "--profile", rules], capsys)
+    assert again["reused"] == 5
+    rules.write_text(text.replace("budget_change = -30", "budget_change = -50"), encoding="utf-8")
+    _, edited = run_json(["portfolio", folder, "-o", out, "--profile", rules], capsys)
+    assert edited["reused"] == 0 and edited["projects"][-1]["application"]["budget_change"] == -50

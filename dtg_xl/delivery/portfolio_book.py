@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from dtg_xl.core.excel_round import excel_round
-from dtg_xl.core.profiles import ProfileError, load_profile
 from dtg_xl.results.portfolio import Portfolio, application, grade_counts, histogram
 from dtg_xl.xlsx.atomic import atomic_output
 
@@ -132,15 +131,9 @@ def _application(wb, pf: Portfolio, fmt) -> None:
     headers = [("排名", 6, "int"), ("项目名称", 30, None), ("评价方案", 15, None), ("综合得分", 10, "score"),
                ("等次", 6, None), ("结果应用", 44, "wrap"), ("下年预算调整（%）", 12, "pct"),
                ("调整后预算（万元）", 14, "money"), ("建议调整金额（万元）", 14, "money")]
-    profiles: dict = {}
     rows = []
     for rank, p in enumerate(pf.projects, start=1):
-        if p.profile not in profiles:
-            try:
-                profiles[p.profile] = load_profile(p.profile or None)
-            except ProfileError:
-                profiles[p.profile] = None
-        use = application(p, profiles[p.profile]) if profiles[p.profile] else {}
+        use = application(p)
         rows.append([rank, p.name, p.profile, p.total, p.grade, use.get("action") or "（评价方案未规定）",
                      use.get("budget_change"), p.budget, use.get("amount")])
     ws.add_table(0, 0, max(1, len(rows)), len(headers) - 1, {

@@ -29,7 +29,7 @@ from pathlib import Path
 from dtg_xl.errors import DtgError
 
 SUFFIXES = (".xlsx", ".xlsm")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 MAX_PROBLEMS_SHOWN = 3  # per file on its line; the workbook lists them all
 
 
@@ -57,6 +57,8 @@ class Project:
     warnings: int = 0
     warning_texts: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # input problems, sheet!cell：message
+    grades: list[str] = field(default_factory=list)  # the profile's grades, best first
+    result_use: list[list] = field(default_factory=list)  # the profile's 结果应用: [grade, action, change %]
 
     @property
     def ok(self) -> bool:
@@ -150,6 +152,8 @@ def evaluate_file(path: str, profile: str | None = None, fp: str | None = None) 
         project.name = cell_text(params.get("project"))
         project.year = _year(params.get("year"))
         project.profile = model.profile.name
+        project.grades = [g for g, _ in model.profile.grades]
+        project.result_use = [list(r) for r in model.profile.result_use]
         names = [u["name"] for u in model.units if u.get("name")]
         project.unit = names[0] + (f"等{len(names)}个单位" if len(names) > 1 else "") if names else ""
         project.data_fingerprint = fingerprint(model)
@@ -259,6 +263,21 @@ def cache_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}-缓存.json")
 
 
+def _rules_digest(profile: str | None) -> str:
+    """The profiles a cached entry was computed under (packaged ones and an override file): an
+    edited 评价方案 — grades or 结果应用 — makes the cache stale, like a new engine version."""
+    from importlib import resources
+
+    digest = hashlib.sha256()
+    folder = resources.files("dtg_xl.core") / "profiles"
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".toml"):
+            digest.update(item.name.encode() + b"\0" + item.read_bytes())
+    if profile and Path(profile).is_file():
+        digest.update(b"override\0" + Path(profile).read_bytes())
+    return digest.hexdigest()[:24]
+
+
 def _load_cache(path: Path | None, profile: str | None) -> dict[str, dict]:
     from dtg_xl.results.fingerprint import ENGINE
 
@@ -269,7 +288,8 @@ def _load_cache(path: Path | None, profile: str | None) -> dict[str, dict]:
     except (OSError, ValueError):
         return {}  # a damaged cache only costs time
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or data.get("engine") != ENGINE \
-            or data.get("profile") != profile or not isinstance(data.get("entries"), dict):
+            or data.get("profile") != profile or data.get("rules") != _rules_digest(profile) \
+            or not isinstance(data.get("entries"), dict):
         return {}
     return data["entries"]
 
@@ -278,7 +298,8 @@ def _save_cache(path: Path, profile: str | None, entries: dict[str, dict]) -> No
     from dtg_xl.results.fingerprint import ENGINE
     from dtg_xl.xlsx.atomic import atomic_write_bytes
 
-    data = {"version": CACHE_VERSION, "engine": ENGINE, "profile": profile, "entries": entries}
+    data = {"version": CACHE_VERSION, "engine": ENGINE, "profile": profile, "rules": _rules_digest(profile),
+            "entries": entries}
     atomic_write_bytes(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
@@ -359,17 +380,11 @@ def assemble(entries: list[dict]) -> Portfolio:
 
 
 # ---------------------------------------------------------------- 结果应用
-def application(project: Project, profile=None) -> dict:
-    """What follows from the project's grade under its profile's 结果应用 table."""
+def application(project: Project) -> dict:
+    """What follows from the project's grade under its profile's 结果应用 table (``result_use``)."""
     from dtg_xl.core.excel_round import excel_round
-    from dtg_xl.core.profiles import ProfileError, load_profile
 
-    if profile is None:
-        try:
-            profile = load_profile(project.profile or None)
-        except ProfileError:
-            return {"action": "", "budget_change": None, "amount": None}
-    rule = next((r for r in profile.result_use if r[0] == project.grade), None)
+    rule = next((r for r in project.result_use if r[0] == project.grade), None)
     if rule is None:
         return {"action": "", "budget_change": None, "amount": None}
     change = rule[2]
@@ -378,20 +393,9 @@ def application(project: Project, profile=None) -> dict:
 
 
 def portfolio_json(pf: Portfolio) -> dict:
-    profiles: dict = {}
-
-    def use(p):
-        from dtg_xl.core.profiles import ProfileError, load_profile
-        if p.profile not in profiles:
-            try:
-                profiles[p.profile] = load_profile(p.profile or None)
-            except ProfileError:
-                profiles[p.profile] = None
-        return application(p, profiles[p.profile]) if profiles[p.profile] else {}
-
     return {
-        "projects": [{"rank": i, **{k: v for k, v in asdict(p).items() if k != "problems"},
-                      "application": use(p)} for i, p in enumerate(pf.projects, start=1)],
+        "projects": [{"rank": i, **{k: v for k, v in asdict(p).items() if k not in ("problems", "grades", "result_use")},
+                      "application": application(p)} for i, p in enumerate(pf.projects, start=1)],
         "failures": [asdict(f) for f in pf.failures],
         "duplicates": [asdict(f) for f in pf.duplicates],
         "grades": grade_counts(pf),
@@ -400,15 +404,10 @@ def portfolio_json(pf: Portfolio) -> dict:
 
 
 def grade_counts(pf: Portfolio) -> dict[str, int]:
-    """Projects per grade, best grade first (the order of the projects' profiles)."""
-    from dtg_xl.core.profiles import ProfileError, load_profile
-
+    """Projects per grade, best grade first (in the order of the projects' profiles)."""
     order: list[str] = []
-    for name in dict.fromkeys(p.profile for p in pf.projects):
-        try:
-            order += [g for g, _ in load_profile(name or None).grades if g not in order]
-        except ProfileError:
-            pass
+    for p in pf.projects:
+        order += [g for g in p.grades if g not in order]
     counts = {g: 0 for g in order}
     for p in pf.projects:
         counts[p.grade] = counts.get(p.grade, 0) + 1

@@ -54,8 +54,18 @@ def write_portfolio_book(pf: Portfolio, path: str | Path) -> Path:
     return path
 
 
+def _printable(ws, repeat_header: bool = True) -> None:
+    """A4 landscape, one page wide: the table prints (and renders to PDF) readable."""
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    if repeat_header:
+        ws.repeat_rows(0)
+
+
 def _projects(wb, pf: Portfolio, fmt) -> None:
     ws = wb.add_worksheet(SHEET_PROJECTS)
+    _printable(ws)
     cats = _categories(pf)
     columns = [("排名", 6, "int"), ("项目名称", 30, None), ("评价年度", 9, None), ("单位", 22, None),
                ("评价方案", 15, None), ("综合得分", 10, "score"), ("等次", 6, None)]
@@ -80,10 +90,12 @@ def _projects(wb, pf: Portfolio, fmt) -> None:
         ws.set_column(i, i, width)
     ws.set_row(0, 30)
     ws.freeze_panes(1, 2)
+    ws.print_area(0, 0, last_row, len(columns) - 4)  # printed without file and fingerprints
 
 
 def _stats(wb, pf: Portfolio, fmt) -> None:
     ws = wb.add_worksheet(SHEET_STATS)
+    _printable(ws, repeat_header=False)
     ws.set_column(0, 0, 14)
     ws.set_column(1, 2, 10)
     ws.write(0, 0, "等次分布", fmt["title"])
@@ -121,13 +133,16 @@ def _stats(wb, pf: Portfolio, fmt) -> None:
                           "fill": {"color": "#4472C4"}, "gap": 60})
         chart.set_title({"name": title})
         chart.set_legend({"none": True})
-        chart.set_y_axis({"name": "项目数", "major_gridlines": {"visible": True}, "min": 0})
+        most = max([1] + [ws_n for ws_n in (counts.values() if title == "等次分布" else (n for _, n in bins))])
+        chart.set_y_axis({"name": "项目数", "major_gridlines": {"visible": True}, "min": 0,
+                          "major_unit": max(1, -(-most // 5)), "num_format": "0"})
         chart.set_size({"width": 480, "height": 288})
         ws.insert_chart(anchor, chart)
 
 
 def _application(wb, pf: Portfolio, fmt) -> None:
     ws = wb.add_worksheet(SHEET_USE)
+    _printable(ws)
     headers = [("排名", 6, "int"), ("项目名称", 30, None), ("评价方案", 15, None), ("综合得分", 10, "score"),
                ("等次", 6, None), ("结果应用", 44, "wrap"), ("下年预算调整（%）", 12, "pct"),
                ("调整后预算（万元）", 14, "money"), ("建议调整金额（万元）", 14, "money")]
@@ -153,6 +168,7 @@ def _application(wb, pf: Portfolio, fmt) -> None:
 
 def _failed(wb, pf: Portfolio, fmt) -> None:
     ws = wb.add_worksheet(SHEET_FAILED)
+    _printable(ws)
     ws.set_column(0, 0, 36)
     ws.set_column(1, 1, 10)
     ws.set_column(2, 2, 90)

@@ -430,5 +430,5 @@ def format_lines(pf: Portfolio) -> list[str]:
     counts = "、".join(f"{g}{n}个" for g, n in grade_counts(pf).items())
     lines.append(f"共{len(pf.projects) + len(pf.failures) + len(pf.duplicates)}个文件：已评价{len(pf.projects)}个项目"
                  f"（{counts or '无'}），未能评价{len(pf.failures)}个，重复{len(pf.duplicates)}个；"
-                 f"本次计算{pf.evaluated}个（{pf.jobs}个进程），沿用上次结果{pf.reused}个")
+                 f"本次计算{pf.evaluated}个，沿用上次结果{pf.reused}个")
     return lines

@@ -6,8 +6,8 @@
 Every case runs in its own child process, one side after the other, so the two figures of a
 row share the machine's state and each side's peak RSS (ru_maxrss from wait4) is its own.
 "evaluate" is timed from process start to exit; the other cases time the operation inside the
-child (inputs prepared before the clock starts).  Results go to bench/results.json with the
-CPU count, load average and library versions.
+child (inputs prepared before the clock starts).  Results go to results.json in the work folder
+(a temp folder unless --workdir) with the CPU count, load average and library versions.
 """
 from __future__ import annotations
 
@@ -286,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one run on small inputs (smoke test)")
     parser.add_argument("--runs", type=int, help="runs per case (median taken)")
     parser.add_argument("--workdir", type=Path, help="where inputs are generated and cached")
-    parser.add_argument("--out", type=Path, help="results JSON (default bench/results.json; "
-                                                 "with --quick, results-quick.json in the work folder)")
+    parser.add_argument("--out", type=Path, help="results JSON (default: results.json, or results-quick.json "
+                                                 "with --quick, in the work folder; the docs' figures are a "
+                                                 "run written with --out bench/results.json)")
     parser.add_argument("--only", help="run only cases whose name contains this text")
     args = parser.parse_args(argv)
     cfg = dict(QUICK if args.quick else FULL)
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg["runs"] = cfg["read_runs"] = args.runs
     workdir = args.workdir or Path(tempfile.gettempdir()) / "dtg_xl-bench"
     workdir.mkdir(parents=True, exist_ok=True)
-    out_path = args.out or (workdir / "results-quick.json" if args.quick else HERE / "results.json")
+    out_path = args.out or workdir / ("results-quick.json" if args.quick else "results.json")
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
 
     started = time.time()

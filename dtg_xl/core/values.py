@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import math
+import numbers
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -88,10 +89,10 @@ def parse_decimal(value, what: str, field: str | None = None, kind: Kind = Kind.
             isinstance(value, float) and math.isnan(value)):
         raise RuleError(f"缺少{what}", field)
     percent = False
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise RuleError(f"{what}应为有限数字", field)
-        number = Decimal(value) if isinstance(value, int) else Decimal(repr(float(value)))
+    if isinstance(value, numbers.Real):  # int, float, numpy scalars
+        if not isinstance(value, numbers.Integral) and not math.isfinite(float(value)):
+            raise RuleError(f"{what}应为有限数字" if not math.isnan(float(value)) else f"缺少{what}", field)
+        number = Decimal(int(value)) if isinstance(value, numbers.Integral) else Decimal(repr(float(value)))
         percent = isinstance(value, Percent)
         typed = f"{value.shown:g}%" if percent else None
         if percent:

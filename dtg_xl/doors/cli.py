@@ -241,8 +241,11 @@ def cmd_export(args) -> int:
     from dtg_xl.delivery.export import export_email_safe
 
     src, out = _existing(args.input), Path(args.output)
-    export_email_safe(src, out)
+    removed: list[str] = []
+    export_email_safe(src, out, removed=removed)
     print(f"已导出（无宏、公式已转为数值、结果表已保护）：{out}")
+    for item in removed:
+        print(f"  已删除：{item}")
     return EXIT_OK
 
 

@@ -46,6 +46,17 @@ class ReportInfo:
     placeholders: list[str] = field(default_factory=list)  # 报告文字 labels left empty
     charts: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    placeholder_count: int = 0  # 【待填写…】 marks in the document (prose and 扣分原因)
+    deviation_hints: list[str] = field(default_factory=list)  # indicators missing 偏差原因
+
+    def unfinished_text(self) -> str:
+        """'还有N处【待填写】、M条偏差提示' or '' when the report is complete."""
+        parts = []
+        if self.placeholder_count:
+            parts.append(f"还有{self.placeholder_count}处【待填写】")
+        if self.deviation_hints:
+            parts.append(f"{len(self.deviation_hints)}条偏差提示（未写偏差原因）")
+        return "、".join(parts)
 
 
 # ---------------------------------------------------------------- inputs
@@ -513,4 +524,12 @@ def write_report(book_or_path, out_path, charts: bool = True) -> ReportInfo:
     out = Path(out_path)
     with atomic_output(out) as tmp:
         doc.save(str(tmp))
-    return ReportInfo(out, result, placeholders, list(images), warnings)
+    hints = [str(w) for w in result.warnings if "偏差原因" in str(w)]
+    return ReportInfo(out, result, placeholders, list(images), warnings, _count_placeholders(doc), hints)
+
+
+def _count_placeholders(doc) -> int:
+    """Every 【待填写 mark in the body and its tables (merged cells counted once)."""
+    from docx.oxml.ns import qn
+
+    return "".join(t.text or "" for t in doc.element.body.iter(qn("w:t"))).count("【待填写")

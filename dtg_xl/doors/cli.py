@@ -281,7 +281,8 @@ def cmd_compare(args) -> int:
     refuse_input_as_output(out, paths)
     last, this = FileBook(paths[0]), FileBook(paths[1])
     try:
-        data = compare_books(last, this, paths[0].name, paths[1].name, profile=args.profile)
+        data = compare_books(last, this, paths[0].name, paths[1].name, profile=args.profile,
+                             paths=tuple(paths))
         has_sheet = SHEET_COMPARE in this.sheet_names()
         if args.output and not has_sheet:
             raise UserError(f"“{paths[1].name}”中没有“{SHEET_COMPARE}”工作表（dtg-xl new 生成的新模板才有），"
@@ -406,7 +407,8 @@ def os_error_message(exc: OSError) -> str:
     name = exc.filename2 or exc.filename or ""
     reasons = {errno.EACCES: "没有写入权限：文件可能正在 Excel/WPS 中打开，或文件/文件夹是只读的",
                errno.EPERM: "没有权限：文件可能正在 Excel/WPS 中打开，或文件/文件夹是只读的",
-               errno.EROFS: "所在磁盘是只读的", errno.ENOSPC: "磁盘空间不足",
+               errno.EROFS: "所在磁盘是只读的", errno.ENOSPC: "磁盘空间不足，未写入任何内容",
+               errno.EFBIG: "文件超出允许的大小（或磁盘空间不足），未写入任何内容", errno.EDQUOT: "磁盘配额已满，未写入任何内容",
                errno.ENOENT: "文件或文件夹不存在", errno.EISDIR: "这是一个文件夹，不是文件",
                errno.ENOTDIR: "路径中的某一级不是文件夹", errno.EBUSY: "文件正被其他程序占用"}
     reason = reasons.get(exc.errno, f"无法读写文件（{exc.strerror or exc}）")

@@ -154,6 +154,11 @@ def _read_alone(path: str, ctx) -> FormRead:
 def _worker_init(parent: int) -> None:
     """A reader dies with its parent: a killed consolidate leaves no worker running."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C goes to the parent, which stops the pool
+    try:  # a parser dying in a worker must not print its (English, Rust) backtrace to the user
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+    except OSError:
+        pass
     if sys.platform.startswith("linux"):
         try:
             import ctypes

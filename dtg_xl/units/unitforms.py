@@ -21,7 +21,7 @@ from pathlib import Path
 
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import col_letter
-from dtg_xl.xlsx.atomic import atomic_output, refuse_input_as_output, safe_filename
+from dtg_xl.xlsx.atomic import atomic_output, close_xlsxwriter, refuse_input_as_output, safe_filename
 from dtg_xl.core.schema import HEADER_ROW, LAST_SCORE_COLUMN, PARAMS, SHEET_PARAMS, SHEET_UNITS, TEMPLATE_VERSION
 
 SHEET_FORM_GUIDE = "填报说明"
@@ -210,21 +210,8 @@ def write_form(path: Path, master: MasterUnits, unit: str, master_name: str, sta
         try:
             _build_form(wb, master, unit, row_no, values, master_name, stamp_time, info)
         finally:
-            _close(wb, path)
+            close_xlsxwriter(wb, path)
     return path
-
-
-def _close(wb, path: Path) -> None:
-    """XlsxWriter wraps a failed write (a full disk) in its own exception; give the OSError back."""
-    from xlsxwriter.exceptions import FileCreateError
-
-    try:
-        wb.close()
-    except FileCreateError as exc:
-        cause = exc.__context__ or (exc.args[0] if exc.args else None)
-        if isinstance(cause, OSError):
-            raise type(cause)(cause.errno, cause.strerror, str(path)) from None
-        raise UnitFormError(f"无法写入填报表：{path}") from None
 
 
 def _build_form(wb, master: MasterUnits, unit: str, row_no: int, values: list, master_name: str, stamp_time: str,

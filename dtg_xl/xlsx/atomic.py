@@ -192,3 +192,17 @@ def safe_filename(text, fallback: str = "未命名", max_chars: int = MAX_NAME_C
     if text.split(".")[0].upper() in _RESERVED:
         text = text + "_"
     return text
+
+
+def close_xlsxwriter(wb, shown: str | Path) -> None:
+    """Close an XlsxWriter workbook; a failed write (a full disk, a size limit) comes back as the
+    OSError it is, naming the target (XlsxWriter wraps it in its own FileCreateError)."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    try:
+        wb.close()
+    except FileCreateError as exc:
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else exc.__context__
+        if isinstance(cause, OSError):
+            raise type(cause)(cause.errno, cause.strerror, str(shown)) from None
+        raise OSError(errno.EIO, str(exc), str(shown)) from None

@@ -155,6 +155,9 @@ def _worker_init(parent: int) -> None:
     """A reader dies with its parent: a killed consolidate leaves no worker running."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C goes to the parent, which stops the pool
     try:  # a parser dying in a worker must not print its (English, Rust) backtrace to the user
+        import faulthandler
+
+        faulthandler.disable()
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
     except OSError:

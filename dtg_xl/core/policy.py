@@ -16,7 +16,6 @@ serves both, so a TOML value and a cell value mean the same thing.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, replace
 
@@ -103,16 +102,15 @@ def _text(value) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _number(label: str, value) -> float:
-    if isinstance(value, bool):
-        raise PolicyError(f"{label}应为数字，实际为“{value}”")
+def _number(label: str, value, kind=None) -> float:
+    """The one cell reading (dtg_xl.core.values.number): 分值-like values refuse a percentage;
+    超额提示 reads a cell shown as 20% (typed or percent-formatted) as 20."""
+    from dtg_xl.core.values import Kind, RuleError, number
+
     try:
-        number = float(value) if not isinstance(value, str) else float(value.strip().rstrip("%").strip())
-    except (TypeError, ValueError):
-        raise PolicyError(f"{label}应为数字，实际为“{value}”") from None
-    if not math.isfinite(number):
-        raise PolicyError(f"{label}应为有限数字")
-    return number
+        return number(value, label, None, kind or Kind.POINTS)
+    except RuleError as exc:
+        raise PolicyError(str(exc)) from None
 
 
 _BANDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*[/／、,，]\s*(\d+(?:\.\d+)?)\s*%?\s*$")
@@ -138,8 +136,11 @@ def parse_value(label: str, value):
             raise PolicyError(f"超额完成应为“{CAPPED}”或“{UNCAPPED}”，实际为“{text}”")
         return text
     if label == "超额提示":
-        n = _number(label, value)
-        if isinstance(value, float) and not isinstance(value, bool) and 0 < n < 1 and "%" not in text:
+        from dtg_xl.core.values import Kind
+        from dtg_xl.xlsx.cells import Percent
+
+        n = _number(label, value, Kind.SHOWN)
+        if isinstance(value, float) and not isinstance(value, Percent) and 0 < n < 1:
             # a cell formatted as percent holds 0.2 for 20%: ambiguous with "0.2%", so refuse
             raise PolicyError(f"超额提示应写百分数，如“20”或“20%”，实际为“{text}”（若指0.2%请写“0.2%”）")
         if n <= 0:

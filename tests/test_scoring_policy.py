@@ -444,3 +444,17 @@ def test_report_lists_adjustments(tmp_path, capsys):
     paragraphs = [p.text for p in Document(out).paragraphs]
     assert "评价调整：以下指标以评价人的评定得分为最终得分。" in paragraphs
     assert "A：按评分规则得9分，评定得分10分。调整原因：疫情原因，评价组认定达标" in paragraphs
+
+
+def test_over_warning_reads_a_percent_formatted_cell_as_shown(tmp_path, capsys):
+    path = workbook(tmp_path, [ind("A", 10, "正向", 目标值=100, 实际值=125), fill(90)])
+    wb = openpyxl.load_workbook(path)
+    cell = wb["参数"][f"B{PARAM_ROW['超额提示']}"]
+    cell.value, cell.number_format = 0.2, "0%"  # shows 20%
+    wb.save(path)
+    code, data = run_json(["evaluate", path], capsys)
+    assert code == 0 and any("超额完成25%" in w["message"] for w in data["warnings"])
+    cell.number_format = "General"  # a bare 0.2: 0.2% or 20%? refused, naming the cell
+    wb.save(path)
+    code, data = run_json(["evaluate", path], capsys)
+    assert code == 2 and data["errors"][0]["cell"] == f"B{PARAM_ROW['超额提示']}" and "百分数" in data["errors"][0]["message"]

@@ -37,6 +37,9 @@ OPTIONAL = ("pandas", "matplotlib", "PIL")
 
 # (xlwings module, global name) -> (real module, attribute or None, truthiness rule)
 LOADED, INSTALLED = "loaded", "installed"
+# submodules the skipped import statements also imported (xlwings reaches them as attributes,
+# e.g. utils: mpl.backends.backend_agg.FigureCanvas after "import matplotlib.pyplot")
+ALSO = {"matplotlib": ("matplotlib.figure", "matplotlib.pyplot", "matplotlib.backends.backend_agg")}
 STAND_INS = {
     ("xlwings.main", "pd"): ("pandas", None, LOADED),
     ("xlwings.main", "mpl"): ("matplotlib", None, LOADED),
@@ -63,6 +66,8 @@ class Later(types.ModuleType):
 
     def _real(self):
         obj = importlib.import_module(self._module)
+        for extra in ALSO.get(self._module, ()):
+            importlib.import_module(extra)
         return getattr(obj, self._attribute) if self._attribute else obj
 
     def __getattr__(self, name):

@@ -25,10 +25,10 @@ def fresh(code: str) -> dict:
 
 
 REMOTE = """
-    def remote(values):
-        return xw.Book(json={"client": "Office.js", "version": xw.__version__, "names": [],
-                             "sheets": [{"name": "S", "values": values, "pictures": [], "tables": []}],
-                             "book": {"name": "x.xlsx", "active_sheet_index": 0, "selection": "A1"}})
+        def remote(values):
+            return xw.Book(json={"client": "Office.js", "version": xw.__version__, "names": [],
+                                 "sheets": [{"name": "S", "values": values, "pictures": [], "tables": []}],
+                                 "book": {"name": "x.xlsx", "active_sheet_index": 0, "selection": "A1"}})
 """
 
 

@@ -257,6 +257,7 @@ class _SavedBook(excel_door.XlwingsBook):
     def __init__(self, path):
         from dtg_xl.xlsx.books import FileBook
 
+        self.book = None  # no live workbook: path/save_copy are overridden
         self._path = path
         self._file = FileBook(path) if path else None
 

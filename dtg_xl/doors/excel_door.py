@@ -170,6 +170,8 @@ def _run(book, when: datetime | None) -> Outcome:
             outcome.outputs = optional_outputs(xb, settings, result)
             if settings.portfolio:  # independent of this workbook's own result
                 outcome.outputs["批量评价"] = _portfolio(settings)
+    except DtgError as exc:  # a user-fixable problem (e.g. the workbook has no 汇总 sheet): say it plainly
+        outcome = Outcome(ok=False, problems=[Problem("", "", str(exc))])
     except Exception as exc:  # noqa: BLE001 - the user sees one Chinese line, not a traceback
         outcome = _internal_error(exc)
     write_status(xb, when, outcome)

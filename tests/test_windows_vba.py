@@ -41,7 +41,7 @@ def test_addin_udf_vba_is_ascii_with_optional_arguments_and_the_active_workbook(
         assert name.isascii() and name.isidentifier()
         for param in (p.strip() for p in params.split(",") if p.strip()):
             assert re.fullmatch(r"(Optional )?[A-Za-z_][A-Za-z0-9_]*", param), (name, param)
-    assert "Function DTG_SCORE(method, points, Optional target, Optional actual, Optional detail, Optional given)" in vba
+    assert "Function DTG_SCORE(method, points, Optional target, Optional actual, Optional detail, Optional given, Optional reason, Optional options)" in vba
     # an add-in's UDFs pass the workbook they are used in, not the add-in
     calls = re.findall(r'XLPy\.CallUDF\("dtg_xl\.udfs", "(\w+)", [^\n]*', vba)
     assert sorted(set(calls)) == sorted(functions)

@@ -246,6 +246,18 @@ def cmd_build_workbook(args) -> int:
 
     out = build_workbook(args.output, example=None if args.blank else "dtg-2020")
     print(f"已生成：{out}（宏工作簿）和 {out.with_suffix('.py')}（按钮调用的 Python 模块）")
+    from dtg_xl.doors.addin_build import NAME, build_addin
+
+    print(f"已生成：{build_addin(out.parent / f'{NAME}.xlam')}（“绩效评价”加载项）")
+    return EXIT_OK
+
+
+def cmd_bundle_windows(args) -> int:
+    from dtg_xl.doors.bundle import PYTHONS, bundle_windows
+
+    out = bundle_windows(args.out_dir)
+    print(f"已生成 Windows 离线安装文件夹：{out}（wheelhouse 含 Python {' 和 '.join(PYTHONS)} 的 win_amd64 wheel）")
+    print("  复制整个文件夹到 Windows 电脑，关闭 Excel，双击“安装.cmd”；说明见“安装说明.txt”")
     return EXIT_OK
 
 
@@ -433,10 +445,16 @@ def build_parser() -> ChineseParser:
     p = sub.add_parser("profiles", help="列出评价方案")
     p.set_defaults(func=cmd_profiles)
 
-    p = sub.add_parser("build-workbook", help="生成带按钮和 xlwings 宏的 Excel 工作簿（dtg.xlsm）")
+    p = sub.add_parser("build-workbook", help="生成带按钮和 xlwings 宏的 Excel 工作簿（dtg.xlsm）和“绩效评价”加载项（dtg_xl.xlam）")
     p.add_argument("-o", "--output", default="workbook/dtg.xlsm", help="输出文件（.xlsm，默认 workbook/dtg.xlsm）")
     p.add_argument("--blank", action="store_true", help="不填入2020年示例数据")
     p.set_defaults(func=cmd_build_workbook)
+
+    p = sub.add_parser("bundle-windows", help="生成 Windows 离线安装文件夹（wheelhouse、安装.cmd、加载项、dtg.xlsm）",
+                       description="生成可用U盘复制、无需联网和管理员权限即可在 Windows 上安装的文件夹。"
+                                   "构建时需要联网（从 PyPI 解析并下载 win_amd64 的 wheel）。")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="输出文件夹（不存在或为空）")
+    p.set_defaults(func=cmd_bundle_windows)
     return parser
 
 

@@ -199,6 +199,70 @@ def build_libreoffice(path: Path, src: Path, work: Path) -> Path:
     return path
 
 
+# ---------------------------------------------------------------- issue 14 part A: active content (helper i14a)
+OLE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/oleObject"
+PACKAGE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/package"
+
+
+def build_active_content(path: Path) -> Path:
+    """The 2020 example carrying what an email-safe copy must not: a DDE defined name, conditional
+    formats and data validations whose formulas call cmd|… or DTG_SCORE(), a file:/// hyperlink and
+    an embedded OLE package (the last written into the XML: XlsxWriter cannot embed OLE)."""
+    import xlsxwriter
+
+    from dtg_xl.delivery.template import build_template
+
+    wb = xlsxwriter.Workbook(str(path))
+    build_template(wb, example="dtg-2020")
+    summary = wb.get_worksheet_by_name("汇总")
+    units = wb.get_worksheet_by_name("单位填报")
+    red = wb.add_format({"bg_color": "#FFC7CE"})
+    wb.define_name("evil", "=cmd|' /C calc'!A0")
+    summary.conditional_format("C21:C32", {"type": "formula", "criteria": "=cmd|' /C calc'!A0", "format": red})
+    summary.conditional_format("D21:D32", {"type": "formula", "criteria": "=DTG_SCORE(\"正向\",5,100,90)>0",
+                                           "format": red})
+    summary.conditional_format("E21:E32", {"type": "cell", "criteria": "<", "value": 10, "format": red})  # stays
+    units.data_validation("M2:M10", {"validate": "custom", "value": "=cmd|'/C calc'!A0"})
+    units.data_validation("N2:N10", {"validate": "custom", "value": "=DTG_SCORE(\"正向\",5,100,90)>0"})
+    guide = wb.get_worksheet_by_name("说明")
+    guide.write_url("C1", "external:/etc/passwd", string="本地文件")  # its Target becomes file:/// below
+    guide.write_url("C2", "https://czj.qingdao.gov.cn/", string="财政局")  # a web link stays
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    from dtg_xl.xlsx.patch import sheet_parts
+
+    with zipfile.ZipFile(path) as z:
+        part = sheet_parts(z)["指标体系"]
+    rels_name = part.replace("worksheets/", "worksheets/_rels/") + ".rels"
+    for name in [n for n in parts if n.endswith(".rels")]:
+        parts[name] = parts[name].replace(b'Target="\\etc\\passwd"', b'Target="file:///etc/passwd"')
+    rels = parts.get(rels_name, b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships '
+                     b'xmlns="http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>')
+    rels = rels.replace(b"</Relationships>", f'<Relationship Id="rIdOle1" Type="{OLE_REL}" '
+                        f'Target="../embeddings/oleObject1.bin"/></Relationships>'.encode())
+    parts[rels_name] = rels
+    xml = parts[part].decode()
+    ole = ('<oleObjects><oleObject progId="Package" shapeId="1025" '
+           'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" r:id="rIdOle1"/></oleObjects>')
+    anchor = xml.index("<pageMargins")
+    parts[part] = (xml[:anchor] + ole + xml[anchor:]).encode()
+    # an OLE1 "Package" stream as Office writes it for an embedded file (a .bat here)
+    payload = b"@echo off\r\ncalc.exe\r\n"
+    parts["xl/embeddings/oleObject1.bin"] = (b"\x02\x00" + b"run.bat\x00" + b"C:\\run.bat\x00" + b"\x00\x00\x03\x00"
+                                             + struct.pack("<I", 11) + b"C:\\run.bat\x00"
+                                             + struct.pack("<I", len(payload)) + payload)
+    ct = parts["[Content_Types].xml"]
+    if b'Extension="bin"' not in ct:
+        ct = ct.replace(b"<Default ", b'<Default Extension="bin" ContentType="application/vnd.openxmlformats-'
+                        b'officedocument.oleObject"/><Default ', 1)
+    parts["[Content_Types].xml"] = ct
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return path
+
+
 # ================================================================ issue 14 part B: hostile corpus (i14b)
 # Forged and foreign unit forms, forms that kill their reader, outputs that are inputs, file
 # names and header text from user input, hostile text for charts/report/mail, bad command lines.

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dtg_xl.errors import DtgError
 from dtg_xl.core.excel_round import excel_round
+from dtg_xl.core.values import Kind, RuleError, cell_problem
+from dtg_xl.core.values import number as _number
+from dtg_xl.xlsx.cells import is_blank
 
 # canonical (Chinese) method name -> English alias
 METHODS = {
@@ -41,20 +43,11 @@ YES = ("是", "yes", "y", "true", "1", "达成", "有")
 NO = ("否", "no", "n", "false", "0", "未达成", "无")
 
 
-class RuleError(DtgError):
-    """An input that a rule cannot score; the message is for the user, in Chinese.
-
-    ``field`` names the input it is about (an internal column name such as ``actual``), so a
-    table validator can point at the cell.
-    """
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
 def canonical_method(name) -> str:
     """'正向' or 'positive' -> '正向'; raises RuleError for an unknown name."""
+    problem = cell_problem(name)
+    if problem:
+        raise RuleError(f"评分方法：{problem}", "method")
     key = str(name).strip() if name is not None else ""
     found = _BY_NAME.get(key) or _BY_NAME.get(key.lower())
     if not found:
@@ -64,6 +57,9 @@ def canonical_method(name) -> str:
 
 def yes_no_value(value) -> float:
     """是/否 (and common spellings) -> 1.0 / 0.0."""
+    problem = cell_problem(value)
+    if problem:
+        raise RuleError(problem)
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     text = str(value).strip().lower() if value is not None else ""
@@ -192,21 +188,14 @@ def qualitative_problem(points, level, given) -> str | None:
 
 
 # ---------------------------------------------------------------- one indicator
-def number(value, what: str, field: str | None = None) -> float:
-    """A cell value as a finite float ('95%' reads as 95), or RuleError naming the input."""
-    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
-        raise RuleError(f"缺少{what}", field)
-    try:
-        result = float(str(value).strip().rstrip("%")) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        raise RuleError(f"{what}应为数字，实际为“{value}”", field) from None
-    if not math.isfinite(result):
-        raise RuleError(f"{what}应为有限数字", field)
-    return result
+def number(value, what: str, field: str | None = None, kind: Kind = Kind.SHOWN) -> float:
+    """A cell value as a finite float ('95%' reads as 95 for the default kind), or RuleError
+    naming the input; the one reading is ``dtg_xl.core.values.number``."""
+    return _number(value, what, field, kind)
 
 
 def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return is_blank(value)
 
 
 @dataclass(frozen=True)
@@ -225,17 +214,17 @@ def prepare(method, points, target=None, actual=None, level=None, given=None,
             deducted=None, bands=None) -> Prepared:
     """Check one indicator's raw inputs for its method; raises RuleError (with the field)."""
     method = canonical_method(method)
-    points = number(points, "分值", "points")
+    points = number(points, "分值", "points", Kind.POINTS)
     if points < 0:
         raise RuleError("分值不能为负数", "points")
     if method == "定性":
-        given_value = number(given, "评定得分", "given")
+        given_value = number(given, "评定得分", "given", Kind.POINTS)
         problem = qualitative_problem(points, str(level or "").strip(), given_value)
         if problem:
             raise RuleError(problem, "level" if str(level or "").strip() not in LEVELS else "given")
         return Prepared(method, points, given=given_value)
     if method == "扣分":
-        d = 0.0 if _blank(deducted) else number(deducted, "扣分", "deduction")
+        d = 0.0 if _blank(deducted) else number(deducted, "扣分", "deduction", Kind.POINTS)
         if d < 0:
             raise RuleError("扣分不能为负数", "deduction")
         return Prepared(method, points, deducted=d)

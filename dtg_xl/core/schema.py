@@ -67,6 +67,7 @@ UNIT_COLUMNS = {
     "实际支出": "spent",
 }
 UNIT_NOT_WORKLOAD = ("序号", "备注")
+MONEY_COLUMNS = ("年初预算", "追加预算", "实际到位", "实际支出")  # 万元: a percentage is refused here
 
 # 参数: label in column A -> internal name; value in column B
 PARAMS = {

@@ -184,3 +184,49 @@ def score_column_blocks(result: Result):
 def block_range(block: Block) -> str:
     return (f"{col_letter(block.col)}{block.first_row}:"
             f"{col_letter(block.col + block.width - 1)}{block.last_row}")
+
+
+# ---------------------------------------------------------------- how result cells are displayed
+# The template formats every result cell with one of these (template._formats: output,
+# output_text, output_pct).  Anything else on a result cell can show what the cell does not hold
+# (a format '"75.00"' on 汇总!B7, ';;;"中"' on B8): verify reports it, evaluate and export reset it.
+PLAIN_FORMATS = ("General", "0.00", "0.00%")
+
+
+def result_format(sheet: str, row: int, col: int) -> str | None:
+    """The template's own number format of a result cell; None where any plain format is the
+    template's (cells outside the formatted areas, other sheets)."""
+    if sheet == SHEET_SUMMARY:
+        if col == 2 and row in FACT_ROW.values():
+            return "0.00" if row == FACT_ROW["综合得分"] else "General"
+        for b in SUMMARY_BLOCKS:
+            if b.first_row <= row <= b.last_row and b.col <= col < b.col + b.width:
+                return "0.00%" if col - b.col in PERCENT_COLUMNS.get(b, ()) else "0.00"
+    if sheet == SHEET_INDICATORS:
+        return "0.00"
+    return None
+
+
+def display_problem(sheet: str, row: int, col: int, code: str) -> str | None:
+    """Why a result cell's number format does not show its value as the template does, or None."""
+    from dtg_xl.xlsx.cells import normalize_format
+
+    expected = result_format(sheet, row, col)
+    shown = normalize_format(code)
+    if expected is not None and shown.lower() == normalize_format(expected).lower():
+        return None
+    if expected is None and shown.lower() in {normalize_format(f).lower() for f in PLAIN_FORMATS}:
+        return None
+    return f"数字格式为“{code}”，不是模板的“{expected or '常规'}”：单元格显示的可能不是它的值"
+
+
+def reset_formats(book) -> dict[str, dict[tuple[int, int], str]]:
+    """The written cells whose number format is not the template's, with the format to give them."""
+    out: dict[str, dict[tuple[int, int], str]] = {}
+    for sheet, cells in book.writes.items():
+        for (r, c), value in cells.items():
+            code = book.number_format(sheet, r, c)
+            if display_problem(sheet, r, c, code):
+                fallback = "0.00" if isinstance(value, (int, float)) and not isinstance(value, bool) else "General"
+                out.setdefault(sheet, {})[(r, c)] = result_format(sheet, r, c) or fallback
+    return out

@@ -8,14 +8,24 @@ from __future__ import annotations
 from datetime import datetime
 
 from dtg_xl.core.engine import Result, evaluate
-from dtg_xl.results.layout import losses, result_blocks
+from dtg_xl.core.schema import SHEET_SUMMARY
+from dtg_xl.errors import DtgError
+from dtg_xl.results.layout import losses, reset_formats, result_blocks
 from dtg_xl.results.margin import result_margin
-from dtg_xl.core.model import read_model
+from dtg_xl.core.model import read_model, sheet_problems
 from dtg_xl.results.whatif import SHEET_SIMULATION, simulation_blocks
 
 
+class OutputSheetError(DtgError):
+    """The sheet results go to is missing or ambiguous; the message is for the user."""
+
+
 def evaluate_book(book, when: datetime | None = None, profile: str | None = None) -> Result:
-    """Evaluate a book and write its results (or its problem list) into it."""
+    """Evaluate a book and write its results (or its problem list) into it.  A book whose output
+    sheet (汇总) is missing or ambiguous is refused before anything is read or written."""
+    missing = sheet_problems(book.sheet_names(), (SHEET_SUMMARY,))
+    if missing:
+        raise OutputSheetError("；".join(p.message for p in missing) + "（结果写在这里），未写入任何内容")
     model = read_model(book, profile=profile)
     result = Result(model=None, errors=model) if isinstance(model, list) else evaluate(model)
     present = set(book.sheet_names())
@@ -25,6 +35,8 @@ def evaluate_book(book, when: datetime | None = None, profile: str | None = None
     if SHEET_SIMULATION in present:  # what-if rows typed on 模拟: simulated beside them, inputs untouched
         for sheet, row, col, values in simulation_blocks(book, profile, base=result):
             book.write(sheet, row, col, values)
+    if hasattr(book, "number_format"):  # a file: result cells get the template's own formats back
+        book.formats = reset_formats(book)
     return result
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dtg_xl.errors import DtgError
-from dtg_xl.core.schema import HEADER_ROW, SHEET_UNITS, TEMPLATE_VERSION
+from dtg_xl.core.schema import HEADER_ROW, MONEY_COLUMNS, SHEET_UNITS, TEMPLATE_VERSION
 from dtg_xl.units.formkey import FormKey, FormKeyError, read_key
 from dtg_xl.units.unitforms import (FORM_KIND, FORM_ROW, LOCKED_COLUMNS, REQUIRED_COLUMNS, SHEET_STAMP, STAMP_ROW,
                                     TEXT_COLUMNS, MasterUnits, UnitFormError, canon, read_master, signed_fields)
@@ -356,7 +356,7 @@ def _check_form(read: FormRead, master: MasterUnits, key: FormKey,
                 add(SHEET_UNITS, cell_ref(FORM_ROW, c + 1), f"缺少{h}")
             continue
         try:
-            number = rules.number(v, h)
+            number = rules.number(v, h, kind=rules.Kind.MONEY if h in MONEY_COLUMNS else rules.Kind.SHOWN)
         except rules.RuleError as exc:
             add(SHEET_UNITS, cell_ref(FORM_ROW, c + 1), str(exc))
             continue

@@ -34,6 +34,7 @@ from lxml import etree
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import col_letter, col_number
 from dtg_xl.xlsx.atomic import atomic_output
+from dtg_xl.xlsx.partnames import resolve_target  # noqa: F401 - the one resolver, known by this name
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -69,18 +70,6 @@ def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     return parts
 
 
-def resolve_target(base_part: str, target: str) -> str:
-    """A relationship's Target as a zip part name: absolute (``/xl/…``) or relative to the folder
-    of the part that owns the relationship; ``.`` and ``..`` folded."""
-    joined = target if target.startswith("/") else f"{base_part.rpartition('/')[0]}/{target}"
-    out: list[str] = []
-    for piece in joined.split("/"):
-        if piece == "..":
-            if out:
-                out.pop()
-        elif piece and piece != ".":
-            out.append(piece)
-    return "/".join(out)
 
 
 def _sheet_ids(zf: zipfile.ZipFile) -> dict[str, str]:

@@ -317,6 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": {"before": load_before, "after": os.getloadavg()},
         "seconds_total": time.time() - started, "evaluate_imports": imports, "evaluate_stages_ms": stages, "cases": results,
     }
+    if not args.only or "click" in args.only:  # bench/click_bench.py: the Excel button's Python side (issue 15)
+        from click_bench import measure as measure_click, table as click_table
+
+        report["click"] = measure_click(cfg["runs"], log)
+        log(click_table(report["click"]))
     from dtg_xl.xlsx.atomic import atomic_write_bytes
 
     atomic_write_bytes(out_path, (json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n").encode())

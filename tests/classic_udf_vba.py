@@ -5,7 +5,8 @@ level, but its VBA generator (generate_vba_wrapper) and decorators (xlfunc/xlarg
 pure Python.  Off Windows those COM modules do not exist, so this script registers empty
 placeholders for them (nothing here calls COM), switches xw.func/arg/ret to xlwings' classic
 decorators — exactly what ``import xlwings`` does on Windows — imports dtg_xl.doors.udfs and writes
-the generated VBA module and each function's MacroOptions metadata as JSON to argv[1].
+the generated VBA module and each function's MacroOptions metadata as JSON to argv[1]
+(argv[2]: the workbook name, default dtg.xlsm; dtg_xl.xlam for the add-in).
 Run in a subprocess (tests/test_udfs.py) so the placeholders never leak into other tests.
 """
 import io
@@ -28,7 +29,7 @@ import dtg_xl.doors.udfs as module  # noqa: E402
 
 
 class _Workbook:
-    Name = "dtg.xlsm"  # generate_vba_wrapper only asks whether it is an add-in (.xlam)
+    Name = sys.argv[2] if len(sys.argv) > 2 else "dtg.xlsm"  # generate_vba_wrapper only asks: add-in (.xlam)?
 
 
 vba = io.StringIO()

@@ -137,7 +137,16 @@ def test_module_main_runs_the_excel_door_on_the_caller():
     calls = {ast.unparse(node.func) for node in ast.walk(main) if isinstance(node, ast.Call)}
     assert {"xw.Book.caller", "run_from_control_sheet"} <= calls
     imports = [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    assert "from dtg_xl.excel_door import run_from_control_sheet" in imports
+    assert "from dtg_xl.excel_door import import_xlwings, run_from_control_sheet" in imports
+    assigned = {ast.unparse(n) for n in tree.body if isinstance(n, ast.Assign)}
+    assert "xw = import_xlwings()" in assigned  # the lean import (tests/test_lean_xlwings.py)
+
+
+def test_control_sheet_warns_against_renaming():
+    rows = sheet_values(COMMITTED)[excel_door.SHEET_CONTROL]
+    warning = rows[workbook_build.RENAME_WARNING_ROW - 1][0]
+    assert warning == workbook_build.RENAME_WARNING
+    assert "dtg (1).xlsm" in warning and "dtg - 副本.xlsm" in warning and "加载项" in warning
 
 
 def test_buttons_call_the_quickstart_macro():
@@ -248,6 +257,7 @@ class _SavedBook(excel_door.XlwingsBook):
     def __init__(self, path):
         from dtg_xl.xlsx.books import FileBook
 
+        self.book = None  # no live workbook: path/save_copy are overridden
         self._path = path
         self._file = FileBook(path) if path else None
 

@@ -147,6 +147,13 @@ def _print_summary(result, out: Path) -> None:
         b = result.budget
         print(f"预算 {b.initial:g} + {b.added:g} = {b.adjusted:g} 万元，实际到位 {b.in_place:g}，"
               f"实际支出 {b.spent:g}，执行率 {b.execution_rate:g}%")
+    if result.budget_score is not None:
+        print(f"  预算执行 {result.budget_score:g} / {result.model.profile.budget_score_points:g}")
+    from dtg_xl.results.layout import adjustments
+
+    for x in adjustments(result):  # evaluator adjustments: the rule's score and the final one
+        print(f"评价调整：{x['l3']} 公式得分{x['formula_score']:g} → 评定得分{x['score']:g}"
+              f"（{x['difference']:+g}），原因：{x['reason']}")
     for p in result.warnings:
         print(f"提示：{p}")
     print(f"结果已写入：{out}")
@@ -158,7 +165,7 @@ def cmd_profiles(args) -> int:
     for name in available_profiles():
         p = load_profile(name)
         bands = " / ".join(f"{g}≥{lo:g}" for g, lo in p.grades)
-        print(f"{name}\t{p.title}\t{bands}")
+        print(f"{name}\t{p.title}\t{bands}\t{p.policy.describe()}")
     return EXIT_OK
 
 
@@ -239,6 +246,18 @@ def cmd_build_workbook(args) -> int:
 
     out = build_workbook(args.output, example=None if args.blank else "dtg-2020")
     print(f"已生成：{out}（宏工作簿）和 {out.with_suffix('.py')}（按钮调用的 Python 模块）")
+    from dtg_xl.doors.addin_build import NAME, build_addin
+
+    print(f"已生成：{build_addin(out.parent / f'{NAME}.xlam')}（“绩效评价”加载项）")
+    return EXIT_OK
+
+
+def cmd_bundle_windows(args) -> int:
+    from dtg_xl.doors.bundle import PYTHONS, bundle_windows
+
+    out = bundle_windows(args.out_dir)
+    print(f"已生成 Windows 离线安装文件夹：{out}（wheelhouse 含 Python {' 和 '.join(PYTHONS)} 的 win_amd64 wheel）")
+    print("  复制整个文件夹到 Windows 电脑，关闭 Excel，双击“安装.cmd”；说明见“安装说明.txt”")
     return EXIT_OK
 
 
@@ -426,10 +445,16 @@ def build_parser() -> ChineseParser:
     p = sub.add_parser("profiles", help="列出评价方案")
     p.set_defaults(func=cmd_profiles)
 
-    p = sub.add_parser("build-workbook", help="生成带按钮和 xlwings 宏的 Excel 工作簿（dtg.xlsm）")
+    p = sub.add_parser("build-workbook", help="生成带按钮和 xlwings 宏的 Excel 工作簿（dtg.xlsm）和“绩效评价”加载项（dtg_xl.xlam）")
     p.add_argument("-o", "--output", default="workbook/dtg.xlsm", help="输出文件（.xlsm，默认 workbook/dtg.xlsm）")
     p.add_argument("--blank", action="store_true", help="不填入2020年示例数据")
     p.set_defaults(func=cmd_build_workbook)
+
+    p = sub.add_parser("bundle-windows", help="生成 Windows 离线安装文件夹（wheelhouse、安装.cmd、加载项、dtg.xlsm）",
+                       description="生成可用U盘复制、无需联网和管理员权限即可在 Windows 上安装的文件夹。"
+                                   "构建时需要联网（从 PyPI 解析并下载 win_amd64 的 wheel）。")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="输出文件夹（不存在或为空）")
+    p.set_defaults(func=cmd_bundle_windows)
     return parser
 
 

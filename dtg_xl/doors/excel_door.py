@@ -170,6 +170,8 @@ def _run(book, when: datetime | None) -> Outcome:
             outcome.outputs = optional_outputs(xb, settings, result)
             if settings.portfolio:  # independent of this workbook's own result
                 outcome.outputs["批量评价"] = _portfolio(settings)
+    except DtgError as exc:  # a user-fixable problem (e.g. the workbook has no 汇总 sheet): say it plainly
+        outcome = Outcome(ok=False, problems=[Problem("", "", str(exc))])
     except Exception as exc:  # noqa: BLE001 - the user sees one Chinese line, not a traceback
         outcome = _internal_error(exc)
     write_status(xb, when, outcome)
@@ -217,19 +219,31 @@ def optional_outputs(book: XlwingsBook, settings: Settings, result) -> dict[str,
     return outputs
 
 
+def _source_name(book: XlwingsBook) -> Path:
+    """The workbook's file name (stem and suffix name the outputs and the temporary copy)."""
+    src = book.path
+    if src is not None:
+        return Path(src.name)
+    name = Path(book.name or "")
+    if name.suffix.lower() not in (".xlsx", ".xlsm", ".xlsb", ".xls"):  # Book1: never saved
+        raise XlwingsBookError(book.where_problem())
+    return name
+
+
 def _target(book: XlwingsBook, settings: Settings, suffix: str) -> Path:
     src = book.path
-    if src is None:
-        raise XlwingsBookError("工作簿尚未保存到磁盘（或为网页版/远程工作簿），请先保存")
-    return (settings.folder or src.parent) / f"{src.stem}-{suffix}"
+    if src is None and settings.folder is None:
+        raise XlwingsBookError(book.where_problem())
+    folder = settings.folder or src.parent
+    return folder / f"{_source_name(book).stem}-{suffix}"
 
 
 @contextmanager
 def _saved_copy(book: XlwingsBook):
     """A copy of the open workbook with the values just written; the user's file is untouched."""
-    src = book.path
+    name = _source_name(book)
     with tempfile.TemporaryDirectory(prefix="dtg-") as tmp:
-        yield book.save_copy(Path(tmp) / f"{src.stem}{src.suffix}")
+        yield book.save_copy(Path(tmp) / name.name)
 
 
 def _email_copy(book, settings, result) -> str:

@@ -31,10 +31,10 @@ from pathlib import Path
 
 from lxml import etree
 
+from dtg_xl.xlsx.parts import resolve_target  # noqa: F401  (the one resolver; importers use it from here too)
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import col_letter, col_number
 from dtg_xl.xlsx.atomic import atomic_output
-from dtg_xl.xlsx.partnames import resolve_target  # noqa: F401 - the one resolver, known by this name
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -68,8 +68,6 @@ def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
         target = targets.get(sheet.get(f"{{{REL_NS}}}id"), "")
         parts[sheet.get("name")] = resolve_target("xl/workbook.xml", target)
     return parts
-
-
 
 
 def _sheet_ids(zf: zipfile.ZipFile) -> dict[str, str]:

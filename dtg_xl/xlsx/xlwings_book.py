@@ -8,7 +8,6 @@ per block: one COM call in Excel, one ``setValues`` action on the remote Book).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from dtg_xl.errors import DtgError
@@ -65,21 +64,46 @@ class XlwingsBook:
         self._cache.pop(sheet, None)  # what was read is stale now
 
     # ------------------------------------------------------------ files
+    def _fullname(self) -> str:
+        try:
+            return str(self.book.fullname)
+        except Exception:  # noqa: BLE001 - engines without a file name; an unmapped OneDrive URL
+            api = getattr(self.book, "api", None)
+            return str(getattr(api, "FullName", "") or "") if not isinstance(api, dict) else ""
+
+    @property
+    def name(self) -> str:
+        """The workbook's name as Excel shows it (``dtg.xlsx``, ``Book1``)."""
+        try:
+            return str(self.book.name)
+        except Exception:  # noqa: BLE001
+            return ""
+
     @property
     def path(self) -> Path | None:
-        """The workbook's file on disk, or None (a remote Book, or never saved)."""
-        try:
-            full = self.book.fullname
-        except Exception:  # noqa: BLE001 - engines without a file name
+        """The workbook's file on disk, or None (a remote Book, never saved, or a OneDrive/SharePoint
+        URL that xlwings cannot map to the locally synced file)."""
+        full = self._fullname()
+        if not full or "://" in full:
             return None
-        path = Path(str(full))
+        path = Path(full)
         return path if path.is_absolute() and path.exists() else None
+
+    def where_problem(self) -> str:
+        """Why ``path`` is None, in words the clerk can act on ('' when it is not None)."""
+        if self.path is not None:
+            return ""
+        full = self._fullname()
+        if "://" in full:
+            return ("工作簿保存在 OneDrive/SharePoint 上，找不到它在本机的同步文件：请在“控制台”的“输出文件夹”"
+                    "填写本机文件夹，或把工作簿另存到本机后再运行")
+        return "工作簿尚未保存到磁盘（或为网页版/远程工作簿），请先保存"
 
     def save_copy(self, path: Path) -> Path:
         """Save a copy of the live workbook (with the values just written) to path, leaving the
         open workbook and its file untouched (Excel's Workbook.SaveCopyAs)."""
         api = getattr(self.book, "api", None)
-        if not sys.platform.startswith("win") or isinstance(api, dict) or not hasattr(api, "SaveCopyAs"):
+        if isinstance(api, dict) or not hasattr(api, "SaveCopyAs"):  # the remote Book's api is its JSON
             raise XlwingsBookError("当前环境（非Windows版Excel）不支持另存副本，请在Excel中手工保存后用命令行导出")
         api.SaveCopyAs(str(path))
         return Path(path)

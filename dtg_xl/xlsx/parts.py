@@ -1,9 +1,4 @@
-"""Relationship targets as zip part names (OPC, ECMA-376 Part 2 §9.3): the one resolver.
-
-Known to the rest of the code as ``dtg_xl.xlsx.patch.resolve_target`` (re-exported there); it lives
-in this import-free module so that modules ``patch`` itself uses (``sheetinfo``) can resolve targets
-without an import cycle inside the xlsx room.
-"""
+"""Package relationships: the one place a relationship Target becomes a zip part name."""
 from __future__ import annotations
 
 

@@ -1,0 +1,36 @@
+"""Run by tests/test_udfs_upgrade.py in a subprocess: xlwings' classic get_udf_module (the UDF
+server's loader, COM modules stubbed as in classic_udf_vba.py) over a copy of dtg_xl in argv[1],
+calling DTG_SCORE before and after the copy is "upgraded" (argv[2]: a Python file that edits the
+copy).  Prints the two results as JSON."""
+import json
+import os
+import runpy
+import sys
+import types
+
+sys.path.insert(0, sys.argv[1])
+for _name in ("pythoncom", "pywintypes", "win32com", "win32com.client"):
+    sys.modules.setdefault(_name, types.ModuleType(_name))
+sys.modules["pythoncom"].CoInitialize = lambda: None
+sys.modules["win32com.client"].Dispatch = None
+sys.modules["win32com"].client = sys.modules["win32com.client"]
+
+import xlwings  # noqa: E402
+import xlwings.udfs as classic  # noqa: E402
+
+xlwings.func, xlwings.arg, xlwings.ret, xlwings.script = classic.xlfunc, classic.xlarg, classic.xlret, classic.xlsub
+
+
+def grade():
+    module = classic.get_udf_module("dtg_xl.udfs", None)
+    assert module.__file__.startswith(sys.argv[1]), module.__file__
+    return module.DTG_SCORE("正向", 5, 100, 95)
+
+
+before = grade()
+runpy.run_path(sys.argv[2])  # the "upgrade": pip writes new files
+udfs = os.path.join(sys.argv[1], "dtg_xl", "udfs.py")
+stat = os.stat(udfs)
+os.utime(udfs, (stat.st_atime, stat.st_mtime + 10))  # a new file time, as a reinstall gives
+after = grade()
+print(json.dumps({"before": before, "after": after}, ensure_ascii=False))

@@ -380,7 +380,7 @@ def _authentic(stamp: dict, header: list[str], locked: dict[str, str], master: M
         return False
     if key_id != key.key_id:
         whose = f"（表单的项目为“{project}”、评价年度为“{year}”）" if (project, year) != (master.project, master.year) else ""
-        add(SHEET_STAMP, at("密钥编号"), f"这份填报表不是由本主表生成的（密钥编号为“{key_id}”，本主表为“{key.key_id}”）{whose}，"
+        add(SHEET_STAMP, at("密钥编号"), f"这份填报表不是由本主表生成的（“密钥编号”与本主表不同）{whose}，"
                                       "可能来自另一份主表或上一年度，未汇集")
         return False
     if not key.verifies(signed_fields(stamp, header, locked), signature):
@@ -412,7 +412,7 @@ def format_report(report: Report) -> list[str]:
     lines = [f"共{report.files}个文件，主表{units}个单位：已汇集{len(report.accepted)}个，"
              f"未汇集{len(report.rejected)}个，未收到{len(report.missing)}个。"]
     if report.refused:
-        lines.append(f"拒收{len(report.refused)}个未通过签名核对的填报表（伪造、被改动、旧版本或来自其他主表）（不计入任何单位）：" +
+        lines.append(f"拒收{len(report.refused)}个未通过签名核对的填报表（伪造、被改动、旧版本或来自其他主表，不计入任何单位）：" +
                      "、".join(Path(p).name for p in report.refused))
     if report.problems:
         lines.append(f"发现{len(report.problems)}个问题：")

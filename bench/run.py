@@ -27,7 +27,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 FULL = {"rows": 1_000_000, "loop_sample": 20_000, "files": 1_000, "runs": 5, "read_runs": 3,
-        "indicator_rows": (10_000, 100_000), "projects": 1_000, "pandas_sample": 200, "big_runs": 1}
+        "indicator_rows": (10_000, 99_999), "projects": 1_000, "pandas_sample": 200, "big_runs": 1}
+# 99,999 indicator rows + the header row = the pre-flight's 100,000-row limit
 QUICK = {"rows": 20_000, "loop_sample": 1_000, "files": 10, "runs": 1, "read_runs": 1,
          "indicator_rows": (500, 2_000), "projects": 10, "pandas_sample": 5, "big_runs": 1}
 HEAVY = ("pandas", "openpyxl", "xlsxwriter", "matplotlib", "xlwings", "PIL", "docx")
@@ -273,6 +274,28 @@ def table(results: list[dict]) -> str:
     return "\n".join([fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [fmt(x) for x in lines])
 
 
+def summary(report: dict) -> str:
+    """The table and the lines under it, as printed at the end of a run (docs/performance.md
+    renders the committed bench/results.json through this same function)."""
+    imports, stages = report["evaluate_imports"], report["evaluate_stages_ms"]
+    load = report["load_average"]
+    lines = [table(report["cases"]), "",
+             f"{report['when']}; {report['machine']['cpu_count']} CPUs; load average "
+             f"{load['before'][0]:.2f} before, {load['after'][0]:.2f} after; "
+             f"`dtg-xl evaluate` imports {', '.join(imports['heavy_imported']) or 'none'} of {', '.join(HEAVY)}"]
+    if stages:
+        lines.append("evaluate stages (median ms): " + ", ".join(f"{k} {v:.0f}" for k, v in stages.items())
+                     + "  (open includes the pre-flight)")
+    for case in report.get("failed", []):
+        lines.append(f"FAILED: {case['name']}: {case['error'].splitlines()[-1]}")
+    for case in report["cases"]:
+        if case["name"].startswith("pre-flight"):
+            now, before = case["ours"]["detail"], case["alt"]["detail"]
+            lines.append(f"pre-flight per unit form: {now['per_form_ms']:.2f} ms now, {before['per_form_ms']:.2f} ms "
+                         f"before; on the 2020 example: {now['example_ms']:.1f} ms now, {before['example_ms']:.1f} ms before")
+    return "\n".join(lines)
+
+
 def _mb(value) -> str:
     return "-" if value is None else f"{value:.0f} MB"
 
@@ -303,12 +326,16 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     log(f"preparing the example and {cfg['files']:,} unit workbooks in {workdir} …")
     example = Path(spawn(case_cmd("prepare", "inputs", workdir, cfg["files"]), workdir)["json"]["example"])
-    results = []
+    results, failed = [], []
     for case in plan(cfg, workdir, example):
         if args.only and args.only not in case["name"]:
             continue
         log(case["name"])
-        results += measure(case, workdir, log, results)
+        try:
+            results += measure(case, workdir, log, results)
+        except RuntimeError as exc:  # one failing case is reported, the others still run
+            log(f"  FAILED: {exc}")
+            failed.append({"name": case["name"], "error": str(exc)[-2000:]})
     imports = import_check(example, workdir)
     stages = evaluate_stages(example, workdir, cfg["runs"]) if not args.only or "evaluate" in args.only else {}
     report = {
@@ -316,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick, "config": cfg, "machine": machine(),
         "load_average": {"before": load_before, "after": os.getloadavg()},
         "seconds_total": time.time() - started, "evaluate_imports": imports, "evaluate_stages_ms": stages, "cases": results,
+        "failed": failed,
     }
     if not args.only or "click" in args.only:  # bench/click_bench.py: the Excel button's Python side (issue 15)
         from click_bench import measure as measure_click, table as click_table
@@ -325,13 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     from dtg_xl.xlsx.atomic import atomic_write_bytes
 
     atomic_write_bytes(out_path, (json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n").encode())
-    print(table(results))
-    print(f"\n{report['when']}; {report['machine']['cpu_count']} CPUs; load average "
-          f"{load_before[0]:.2f} before, {report['load_average']['after'][0]:.2f} after; "
-          f"`dtg-xl evaluate` imports {', '.join(imports['heavy_imported']) or 'none'} of {', '.join(HEAVY)}")
-    if stages:
-        print("evaluate stages (median ms): " + ", ".join(f"{k} {v:.0f}" for k, v in stages.items())
-              + "  (open includes the pre-flight)")
+    print(summary(report))
     print(f"written: {out_path}")
     return 0
 

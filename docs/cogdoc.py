@@ -23,7 +23,7 @@ from pathlib import Path
 
 import cog  # provided by cogapp while it runs a page
 
-_SHORTCUTS = {"dtg-xl": [sys.executable, "-m", "dtg_xl"]}
+_SHORTCUTS = {"dtg-xl": [sys.executable, "-m", "dtg_xl"], "python": [sys.executable]}
 
 
 def _argv(command: str) -> list[str]:

@@ -404,7 +404,7 @@ def value_cases(src: Path, work: Path) -> list[tuple[str, str, Path, str, bool]]
                       ("min-inf", good.replace("min = 90", "min = inf").encode()),
                       ("min-bool", good.replace("min = 90", "min = true").encode()),
                       ("no-grades", b'name = "x"\n'), ("grades-table", b'grades = "x"\n'),
-                      ("weighting-number", (good + "weighting = 5\n").encode()),
+                      ("weighting-number", ("weighting = 5\n" + good).encode()),
                       ("full-marks-zero", ("full_marks = 0\n" + good).encode()),
                       ("dup-grade", good.replace('"差"', '"优"').encode()), ("utf16", good.encode("utf-16")),
                       ("empty", b""), ("huge-min", good.replace("min = 90", "min = 1e999").encode())):

@@ -297,7 +297,7 @@ def test_edited_example_reached_both_outcomes():
 
 # ---------------------------------------------------------------- issue 14 part A corpus (helper i14a)
 VALUE_COUNTS: collections.Counter = collections.Counter()
-_WHERE = re.compile(r"[\w\u4e00-\u9fff]+!(?:[A-Z]{1,3}\d+|\d+:\d+|[A-Z]+\d*:[A-Z]+\d*)|工作表“|工作簿“|评价方案文件“|评价方案“")
+_WHERE = re.compile(r"[\w\u4e00-\u9fff]+!(?:[A-Z]{1,3}\d+|\d+:\d+|[A-Z]+\d*:[A-Z]+\d*)|工作表“|名为“|工作簿“|评价方案文件“|评价方案“")
 
 
 def _run_full(args: list[str]) -> tuple[int, str]:

@@ -355,3 +355,21 @@ def test_value_and_display_corpus(compact, tmp_path, capsys):
               f"0 files outside their folder")
         for kind in C.VALUE_CASE_KINDS:
             print(f"  {kind:12s} refused {VALUE_COUNTS[kind, 2]:3d}  accepted {VALUE_COUNTS[kind, 0]:3d}")
+
+
+# ---------------------------------------------------------------- issue 14 part B corpus (i14b)
+def test_hostile_corpus_b(tmp_path_factory, example_path, capsys):
+    """Forged/foreign forms, reader-killing forms, outputs that are inputs, hostile names and text,
+    bad command lines: each run in a forked child (an abort is counted, not fatal)."""
+    root = tmp_path_factory.mktemp("hostile-b")
+    cases = C.hostile_cases_b(root / "cases", example_path)
+    counts = C.run_hostile_b(cases, root)
+    problems = counts.pop("problems")
+    with capsys.disabled():
+        print("\nhostile corpus (part B): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        for p in problems[:40]:
+            print("  " + p)
+    assert counts["cases"] >= 250
+    assert counts["aborts"] == counts["internal"] == counts["modified_inputs"] == counts["outside"] == 0
+    assert counts["unclear_refusals"] == 0
+    assert not problems

@@ -30,6 +30,8 @@ class Profile:
     full_marks: float = 100.0
     execution_base: str = "实际到位"
     budget_score_points: float = 0.0
+    # 结果应用: (grade, what follows, next year's budget change in % of this year's or None)
+    result_use: tuple[tuple[str, str, float | None], ...] = ()
 
     def grade(self, total: float) -> str:
         for name, lower in self.grades:
@@ -160,10 +162,23 @@ def _parse(data: dict, key: str, file: str = "", text: str = "") -> Profile:
         lows = [low for _, low in parsed]
         for low in sorted({low for low in lows if lows.count(low) > 1}):
             problems.append(f"有两个等级的下限都是{low:g}")
+    result_use = []
+    for i, u in enumerate(data.get("result_use", ())):
+        if not isinstance(u, dict) or not isinstance(u.get("grade"), str) or not isinstance(u.get("action"), str):
+            bad("result_use", f" 第{i + 1}项应有 grade（等次）和 action（文字）")
+            continue
+        change = u.get("budget_change")
+        if change is not None and not (real(change) and -100 <= change <= 100):
+            bad("budget_change", f" 第{i + 1}项预算调整比例应为 -100 到 100（%）之间的数字，实际为{shown(change)}")
+            continue
+        if parsed and u["grade"] not in {n for n, _ in parsed}:
+            bad("grade", f" 结果应用表第{i + 1}项的等次“{u['grade']}”未定义")
+            continue
+        result_use.append((u["grade"], u["action"], None if change is None else float(change)))
     if problems:
         raise ProfileError(f"评价方案文件“{file}”有{len(problems)}个问题：" + "；".join(problems))
     return Profile(
         name=str(data.get("name", key)), title=str(data.get("title", key)),
         grades=tuple(sorted(parsed, key=lambda g: g[1], reverse=True)),
         weighting=weighting, full_marks=float(full_marks), execution_base=base,
-        budget_score_points=float(budget))
+        budget_score_points=float(budget), result_use=tuple(result_use))

@@ -246,7 +246,16 @@ def make_safe(zin: zipfile.ZipFile, protect: set[str], stale: "Staleness | None"
     out["[Content_Types].xml"] = _dump(ct)
     if removed_names and "docProps/app.xml" in xml:
         out["docProps/app.xml"] = _drop_titles(xml["docProps/app.xml"])
+    out.update(_without_form_key(zin))
     return out
+
+
+def _without_form_key(zin: zipfile.ZipFile) -> dict[str, bytes]:
+    """The unit-form key stays in the master: a copy sent out must not be able to sign forms."""
+    from dtg_xl.units.formkey import KEY_PROPERTY
+    from dtg_xl.xlsx.docprops import property_removed
+
+    return property_removed(zin, KEY_PROPERTY)
 
 
 def _is_macro_shape(shape: str) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dtg_xl.results import layout
 from dtg_xl.errors import DtgError
-from dtg_xl.xlsx.atomic import atomic_output
+from dtg_xl.xlsx.atomic import atomic_output, close_xlsxwriter
 from dtg_xl.core.profiles import available_profiles, load_profile
 from dtg_xl.core.rules import LEVELS, METHODS
 from dtg_xl.core.schema import REPORT_TEXT, SHEET_REPORT_TEXT
@@ -77,8 +77,10 @@ def write_template(path: str | Path, profile: str | None = None, example: str | 
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False})
         try:
             build_template(wb, profile=profile, example=example, data=data)
-        finally:
-            wb.close()
+        except BaseException:
+            wb.close()  # the error is the build's; this write is thrown away
+            raise
+        close_xlsxwriter(wb, path)
     return path
 
 

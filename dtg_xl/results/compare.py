@@ -161,8 +161,43 @@ def _year(side: Side):
     return int(year) if isinstance(year, float) and year.is_integer() else year
 
 
-def compare_books(last_book, this_book, last_label: str, this_label: str, profile: str | None = None) -> dict:
-    return compare_results(_side(last_label, last_book, profile), _side(this_label, this_book, profile))
+def compare_books(last_book, this_book, last_label: str, this_label: str, profile: str | None = None,
+                  paths: tuple | None = None) -> dict:
+    data = compare_results(_side(last_label, last_book, profile), _side(this_label, this_book, profile))
+    data["warnings"] = compare_warnings(data, paths)
+    return data
+
+
+def compare_warnings(data: dict, paths: tuple | None = None) -> list[str]:
+    """What makes a comparison meaningless or backwards: one workbook twice, years reversed."""
+    out = []
+    if paths is not None:
+        import hashlib
+
+        from dtg_xl.xlsx.atomic import same_file
+
+        a, b = paths
+        same = same_file(a, b) or (hashlib.sha256(Path(a).read_bytes()).digest()
+                                   == hashlib.sha256(Path(b).read_bytes()).digest())
+        if same:
+            out.append(f"上年文件“{data['last']['file']}”与本年文件“{data['this']['file']}”是同一个工作簿，"
+                       "对比结果全部“不变”没有意义；请确认选择了两个年度的文件")
+    y0, y1 = _year_number(data["last"]["year"]), _year_number(data["this"]["year"])
+    if y0 is not None and y1 is not None:
+        if y0 > y1:
+            out.append(f"上年文件的评价年度（{y0}）晚于本年文件（{y1}）：两个文件可能放反了，"
+                       "用法为 dtg-xl compare 上年工作簿 本年工作簿")
+        elif y0 == y1 and not out:
+            out.append(f"两个文件的评价年度相同（{y0}），同比对比通常应选择相邻的两个年度")
+    return out
+
+
+def _year_number(value):
+    try:
+        number = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 # ---------------------------------------------------------------- the 同比 sheet
@@ -248,6 +283,7 @@ def format_compare(data: dict) -> list[str]:
               f"  更名：{r['last']} → {r['this']}" for r in data["renamed"]]
     lines += [f"  新增：{name}" for name in data["added"]]
     lines += [f"  删除：{name}" for name in data["removed"]]
+    lines += [f"提示：{w}" for w in data.get("warnings", [])]
     lines.append("一级指标得分：")
     for x in data["categories"]:
         s = x["score"]

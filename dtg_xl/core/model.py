@@ -168,8 +168,9 @@ def read_model(book, profile: str | None = None) -> Model | list[Problem]:
     if profile:
         params["profile"] = profile
     profile, weighting, full_marks, base = _settings(params, param_cells, out)
+    profile = _policy_settings(profile, param_rows, param_cells, out)
     baselines = read_baselines(book, out.add)
-    indicators = _read_indicators(ind_rows, ind_cols, out, baselines)
+    indicators = _read_indicators(ind_rows, ind_cols, out, baselines, profile.policy)
     units, workload = _read_units(unit_rows, unit_cols, out)
     model = Model(params=params, profile=profile, weighting=weighting, full_marks=full_marks,
                   execution_base=base, indicators=indicators, units=units, workload_names=workload,
@@ -206,13 +207,36 @@ def _settings(params: dict, cells: dict, out: _Collector):
     return profile, weighting, full_marks, base
 
 
+def _policy_settings(profile: Profile, rows: list[list], cells: dict, out: _Collector) -> Profile:
+    """计分规则 rows of 参数 (得分精度, 取舍方式, …) over the profile's policy; a bad value is an
+    error naming its cell and the profile's value is kept."""
+    from dtg_xl.core.policy import PolicyError, with_values
+    from dtg_xl.core.profiles import with_policy
+    from dtg_xl.core.schema import POLICY_PARAMS
+
+    policy = profile.policy
+    for label in POLICY_PARAMS:
+        name = PARAMS[label]
+        if name not in cells:
+            continue
+        r, c = cells[name]
+        value = rows[r - 1][c - 1] if len(rows[r - 1]) >= c else None
+        try:
+            policy = with_values(policy, {label: value})
+        except PolicyError as exc:
+            out.add(SHEET_PARAMS, cell_ref(r, c), str(exc))
+    return with_policy(profile, policy) if policy != profile.policy else profile
+
+
 # ---------------------------------------------------------------- 指标体系
-_NUMERIC = ("points", "target", "actual", "given", "deduction", "l1_weight", "l2_points")
-_TEXT = ("l1", "l2", "l3", "method", "criteria", "unit", "level", "reason", "deviation_reason", "improvement")
+_NUMERIC = ("points", "target", "actual", "given", "deduction", "l1_weight", "l2_points", "adjusted")
+_TEXT = ("l1", "l2", "l3", "method", "criteria", "unit", "level", "reason", "deviation_reason", "improvement",
+         "adjust_reason")
 _FILL_DOWN = ("l1", "l2")  # blank under a merged or grouped cell = same as above
 
 
-def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, baselines=None) -> dict[str, np.ndarray]:
+def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, baselines=None,
+                     policy=None) -> dict[str, np.ndarray]:
     def raw(row, name):
         c = cols.get(name)
         return row[c - 1] if c and c - 1 < len(row) else None
@@ -248,7 +272,8 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, ba
         try:
             values["actual"] = resolve_actual(values["actual"], baselines)  # 基准对比:<指标>
             p = rules.prepare(values["method"], values["points"], values["target"], values["actual"],
-                              values["level"], values["given"], values["deduction"], values["criteria"])
+                              values["level"], values["given"], values["deduction"], values["criteria"],
+                              values["adjust_reason"], policy)
         except rules.RuleError as exc:
             out.add(SHEET_INDICATORS, where(r, exc.field or "method"), str(exc))
             p = rules.Prepared(rec["method"] or "正向", _safe_number(values["points"]))
@@ -256,7 +281,7 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, ba
             _check_deduction(p, values, rec, r, where, out)
         _unused_problems(values, r, where, out)
         rec.update(method=p.method, points=p.points, target=p.target, actual=p.actual,
-                   given=p.given, deduction=p.deducted, bands=p.bands)
+                   given=p.given, deduction=p.deducted, bands=p.bands, adjusted=p.adjusted)
         records.append(rec)
     columns = ("row", *_NUMERIC, *_TEXT)
     table = {name: np.array([rec[name] for rec in records],
@@ -287,7 +312,7 @@ def _check_deduction(p, values, rec, r, where, out):
             out.add(SHEET_INDICATORS, where(r, "deduction"), f"扣分{p.deducted:g}超过分值{p.points:g}")
         if p.deducted > 0 and not rec["reason"]:
             out.add(SHEET_INDICATORS, where(r, "reason"), "有扣分时必须填写扣分原因")
-    elif not _blank(values["deduction"]):
+    elif not _blank(values["deduction"]) and p.method != "公式":  # a 公式 may use 扣分
         out.add(SHEET_INDICATORS, where(r, "deduction"), f"扣分列只用于“扣分”方法，本行方法为“{p.method}”")
 
 

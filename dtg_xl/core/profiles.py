@@ -7,11 +7,12 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 from dtg_xl.errors import DtgError
+from dtg_xl.core.policy import Policy, PolicyError, from_profile_data
 from dtg_xl.core.schema import EXECUTION_BASES, WEIGHTING_FLAT, WEIGHTING_NESTED
 
 DEFAULT_PROFILE = "mof-2020"
@@ -29,9 +30,10 @@ class Profile:
     weighting: str = WEIGHTING_FLAT
     full_marks: float = 100.0
     execution_base: str = "实际到位"
-    budget_score_points: float = 0.0
+    budget_score_points: float = 0.0  # = policy.budget_points (kept for the code that reads it)
     # 结果应用: (grade, what follows, next year's budget change in % of this year's or None)
     result_use: tuple[tuple[str, str, float | None], ...] = ()
+    policy: Policy = Policy()  # 计分规则 (dtg_xl.core.policy); a workbook's 参数 rows may override it
 
     def grade(self, total: float) -> str:
         for name, lower in self.grades:
@@ -175,10 +177,22 @@ def _parse(data: dict, key: str, file: str = "", text: str = "") -> Profile:
             bad("grade", f" 结果应用表第{i + 1}项的等次“{u['grade']}”未定义")
             continue
         result_use.append((u["grade"], u["action"], None if change is None else float(change)))
+    policy = Policy()
+    if real(budget):
+        try:
+            policy = from_profile_data(data, float(budget))
+        except PolicyError as exc:
+            problems.append(f"计分规则不对：{exc}")
     if problems:
         raise ProfileError(f"评价方案文件“{file}”有{len(problems)}个问题：" + "；".join(problems))
-    return Profile(
+    profile = Profile(
         name=str(data.get("name", key)), title=str(data.get("title", key)),
         grades=tuple(sorted(parsed, key=lambda g: g[1], reverse=True)),
         weighting=weighting, full_marks=float(full_marks), execution_base=base,
         budget_score_points=float(budget), result_use=tuple(result_use))
+    return with_policy(profile, policy)
+
+
+def with_policy(profile: Profile, policy: Policy) -> Profile:
+    """The profile under another policy; its budget_score_points follows 预算执行分值."""
+    return replace(profile, policy=policy, budget_score_points=policy.budget_points)

@@ -21,7 +21,7 @@ from dtg_xl.errors import DtgError
 from dtg_xl.delivery import cnfmt
 from dtg_xl.xlsx.books import FileBook
 from dtg_xl.xlsx.atomic import atomic_write_bytes, safe_filename
-from dtg_xl.results.layout import FACT_ROW, losses
+from dtg_xl.results.layout import FACT_ROW, adjustments, losses
 from dtg_xl.xlsx.cells import cell_ref
 from dtg_xl.core.model import read_model
 from dtg_xl.core.schema import SHEET_PARAMS, SHEET_SUMMARY
@@ -106,6 +106,11 @@ def body(result, attachment_names: list[str]) -> str:
     for i, x in enumerate(lost, start=1):
         reason = x["reason"] or "未填写原因"
         lines.append(f"  {i}. {x['l1']}—{x['l3']}（{cnfmt.score(x['points'])}分）扣{cnfmt.score(x['lost'])}分：{reason}")
+    adjusted = adjustments(result)
+    if adjusted:  # the evaluator's final scores that replaced a rule's result (raised ones too)
+        lines += ["", "评价调整（评定得分替代公式得分）："]
+        lines += [f"  {i}. {x['l1']}—{x['l3']}：公式得分{cnfmt.score(x['formula_score'])}分，"
+                  f"评定得分{cnfmt.score(x['score'])}分，原因：{x['reason']}" for i, x in enumerate(adjusted, start=1)]
     if result.budget:
         b = result.budget
         lines += ["", f"预算执行：年初预算{cnfmt.amount(b.initial)}，追加预算{cnfmt.amount(b.added)}，"

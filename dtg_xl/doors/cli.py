@@ -147,6 +147,13 @@ def _print_summary(result, out: Path) -> None:
         b = result.budget
         print(f"预算 {b.initial:g} + {b.added:g} = {b.adjusted:g} 万元，实际到位 {b.in_place:g}，"
               f"实际支出 {b.spent:g}，执行率 {b.execution_rate:g}%")
+    if result.budget_score is not None:
+        print(f"  预算执行 {result.budget_score:g} / {result.model.profile.budget_score_points:g}")
+    from dtg_xl.results.layout import adjustments
+
+    for x in adjustments(result):  # evaluator adjustments: the rule's score and the final one
+        print(f"评价调整：{x['l3']} 公式得分{x['formula_score']:g} → 评定得分{x['score']:g}"
+              f"（{x['difference']:+g}），原因：{x['reason']}")
     for p in result.warnings:
         print(f"提示：{p}")
     print(f"结果已写入：{out}")
@@ -158,7 +165,7 @@ def cmd_profiles(args) -> int:
     for name in available_profiles():
         p = load_profile(name)
         bands = " / ".join(f"{g}≥{lo:g}" for g, lo in p.grades)
-        print(f"{name}\t{p.title}\t{bands}")
+        print(f"{name}\t{p.title}\t{bands}\t{p.policy.describe()}")
     return EXIT_OK
 
 

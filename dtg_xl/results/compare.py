@@ -56,8 +56,17 @@ def _side(label: str, book, profile: str | None) -> Side:
         side.items.append({"row": int(t["row"][i]), "l1": t["l1"][i], "l2": t["l2"][i], "l3": t["l3"][i],
                            "method": t["method"][i], "points": _num(t["points"][i]),
                            "target": _num(t["target"][i]), "actual": _num(t["actual"][i]),
-                           "score": float(result.scores[i]), "ordinal": ordinal[group]})
+                           "score": float(result.scores[i]), "ordinal": ordinal[group],
+                           "adjustment": _adjustment(result, i)})
     return side
+
+
+def _adjustment(result: Result, i: int) -> str:
+    """“公式得分10→评定得分7（原因）” for a row the evaluator adjusted, else ''."""
+    t = result.model.indicators
+    if "adjusted" not in t or math.isnan(t["adjusted"][i]) or result.formula_scores is None:
+        return ""
+    return f"公式得分{float(result.formula_scores[i]):g}→评定得分{float(result.scores[i]):g}（{t['adjust_reason'][i]}）"
 
 
 def _num(value) -> float | None:
@@ -124,6 +133,7 @@ def compare_results(last: Side, this: Side) -> dict:
             old = x[key] if x else None
             new = y[key] if y else None
             rec[key] = {"last": old, "this": new, "change": _diff(new, old, 2 if key == "score" else 6)}
+        rec["adjustment"] = {"last": x["adjustment"] if x else "", "this": y["adjustment"] if y else ""}
         indicators.append(rec)
     cats_last = {c.name: c for c in last.result.categories}
     cats_this = {c.name: c for c in this.result.categories}
@@ -299,7 +309,9 @@ def format_compare(data: dict) -> list[str]:
             parts = [f"{label} {_show(r[k]['last'])}→{_show(r[k]['this'])}"
                      for k, label in (("points", "分值"), ("target", "目标值"), ("actual", "实际值"), ("score", "得分"))
                      if r[k]["change"] or (r[k]["last"] is None) != (r[k]["this"] is None)]
-            lines.append(f"  {r['l1']}/{r['l2']}/{r['l3']}：" + "，".join(parts))
+            notes = [f"{side}评价调整：{r['adjustment'][key]}" for side, key in (("上年", "last"), ("本年", "this"))
+                     if r.get("adjustment", {}).get(key)]
+            lines.append(f"  {r['l1']}/{r['l2']}/{r['l3']}：" + "，".join(parts) + (f"（{'；'.join(notes)}）" if notes else ""))
     return lines
 
 

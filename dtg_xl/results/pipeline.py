@@ -10,7 +10,7 @@ from datetime import datetime
 from dtg_xl.core.engine import Result, evaluate
 from dtg_xl.core.schema import SHEET_SUMMARY
 from dtg_xl.errors import DtgError
-from dtg_xl.results.layout import losses, reset_formats, result_blocks
+from dtg_xl.results.layout import adjustments, losses, reset_formats, result_blocks
 from dtg_xl.results.margin import result_margin
 from dtg_xl.core.model import read_model, sheet_problems
 from dtg_xl.results.whatif import SHEET_SIMULATION, simulation_blocks
@@ -57,6 +57,7 @@ def result_json(result: Result) -> dict:
         "categories": [{"name": c.name, "points": c.points, "score": c.score} for c in result.categories],
         "indicators": [],
         "losses": losses(result) if result.ok and model else [],
+        "adjustments": adjustments(result) if result.ok and model else [],
         "budget": result.budget.as_dict() if result.budget else None,
         "budget_score": result.budget_score,
         "units": [{k: _num(v) for k, v in u.items()} for u in result.units],
@@ -71,7 +72,9 @@ def result_json(result: Result) -> dict:
                 "row": int(t["row"][i]), "l1": t["l1"][i], "l2": t["l2"][i], "l3": t["l3"][i],
                 "method": t["method"][i], "points": _num(float(t["points"][i])),
                 "target": _num(float(t["target"][i])), "actual": _num(float(t["actual"][i])),
+                "formula_score": float(result.formula_scores[i]) if result.formula_scores is not None else None,
                 "score": float(result.scores[i]) if result.scores is not None else None,
+                "adjustment_reason": t["adjust_reason"][i] if "adjust_reason" in t else "",
                 "deduction": _num(float(t["deduction"][i])), "reason": t["reason"][i],
                 "deviation_reason": t["deviation_reason"][i], "improvement": t["improvement"][i],
             })

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from dtg_xl.xlsx.parts import resolve_target  # noqa: F401  (the one resolver; importers use it from here too)
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import col_letter, col_number
 from dtg_xl.xlsx.atomic import atomic_output
@@ -67,20 +68,6 @@ def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
         target = targets.get(sheet.get(f"{{{REL_NS}}}id"), "")
         parts[sheet.get("name")] = resolve_target("xl/workbook.xml", target)
     return parts
-
-
-def resolve_target(base_part: str, target: str) -> str:
-    """A relationship's Target as a zip part name: absolute (``/xl/…``) or relative to the folder
-    of the part that owns the relationship; ``.`` and ``..`` folded."""
-    joined = target if target.startswith("/") else f"{base_part.rpartition('/')[0]}/{target}"
-    out: list[str] = []
-    for piece in joined.split("/"):
-        if piece == "..":
-            if out:
-                out.pop()
-        elif piece and piece != ".":
-            out.append(piece)
-    return "/".join(out)
 
 
 def _sheet_ids(zf: zipfile.ZipFile) -> dict[str, str]:

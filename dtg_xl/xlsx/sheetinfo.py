@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from dtg_xl.xlsx.cells import BUILTIN_FORMATS, col_number
-from dtg_xl.xlsx.patch import resolve_target
+from dtg_xl.xlsx.parts import resolve_target
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

@@ -263,6 +263,183 @@ def build_active_content(path: Path) -> Path:
     return path
 
 
+def _zip_edit(src: Path, dst: Path, edit) -> Path:
+    """Copy src to dst with ``edit(parts)`` applied to the dict of part name -> bytes."""
+    with zipfile.ZipFile(src) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    edit(parts)
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return dst
+
+
+def _cell_xml(src: Path, dst: Path, sheet: str, ref: str, body: str, attrs: str = "") -> Path:
+    """One cell of src rewritten in its sheet XML (for what openpyxl cannot write: error values,
+    formulas without a cached value)."""
+    from dtg_xl.xlsx.patch import sheet_parts
+
+    with zipfile.ZipFile(src) as z:
+        part = sheet_parts(z)[sheet]
+
+    def edit(parts):
+        xml = parts[part].decode()
+        new, n = re.subn(rf'<c r="{ref}"(?:\s[^>]*?)?(?:/>|>.*?</c>)', f'<c r="{ref}"{attrs}>{body}</c>', xml, count=1)
+        if not n:  # no such cell yet: add it to its row
+            row = re.search(r"\d+", ref).group(0)
+            new, n = re.subn(rf'(<row r="{row}"[^>]*>)', rf'\1<c r="{ref}"{attrs}>{body}</c>', xml, count=1)
+        parts[part] = new.encode()
+
+    return _zip_edit(src, dst, edit)
+
+
+def _typed(src: Path, dst: Path, edits: dict, formats: dict | None = None, rename: dict | None = None,
+           delete: tuple = ()) -> Path:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(src)
+    for (sheet, ref), value in edits.items():
+        wb[sheet][ref] = value
+    for (sheet, ref), code in (formats or {}).items():
+        wb[sheet][ref].number_format = code
+    for old, new in (rename or {}).items():
+        wb[old].title = new
+    for sheet in delete:
+        del wb[sheet]
+    wb.save(dst)
+    return dst
+
+
+VALUE_CASE_KINDS = ("percent", "error", "logical", "uncalculated", "text", "header", "sheet", "overflow",
+                    "profile", "display", "active")
+
+
+def value_cases(src: Path, work: Path) -> list[tuple[str, str, Path, str, bool]]:
+    """Issue 14 part A's hostile corpus (helper i14a): (kind, name, workbook, verb, must_refuse).
+
+    Built from ``src`` (the 2020 example): percent-formatted and percent-typed numbers where they
+    are refused, error values, TRUE/FALSE, formulas without a cached value, full-width and
+    separator spellings, renamed headers, missing/renamed/duplicated sheets, overflowing numbers,
+    broken profile files named in 参数!评价方案, forged result-cell formats and formulas, and active
+    content for the email-safe export.  ``must_refuse``: the verb must exit 2 (with a message
+    naming a cell, sheet or file); otherwise it may succeed or refuse."""
+    work.mkdir(parents=True, exist_ok=True)
+    out: list[tuple[str, str, Path, str, bool]] = []
+    n = iter(range(10_000))
+
+    def path(tag):
+        return work / f"v{next(n):03d}-{tag}.xlsx"
+
+    # percent where it is refused (money, points), and where it is read as shown
+    for ref in ("D2", "E3", "F4", "G5"):
+        out.append(("percent", f"单位填报!{ref} 100% typed", _typed(src, path("pct-money"), {("单位填报", ref): "100%"}),
+                    "evaluate", True))
+        out.append(("percent", f"单位填报!{ref} 0% format", _typed(src, path("fmt-money"), {("单位填报", ref): 15.0},
+                                                              {("单位填报", ref): "0%"}), "evaluate", True))
+    for ref in ("F2", "M24", "N5"):
+        out.append(("percent", f"指标体系!{ref} points %", _typed(src, path("pct-points"), {("指标体系", ref): "3%"}),
+                    "evaluate", True))
+    for ref, code in (("J19", "0%"), ("I19", "0.00%"), ("J25", '[Red]0.0%;"-"'), ("J23", "0%")):
+        out.append(("percent", f"指标体系!{ref} {code}", _typed(src, path("fmt-shown"), {("指标体系", ref): 0.5},
+                                                               {("指标体系", ref): code}), "evaluate", False))
+    # error values and uncalculated formulas, in number, text and parameter cells
+    for sheet, ref in (("指标体系", "J19"), ("指标体系", "I25"), ("指标体系", "F2"), ("指标体系", "G3"),
+                       ("指标体系", "E4"), ("单位填报", "D2"), ("单位填报", "B3"), ("单位填报", "H2"), ("参数", "B4"),
+                       ("参数", "B5"), ("参数", "B6")):
+        for literal in ("#DIV/0!", "#N/A", "#REF!", "#NAME?", "#VALUE!"):
+            if literal != "#DIV/0!" and sheet == "参数" and ref != "B4":
+                continue
+            out.append(("error", f"{sheet}!{ref} {literal}",
+                        _cell_xml(src, path("err"), sheet, ref, f"<v>{literal}</v>", ' t="e"'), "evaluate", True))
+        out.append(("uncalculated", f"{sheet}!{ref} =A1*2 no value",
+                    _cell_xml(src, path("uncalc"), sheet, ref, "<f>A1*2</f>"), "evaluate", True))
+    out.append(("uncalculated", "shared formula child without value",
+                _cell_xml(src, path("uncalc-shared"), "指标体系", "J19", '<f t="shared" si="7"/>'), "evaluate", True))
+    for ref in ("J19", "I23", "F2", "M24"):
+        out.append(("logical", f"指标体系!{ref} TRUE", _typed(src, path("bool"), {("指标体系", ref): True}), "evaluate", True))
+    out.append(("logical", "单位填报!D2 FALSE", _typed(src, path("bool"), {("单位填报", "D2"): False}), "evaluate", True))
+    # text spellings
+    for text, refuse in (("１,５００", False), ("1,500.0", False), ("１５００．０", False), ("1,5", True), ("15,00", True),
+                         ("1.500,0", True), (",1500", True), ("1500,", True), ("¥1500", True), ("1500万元", True),
+                         ("\u0661\u0665\u0660\u0660", True), ("NaN", True), ("inf", True), ("1e400", True),
+                         ("0x5DC", True), ("1_500", True), ("１５００％", True), ("- 1500", True), ("−1500", True)):
+        out.append(("text", f"单位填报!D2 “{text}”", _typed(src, path("text"), {("单位填报", "D2"): text}), "evaluate", refuse))
+    for text, refuse in (("５０％", False), ("50 %", False), ("+50", False), ("5e1", False), ("50%%", True), ("%50", True)):
+        out.append(("text", f"指标体系!J19 “{text}”", _typed(src, path("text"), {("指标体系", "J19"): text}), "evaluate",
+                    refuse))
+    # headers renamed: one 缺少表头 each
+    for sheet, ref, new in (("指标体系", "J1", "实际"), ("指标体系", "I1", "目标"), ("指标体系", "M1", "评定"),
+                            ("指标体系", "N1", "扣分值"), ("指标体系", "L1", "等级"), ("指标体系", "H1", "标准"),
+                            ("指标体系", "G1", "方法"), ("单位填报", "D1", "年初"), ("单位填报", "B1", "单位")):
+        out.append(("header", f"{sheet}!{ref} → {new}", _typed(src, path("hdr"), {(sheet, ref): new}), "evaluate", True))
+    # sheets missing, renamed with a stray space or full-width form, or duplicated
+    for sheet in ("汇总", "参数", "指标体系", "单位填报"):
+        out.append(("sheet", f"{sheet} deleted", _typed(src, path("del"), {}, delete=(sheet,)), "evaluate", True))
+        out.append(("sheet", f"{sheet} + space", _typed(src, path("ren"), {}, rename={sheet: sheet + " "}), "evaluate", True))
+        out.append(("sheet", f"{sheet} + ideographic space", _typed(src, path("ren"), {}, rename={sheet: "\u3000" + sheet}),
+                    "evaluate", True))
+
+        def dup(parts, sheet=sheet):
+            xml = parts["xl/workbook.xml"].decode()
+            other = next(m for m in re.findall(r'<(?:\w+:)?sheet\b[^>]*\bname="([^"]+)"', xml) if m not in ("汇总", "参数", "指标体系", "单位填报"))
+            parts["xl/workbook.xml"] = xml.replace(f'name="{other}"', f'name="{sheet}"', 1).encode()
+
+        out.append(("sheet", f"two sheets named {sheet}", _zip_edit(src, path("dup"), dup), "evaluate", True))
+        if sheet == "汇总":
+            out.append(("sheet", "verify: two sheets named 汇总", out[-1][2], "verify", True))
+            out.append(("sheet", "export: two sheets named 汇总", out[-2][2], "export", True))
+    # overflow at the input cell
+    for sheet, ref in (("指标体系", "I19"), ("指标体系", "J19"), ("指标体系", "F2"), ("指标体系", "M24"),
+                       ("指标体系", "N5"), ("指标体系", "B2"), ("单位填报", "D2"), ("单位填报", "G3"), ("单位填报", "H2")):
+        for value in (1.7e308, -1.7e308, 1e16):
+            out.append(("overflow", f"{sheet}!{ref} {value:g}", _typed(src, path("big"), {(sheet, ref): value}),
+                        "evaluate", True))
+    # profile files named in 参数!评价方案
+    profiles = work / "profiles"
+    profiles.mkdir(exist_ok=True)
+    good = '[[grades]]\nname = "优"\nmin = 90\n[[grades]]\nname = "差"\nmin = 0\n'
+    for tag, data in (("binary", b"\x00\x01\x02\xff\xfe" * 20), ("png", png_bytes()), ("syntax", b"[[grades]\nname = 1"),
+                      ("min-text", good.replace("min = 90", 'min = "x"').encode()),
+                      ("min-nan", good.replace("min = 90", "min = nan").encode()),
+                      ("min-inf", good.replace("min = 90", "min = inf").encode()),
+                      ("min-bool", good.replace("min = 90", "min = true").encode()),
+                      ("no-grades", b'name = "x"\n'), ("grades-table", b'grades = "x"\n'),
+                      ("weighting-number", ("weighting = 5\n" + good).encode()),
+                      ("full-marks-zero", ("full_marks = 0\n" + good).encode()),
+                      ("dup-grade", good.replace('"差"', '"优"').encode()), ("utf16", good.encode("utf-16")),
+                      ("empty", b""), ("huge-min", good.replace("min = 90", "min = 1e999").encode())):
+        file = profiles / f"{tag}.toml"
+        file.write_bytes(data)
+        out.append(("profile", f"参数!B4 → {tag}.toml", _typed(src, path("prof"), {("参数", "B4"): str(file)}), "evaluate",
+                    True))
+    for given in (str(profiles / "binary"), "../../../etc/passwd", "/etc/passwd", "qingdao-2020/../x", "nope"):
+        out.append(("profile", f"参数!B4 → {given}", _typed(src, path("prof"), {("参数", "B4"): given}), "evaluate", True))
+    return out
+
+
+def display_cases(evaluated: Path, work: Path) -> list[tuple[str, str, Path, str, bool]]:
+    """Forged display of an evaluated workbook (verify must refuse) and active content (export
+    must remove it and succeed)."""
+    from dtg_xl.results.layout import FACT_ROW
+
+    work.mkdir(parents=True, exist_ok=True)
+    out = []
+    total, grade = f"B{FACT_ROW['综合得分']}", f"B{FACT_ROW['评价等次']}"
+    n = iter(range(10_000))
+    for ref, code in ((total, '"75.00"'), (total, "0"), (total, "0.0"), (total, ";;;"), (total, '[>0]"75";0.00'),
+                      (grade, ';;;"中"'), (grade, '"良"'), ("D21", "0.00"), ("C21", '0.00" "'), ("G101", "0.0%"),
+                      ("B8", "@;@;@;\"中\"")):
+        out.append(("display", f"汇总!{ref} format {code}",
+                    _typed(evaluated, work / f"d{next(n):03d}.xlsx", {}, {("汇总", ref): code}), "verify", True))
+    value = "96.65"
+    for ref, body in ((total, f"<f>75</f><v>{value}</v>"), (total, f"<f>汇总!C21*0+96.65</f><v>{value}</v>"),
+                      ("R2", "<f>0</f><v>3</v>")):
+        sheet = "指标体系" if ref == "R2" else "汇总"
+        out.append(("display", f"{sheet}!{ref} formula", _cell_xml(evaluated, work / f"d{next(n):03d}.xlsx", sheet, ref,
+                                                                   body), "verify", True))
+    active = build_active_content(work / "active.xlsx")
+    out.append(("active", "DDE name, cmd|/DTG_ formulas, file link, OLE", active, "export", False))
+    return out
 # ================================================================ issue 14 part B: hostile corpus (i14b)
 # Forged and foreign unit forms, forms that kill their reader, outputs that are inputs, file
 # names and header text from user input, hostile text for charts/report/mail, bad command lines.

@@ -16,6 +16,7 @@ evaluate succeeds its output passes `dtg-xl verify`.
 from __future__ import annotations
 
 import collections
+import re
 import contextlib
 import hashlib
 import io
@@ -292,6 +293,68 @@ def test_edited_example_reached_both_outcomes():
     if not EDIT_OUTCOMES:
         pytest.skip("test_edited_example did not run in this session")
     assert EDIT_OUTCOMES[0] >= 10 and EDIT_OUTCOMES[2] >= 10, EDIT_OUTCOMES
+
+
+# ---------------------------------------------------------------- issue 14 part A corpus (helper i14a)
+VALUE_COUNTS: collections.Counter = collections.Counter()
+_WHERE = re.compile(r"[\w\u4e00-\u9fff]+!(?:[A-Z]{1,3}\d+|\d+:\d+|[A-Z]+\d*:[A-Z]+\d*)|工作表“|名为“|工作簿“|评价方案文件“|评价方案“")
+
+
+def _run_full(args: list[str]) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = main(args)
+    return rc, out.getvalue() + err.getvalue()
+
+
+def _value_case(kind, name, path, verb, must_refuse):
+    before = _digest(path)
+    folder = set(path.parent.iterdir())
+    out = path.with_name(path.stem + "-out.xlsx")
+    args = {"evaluate": ["evaluate", str(path), "-o", str(out)], "verify": ["verify", str(path)],
+            "export": ["export", str(path), "-o", str(out)]}[verb]
+    rc, text = _run_full(args)
+    VALUE_COUNTS[kind, rc] += 1
+    assert rc in (0, 2), f"{name}: exit {rc}: {text}"
+    assert "Traceback" not in text and "内部错误" not in text, f"{name}: {text}"
+    assert _digest(path) == before, f"{name}: input changed"
+    assert set(path.parent.iterdir()) - folder <= {out}, f"{name}: stray files"
+    if must_refuse:
+        assert rc == 2, f"{name}: accepted: {text}"
+        assert _WHERE.search(text), f"{name}: refusal names no cell, sheet or file: {text}"
+        assert not out.exists() or verb != "evaluate" or "未计算得分" in text, f"{name}: {text}"
+    if verb == "evaluate" and rc == 0:
+        rc2, text2 = _run_full(["verify", str(out)])
+        assert rc2 == 0, f"{name}: evaluated output does not verify: {text2}"
+    if verb == "export" and rc == 0 and kind == "active":
+        assert "已删除：" in text, text
+    out.unlink(missing_ok=True)
+
+
+def test_value_and_display_corpus(compact, tmp_path, capsys):
+    """Wrong numbers, forged display and active content (issue 14 items 1–7, 13–15, 20): every
+    case through the real CLI; must-refuse cases exit 2 with a message naming a cell, sheet or
+    file; nothing aborts, nothing is internal, no input changes, nothing lands outside its folder."""
+    evaluated = tmp_path / "evaluated.xlsx"
+    assert main(["evaluate", str(compact), "-o", str(evaluated)]) == 0
+    cases = C.value_cases(compact, tmp_path / "values") + C.display_cases(evaluated, tmp_path / "display")
+    outside_before = set(tmp_path.parent.iterdir())
+    failures = []
+    for kind, name, path, verb, must_refuse in cases:
+        try:
+            _value_case(kind, name, path, verb, must_refuse)
+        except AssertionError as exc:
+            failures.append(str(exc).splitlines()[0][:300])
+    assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(failures)
+    assert set(tmp_path.parent.iterdir()) == outside_before, "files written outside the case folder"
+    refused = sum(v for (k, rc), v in VALUE_COUNTS.items() if rc == 2)
+    with capsys.disabled():
+        print(f"\n[i14a corpus] {len(cases)} cases: {refused} refused with a located Chinese message, "
+              f"{len(cases) - refused} accepted (and verified); 0 aborts, 0 internal errors, 0 modified inputs, "
+              f"0 files outside their folder")
+        for kind in C.VALUE_CASE_KINDS:
+            print(f"  {kind:12s} refused {VALUE_COUNTS[kind, 2]:3d}  accepted {VALUE_COUNTS[kind, 0]:3d}")
 
 
 # ---------------------------------------------------------------- issue 14 part B corpus (i14b)

@@ -279,6 +279,7 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, ba
             p = rules.Prepared(rec["method"] or "正向", _safe_number(values["points"]))
         else:
             _check_deduction(p, values, rec, r, where, out)
+        _unused_problems(values, r, where, out)
         rec.update(method=p.method, points=p.points, target=p.target, actual=p.actual,
                    given=p.given, deduction=p.deducted, bands=p.bands, adjusted=p.adjusted)
         records.append(rec)
@@ -291,6 +292,18 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, ba
     if not records:
         out.add(SHEET_INDICATORS, f"A{HEADER_ROW + 1}", "指标体系中没有指标")
     return table
+
+
+def _unused_problems(values, r, where, out):
+    """An error value or uncalculated formula in a number cell the row's method does not read
+    is still reported (once): the sheet is broken there, and a later method change would read it."""
+    problems = {name: cell_problem(values.get(name)) for name in _NUMERIC}
+    if not any(problems.values()):
+        return
+    done = {p.cell for p in out.errors[-len(_NUMERIC) - 3:] if p.sheet == SHEET_INDICATORS}  # this row's
+    for name, problem in problems.items():
+        if problem and where(r, name) not in done:
+            out.add(SHEET_INDICATORS, where(r, name), f"{_label(name)}：{problem}")
 
 
 def _check_deduction(p, values, rec, r, where, out):

@@ -266,7 +266,8 @@ def display_problem(sheet: str, row: int, col: int, code: str) -> str | None:
         return None
     if expected is None and shown.lower() in {normalize_format(f).lower() for f in PLAIN_FORMATS}:
         return None
-    return f"数字格式为“{code}”，不是模板的“{expected or '常规'}”：单元格显示的可能不是它的值"
+    wanted = "常规" if (expected or "General") == "General" else expected
+    return f"数字格式为“{code}”，不是模板的“{wanted}”：单元格显示的可能不是它的值"
 
 
 def reset_formats(book) -> dict[str, dict[tuple[int, int], str]]:

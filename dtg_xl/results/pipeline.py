@@ -25,7 +25,9 @@ def evaluate_book(book, when: datetime | None = None, profile: str | None = None
     sheet (汇总) is missing or ambiguous is refused before anything is read or written."""
     missing = sheet_problems(book.sheet_names(), (SHEET_SUMMARY,))
     if missing:
-        raise OutputSheetError("；".join(p.message for p in missing) + "（结果写在这里），未写入任何内容")
+        path = getattr(book, "path", None)
+        where = f"工作簿“{path.name}”：" if path is not None else ""
+        raise OutputSheetError(where + "；".join(p.message for p in missing) + "（结果写在这里），未写入任何内容")
     model = read_model(book, profile=profile)
     result = Result(model=None, errors=model) if isinstance(model, list) else evaluate(model)
     present = set(book.sheet_names())

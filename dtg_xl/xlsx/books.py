@@ -44,7 +44,8 @@ class FileBook:
                 raise
             raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
         self._cache: dict[str, list[list]] = {}
-        self._cells: dict[str, SheetCells] = {}
+        self._cells: dict[str, SheetCells] = {}  # every cell's style (verify, format reset)
+        self._marks: dict[str, SheetCells] = {}  # what the readers need (percent, errors, formulas)
         self._formats: list[str] | None = None
         self._parts: dict[str, str] | None = None
         self.writes: dict[str, dict[tuple[int, int], object]] = defaultdict(dict)
@@ -79,16 +80,19 @@ class FileBook:
                 raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
         return self._parts, self._formats
 
-    def sheet_cells(self, name: str) -> SheetCells:
-        """Styles, formulas and error cells of a sheet, from its XML (read once per sheet)."""
-        if name not in self._cells:
-            parts, _ = self._package()
+    def sheet_cells(self, name: str, all_styles: bool = True) -> SheetCells:
+        """Formulas, error cells and styles of a sheet, from its XML (read once per sheet and mode):
+        every cell's style, or (``all_styles=False``, what the readers need) percent-formatted ones."""
+        cache = self._cells if all_styles else self._marks
+        if name not in cache:
+            parts, formats = self._package()
+            percent = None if all_styles else {i for i, code in enumerate(formats) if is_percent_format(code)}
             try:
                 with zipfile.ZipFile(self.path) as zf:
-                    self._cells[name] = scan_sheet(zf.read(parts[name]))
+                    cache[name] = scan_sheet(zf.read(parts[name]), percent)
             except (KeyError, zipfile.BadZipFile, zlib.error, EOFError, etree.XMLSyntaxError, ValueError):
                 raise BookError(f"无法读取工作簿“{self.path.name}”的工作表“{name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
-        return self._cells[name]
+        return cache[name]
 
     def number_format(self, name: str, row: int, col: int) -> str:
         """The format code of a cell ('General' for an unstyled one)."""
@@ -99,7 +103,7 @@ class FileBook:
     def _mark(self, name: str, rows: list[list]) -> None:
         """Wrap cells whose value calamine cannot tell apart: percent-formatted numbers, error
         values and formulas without a cached value (both of which calamine gives as '')."""
-        info = self.sheet_cells(name)
+        info = self.sheet_cells(name, all_styles=False)
         _, formats = self._package()
         percent = {i for i, code in enumerate(formats) if is_percent_format(code)}
 

@@ -120,7 +120,6 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
 
 def _restyle(zin, parts: dict[str, str], formats: dict, new_parts: dict) -> dict[str, dict[tuple[int, int], int]]:
     """Style index per cell for the requested number formats (the styles part updated in new_parts)."""
-    from dtg_xl.xlsx.sheetinfo import scan_sheet
     from dtg_xl.xlsx.styles import restyle
 
     wanted = {name: cells for name, cells in formats.items() if cells and name in parts}
@@ -132,11 +131,24 @@ def _restyle(zin, parts: dict[str, str], formats: dict, new_parts: dict) -> dict
                         if (r.get("Type") or "").endswith("/styles")), None)
     if not styles_part or styles_part not in zin.namelist():
         return {}
-    old = {name: scan_sheet(zin.read(parts[name])).styles for name in wanted}
+    old = {name: _cell_styles(zin.read(parts[name]), set(cells)) for name, cells in wanted.items()}
     requests = {(old[name].get(key, 0), code) for name, cells in wanted.items() for key, code in cells.items()}
     new_parts[styles_part], index = restyle(zin.read(styles_part), requests)
     return {name: {key: index[(old[name].get(key, 0), code)] for key, code in cells.items()}
             for name, cells in wanted.items()}
+
+
+def _cell_styles(xml: bytes, keys: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """Style index (s) of the given cells, by their r attributes."""
+    out = {}
+    for cell in parse(xml).iter(_C):
+        m = _REF.match(cell.get("r", ""))
+        s = cell.get("s")
+        if m and s and s.isdigit():
+            key = (int(m.group(2)), col_number(m.group(1)))
+            if key in keys:
+                out[key] = int(s)
+    return out
 
 
 def write_copy(src: Path, dst: Path, replaced: dict[str, bytes | None]) -> None:

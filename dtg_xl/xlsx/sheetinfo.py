@@ -5,7 +5,7 @@ attribute order reads the same), entities and DTDs off.
 """
 from __future__ import annotations
 
-import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 
@@ -68,26 +68,61 @@ def read_number_formats(zf: zipfile.ZipFile, styles_part: str | None) -> list[st
     return codes
 
 
-def scan_sheet(data: bytes) -> SheetCells:
-    """Styles, formulas, error values and uncalculated formulas of one worksheet part (an XML
-    parser, not byte patterns: any whitespace, quoting or attribute order reads the same)."""
+# a cheap look first (C-speed byte patterns): most input sheets have no formula, no error value and
+# no percent-formatted cell, and then the sheet need not be parsed at all.  A character reference
+# in the part (which a byte pattern would not decode) always takes the parser's path.
+_ANY_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+_ERROR_TYPE = re.compile(rb"""\st\s*=\s*["']e["']""")
+_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
+_REF_IN_TAG = re.compile(rb"<[^>]*&#")
+_FORMULA_OPEN = (b"<f>", b"<f ", b"<f/", b"<f\t", b"<f\n", b"<f\r")
+_SPACED_EQUALS = (b" =", b"\t=", b"\n=", b"\r=", b"= ", b"=\t", b"=\n", b"=\r")  # attribute = with whitespace
+
+
+def _position(el, cache: dict) -> tuple[int, int]:
+    """(row, col) of a <c>: its r, else its place in its row (a writer may omit r)."""
+    m = _REF.fullmatch(el.get("r") or "")
+    if m:
+        return int(m.group(2)), col_number(m.group(1))
+    row = el.getparent()
+    if row not in cache:
+        r = row.get("r") if row is not None else None
+        siblings = row.getparent() if row is not None else None
+        cache[row] = int(r) if r and r.isdigit() else (list(siblings).index(row) + 1 if siblings is not None else 0)
+    return cache[row], list(row).index(el) + 1 if row is not None else 0
+
+
+def scan_sheet(data: bytes, percent_styles: set[int] | None = None) -> SheetCells:
+    """Formulas, error values and uncalculated formulas of one worksheet part, and cell styles:
+    of every cell (``percent_styles`` None: what verify needs), or only of cells whose style is one
+    of ``percent_styles`` (what the readers need).  Parsed by lxml: any whitespace, quoting or
+    attribute order reads the same."""
     out = SheetCells()
-    row_no, col_no = 0, 0
-    for event, el in etree.iterparse(io.BytesIO(data), events=("start", "end"), tag=(_ROW, _C), **_SAFE):
-        if el.tag == _ROW:
-            if event == "start":
-                r = el.get("r")
-                row_no = int(r) if r and r.isdigit() else row_no + 1
-                col_no = 0
-            else:
-                el.clear()
-            continue
-        if event == "start":
-            continue
-        ref = el.get("r") or ""
-        letters = ref.rstrip("0123456789").lstrip("$")
-        col_no = col_number(letters) if letters.isalpha() and letters.isascii() else col_no + 1
-        key = (row_no, col_no)
+    wanted = None
+    if percent_styles is not None:
+        if b"&#" in data and _REF_IN_TAG.search(data):  # a character reference inside a tag
+            wanted = set(percent_styles)
+        else:  # literal look-ups first (memchr speed); a pattern only where a literal cannot decide
+            spaced = any(x in data for x in _SPACED_EQUALS)
+            wanted = {i for i in percent_styles if b's="%d"' % i in data or b"s='%d'" % i in data}
+            if spaced and percent_styles:
+                pattern = re.compile(rb"""\ss\s*=\s*["'](""" + "|".join(map(str, sorted(percent_styles))).encode()
+                                     + rb""")["']""")
+                wanted |= {int(x) for x in set(pattern.findall(data))}
+            formula = any(x in data for x in _FORMULA_OPEN) or (
+                any(b":" + x[1:] in data for x in _FORMULA_OPEN) and _ANY_FORMULA.search(data))
+            error = b't="e"' in data or b"t='e'" in data or (spaced and _ERROR_TYPE.search(data))
+            if not wanted and not formula and not error:
+                return out
+    root = etree.fromstring(data, etree.XMLParser(**_SAFE))
+    if wanted is None:
+        cells = root.iter(_C)
+    else:
+        styled = "".join(f" or @s='{i}'" for i in sorted(wanted))
+        cells = root.xpath(f".//m:c[m:f or @t='e'{styled}]", namespaces={"m": NS})
+    rows: dict = {}
+    for el in cells:
+        key = _position(el, rows)
         style, kind = el.get("s"), el.get("t")
         if style and style.isdigit() and style != "0":
             out.styles[key] = int(style)
@@ -98,7 +133,4 @@ def scan_sheet(data: bytes) -> SheetCells:
                 out.uncalculated.add(key)
         if kind == "e":
             out.errors[key] = (v.text or "").strip() if v is not None else ""
-        el.clear()
     return out
-
-

@@ -10,7 +10,8 @@ from importlib import resources
 from pathlib import Path
 
 from dtg_xl.errors import DtgError
-from dtg_xl.core.schema import EXECUTION_BASES, WEIGHTING_FLAT, WEIGHTING_NESTED
+from dtg_xl.core.schema import (EXECUTION_BASES, EXPERT_METHODS, SATISFACTION_BASES, WEIGHTING_FLAT,
+                                WEIGHTING_NESTED)
 
 DEFAULT_PROFILE = "mof-2020"
 
@@ -28,6 +29,8 @@ class Profile:
     full_marks: float = 100.0
     execution_base: str = "实际到位"
     budget_score_points: float = 0.0
+    satisfaction_basis: str = SATISFACTION_BASES[0]  # 问卷 counting rule (core/survey.py)
+    expert_method: str = EXPERT_METHODS[0]  # 专家评分 panel rule (core/experts.py)
 
     def grade(self, total: float) -> str:
         for name, lower in self.grades:
@@ -67,13 +70,19 @@ def _parse(data: dict, key: str) -> Profile:
             weighting=str(data.get("weighting", WEIGHTING_FLAT)),
             full_marks=float(data.get("full_marks", 100)),
             execution_base=str(data.get("execution_base", "实际到位")),
-            budget_score_points=float(data.get("budget_score_points", 0)))
+            budget_score_points=float(data.get("budget_score_points", 0)),
+            satisfaction_basis=str(data.get("satisfaction_basis", SATISFACTION_BASES[0])),
+            expert_method=str(data.get("expert_method", EXPERT_METHODS[0])))
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"评价方案“{key}”格式不对：{exc}") from None
     if profile.weighting not in (WEIGHTING_FLAT, WEIGHTING_NESTED):
         raise ProfileError(f"评价方案“{key}”的计分方式应为{WEIGHTING_FLAT}或{WEIGHTING_NESTED}")
     if profile.execution_base not in EXECUTION_BASES:
         raise ProfileError(f"评价方案“{key}”的预算执行率口径应为：{'、'.join(EXECUTION_BASES)}")
+    if profile.satisfaction_basis not in SATISFACTION_BASES:
+        raise ProfileError(f"评价方案“{key}”的满意度口径应为：{'、'.join(SATISFACTION_BASES)}")
+    if profile.expert_method not in EXPERT_METHODS:
+        raise ProfileError(f"评价方案“{key}”的专家评分方式应为：{'、'.join(EXPERT_METHODS)}")
     if not grades:
         raise ProfileError(f"评价方案“{key}”没有等级")
     return profile

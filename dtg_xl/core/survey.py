@@ -349,3 +349,29 @@ def _workbook_basis(book) -> str:
         return load_profile(values.get(labels["profile"]) or None).satisfaction_basis
     except ProfileError:
         return DEFAULT_BASIS
+
+
+SURVEY_ROWS = 200  # formatted answer rows in the template
+
+
+def write_sheet(ws, f: dict, rows: list[list] | None = None) -> None:
+    """Template sheet 问卷 (XlsxWriter worksheet, formats of template._formats): a 问卷星-style header and room for
+    answers; ``rows`` (header first) fills it."""
+    rows = rows or [["序号", "提交答卷时间", "1、总体满意度", "2、服务态度", "3、办事效率"]]
+    header, body = rows[0], rows[1:]
+    ws.set_column(0, 0, 6)
+    ws.set_column(1, 1, 18)
+    ws.set_column(2, max(len(header), 8), 14)
+    ws.write_row(0, 0, header, f["header"])
+    for r in range(1, max(SURVEY_ROWS, len(body)) + 1):
+        line = body[r - 1] if r <= len(body) else []
+        for c in range(len(header)):
+            value = line[c] if c < len(line) else None
+            ws.write(r, c, value, f["text"]) if value is not None else ws.write_blank(r, c, None, f["text"])
+    note = ("每行一份问卷，每列一题（第1行为题目）；答案填非常满意、满意、基本满意、不太满意、不满意（或5–1）。"
+            "可直接粘贴问卷星“按选项文本”导出的表格，或运行 dtg-xl survey-import 导出文件.xlsx 本工作簿.xlsx。"
+            "序号、提交答卷时间、所用时间、来源、IP等列自动忽略。口径见参数“满意度口径”；结果写入汇总表“问卷汇总”。"
+            "指标体系中实际值填“问卷:合计”或“问卷:题目”即取满意度。")
+    ws.set_column(max(len(header), 8) + 1, max(len(header), 8) + 1, 60)
+    ws.write(0, max(len(header), 8) + 1, note, f["note"])
+    ws.freeze_panes(1, 0)

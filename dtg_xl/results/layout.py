@@ -18,6 +18,7 @@ from dtg_xl.results.fingerprint import fingerprint
 from dtg_xl.results.margin import result_margin
 from dtg_xl.xlsx.cells import col_letter
 from dtg_xl.core.schema import SHEET_INDICATORS, SHEET_SUMMARY
+from dtg_xl.core.survey import SUMMARY_HEADERS as SURVEY_HEADERS
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,10 @@ BUDGET = Block("预算执行情况（万元）", 100, 101, 1, ("年初预算", "
 UNITS = Block("各单位预算执行（万元）", 105, 106, 60, ("单位名称", "单位类别", "年初预算", "追加预算", "调整后预算", "实际到位", "实际支出", "资金到位率", "预算执行率"))
 # errors first, then warnings prefixed 提示 (same where-to-fix list; a warning does not stop scoring)
 ERRORS = Block("校验问题与提示", 20, 21, 100, ("工作表", "单元格", "问题"), col=11)
-SUMMARY_BLOCKS = (CATEGORIES, LOSSES, BUDGET, UNITS, ERRORS)
+# where each referenced 实际值/目标值/评定得分 came from (core/references.py), and the 问卷 counts (core/survey.py)
+SOURCES = Block("实际值来源（引用）", 169, 170, 40, ("三级指标", "单元格", "引用", "取值", "来源"))
+SURVEY = Block("问卷汇总", 213, 214, 32, SURVEY_HEADERS)
+SUMMARY_BLOCKS = (CATEGORIES, LOSSES, BUDGET, UNITS, ERRORS, SOURCES, SURVEY)
 PERCENT_COLUMNS = {CATEGORIES: (3,), BUDGET: (5, 6), UNITS: (7, 8)}  # 0-based within the block
 
 
@@ -156,6 +160,32 @@ def result_blocks(result: Result, when: datetime | None = None) -> list[tuple[st
         from dtg_xl.core.baselines import rate_blocks
 
         blocks += rate_blocks(model.baselines)  # 基准对比.压缩率, computed from its inputs
+        blocks += reference_blocks(model)
+    return blocks
+
+
+def source_rows(model) -> list[list]:
+    """One row per resolved reference: 三级指标, cell, reference, value, where it came from."""
+    t, cols = model.indicators, model.indicator_columns
+    index = {int(r): i for i, r in enumerate(t["row"].tolist())}
+    rows = []
+    for r in sorted(model.resolved):
+        for name in ("target", "actual", "given"):
+            found = model.resolved[r].get(name)
+            if found is not None:
+                l3 = t["l3"][index[r]] if r in index else ""
+                rows.append([l3, f"{SHEET_INDICATORS}!{col_letter(cols[name])}{r}", found.reference, found.value,
+                             found.source])
+    return rows
+
+
+def reference_blocks(model) -> list[tuple[str, int, int, list[list]]]:
+    """汇总's 实际值来源 and 问卷汇总 blocks, and the 专家评分 sheet's computed columns."""
+    sources = model.sources
+    survey = sources.survey if sources is not None else None
+    blocks = [_block(SOURCES, source_rows(model)), _block(SURVEY, survey.summary_rows() if survey else [])]
+    if sources is not None and sources.experts is not None:
+        blocks += sources.experts.result_blocks()
     return blocks
 
 

@@ -18,7 +18,7 @@ from dtg_xl.core.baselines import read_baselines
 from dtg_xl.core import experts, references, survey
 from dtg_xl.core.profiles import Profile, ProfileError, load_profile
 from dtg_xl.core.schema import (EXECUTION_BASES, HEADER_ROW, INDICATOR_COLUMNS, INDICATOR_REQUIRED, PARAMS,
-                     SHEET_INDICATORS, SHEET_PARAMS, SHEET_UNITS, UNIT_COLUMNS, UNIT_NOT_WORKLOAD,
+                     SHEET_EXPERTS, SHEET_INDICATORS, SHEET_PARAMS, SHEET_UNITS, UNIT_COLUMNS, UNIT_NOT_WORKLOAD,
                      WEIGHTING_FLAT, WEIGHTING_NESTED)
 
 TOLERANCE = 0.005  # points must add up to within this at every level
@@ -129,6 +129,7 @@ def read_model(book, profile: str | None = None) -> Model | list[Problem]:
     sources = _read_sources(book, params, param_cells, profile, base, units, unit_rows, baselines, out)
     resolved: dict = {}
     indicators = _read_indicators(ind_rows, ind_cols, out, (sources, resolved))
+    _unused_panels(sources, indicators, out)
     model = Model(params=params, profile=profile, weighting=weighting, full_marks=full_marks,
                   execution_base=base, indicators=indicators, units=units, workload_names=workload,
                   indicator_columns=ind_cols, param_cells=param_cells, baselines=baselines,
@@ -466,3 +467,14 @@ def _check_panel(values, panel, l3, r, cols, sources, context, out) -> None:
         out.warn(SHEET_INDICATORS, cell_ref(r, cols.get("given", cols["l3"])),
                  f"指标“{l3}”的评定得分填写为{typed:g}，而{found.cells[0]}专家评分结果为{found.value:g}，两者不一致；"
                  f"清空评定得分即取专家评分结果")
+
+
+def _unused_panels(sources, indicators, out: _Collector) -> None:
+    """A 专家评分 row that matches no 三级指标 is a warning (a misspelt name would otherwise be ignored)."""
+    if sources.experts is None:
+        return
+    names = set(indicators["l3"].tolist())
+    for p in sources.experts.panels:
+        if p.name not in names:
+            out.warn(SHEET_EXPERTS, cell_ref(p.row, sources.experts.columns["name"]),
+                     f"“{p.name}”在指标体系中没有同名的三级指标，本行专家评分未使用")

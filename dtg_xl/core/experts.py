@@ -83,7 +83,7 @@ class Panels:
             elif not math.isnan(points) and not 0 <= s <= points:
                 bad.append(f"{cell}（{self.reviewers[col]}）评分{s:g}应在[0, {points:g}]之间")
         if bad:
-            raise ReferenceProblem("专家评分超出范围：" + "；".join(bad))
+            raise ReferenceProblem(f"引用“{text}”的专家评分超出范围：" + "；".join(bad))
         values = sorted(s for _, s in panel.scores)
         n = len(values)
         trimmed = self.method == "去掉最高最低" and n >= TRIM_MIN_REVIEWERS

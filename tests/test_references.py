@@ -224,3 +224,16 @@ def test_summary_shows_where_each_referenced_value_came_from(example_copy, capsy
     ships = rows[2]
     assert ships[0] == "监管出入境船舶艘次" and ships[2] == "单位:监管船舶艘次:合计" and ships[3] == 9460
     assert ships[4] == "单位填报!H2:H10 监管船舶艘次 9家单位合计 = 9460"
+
+
+def test_compare_follows_references(tmp_path, capsys):
+    """Last year typed 9460 by hand; this year takes it from 单位填报 where 青岛海关 reports 3100: compare shows the
+    resolved 实际值 (8960) and its change."""
+    last, _ = _workbook(tmp_path, "2020.xlsx", **{"监管出入境船舶艘次": 9460})
+    this, _ = _workbook(tmp_path, "2021.xlsx")
+    edit_cells(this, {"单位填报": {"H2": 3100}})
+    code, data = run_json(["compare", last, this], capsys)
+    assert code == 0
+    ship = next(r for r in data["indicators"] if r["l3"] == "监管出入境船舶艘次")
+    assert (ship["actual"]["last"], ship["actual"]["this"], ship["actual"]["change"]) == (9460, 8960, -500)
+    assert ship["score"]["this"] == 3.98  # 8960 / 9000 × 4 = 3.982

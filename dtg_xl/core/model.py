@@ -400,7 +400,10 @@ def _read_sources(book, params, cells, profile, base, units, unit_rows, baseline
     basis = setting("satisfaction_basis", "满意度口径", survey.BASES, profile.satisfaction_basis,
                     lambda t: survey.normalise_basis(t) or t)
     method = setting("expert_method", "专家评分方式", experts.METHODS, profile.expert_method)
-    header = list(unit_rows[HEADER_ROW - 1]) if len(unit_rows) >= HEADER_ROW else []
+    # as text: a live Excel book gives None where a file gives '' (the fingerprint must not differ by door)
+    header = [_text(v) for v in unit_rows[HEADER_ROW - 1]] if len(unit_rows) >= HEADER_ROW else []
+    while header and not header[-1]:  # nor by how far a door reads the used range
+        header.pop()
     return references.Sources(units=units, unit_header=header, execution_base=base, baselines=baselines,
                               survey=survey.read_survey(book, basis, out.add, out.warn),
                               experts=experts.read_panels(book, method, out.add))

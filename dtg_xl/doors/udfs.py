@@ -145,7 +145,8 @@ def score_table_values(rows: list[list], baseline_rows: list[list] | None = None
         try:
             prepared.append(rules.prepare(
                 cell(row, "method"), cell(row, "points"), cell(row, "target"),
-                _actual(cell(row, "actual"), baselines, "请在第二个参数给出基准对比区域（含表头）"),
+                None if rules.canonical_method(cell(row, "method")) in ("定性", "扣分")  # 实际值 unused there
+                else _actual(cell(row, "actual"), baselines, "请在第二个参数给出基准对比区域（含表头）"),
                 cell(row, "level"), cell(row, "given"), cell(row, "deduction"), cell(row, "criteria")))
             good.append(k)
         except Exception as exc:  # noqa: BLE001

@@ -13,12 +13,39 @@ from dtg_xl.results import layout
 from dtg_xl.units.consolidate import consolidate
 from dtg_xl.units.unitforms import write_unit_forms
 
-from helpers import edit_cells, run_cli, run_json
+from helpers import ROOT, edit_cells, run_cli, run_json
 
 # 单位填报 of the 2020 example: 调整后预算 (年初 + 追加) and 上年评价得分 per unit, in row order
 ADJUSTED = [2400, 450, 600, 230, 750, 600, 700, 538.5, 280]
 LAST_SCORE = [95, 92, 93, 88, 91, 94, 90, 89, 86]
 SHIPS = [3600, 1200, 1500, 500, 0, 1300, 1100, 0, 260]
+
+
+def pre_issue_13_example() -> dict:
+    """The 2020 example as it was before issue 13 (typed 100 / 100 / 9460, the old 评分标准 texts): with the new
+    sheets and 参数 rows of the template unused, it keeps its earlier 数据指纹 (tests/test_scoring_policy.py)."""
+    data = load_example("dtg-2020")
+    old = {"资金到位率": ("实际到位资金/调整后预算×100%，达到目标得满分，否则按比例得分", 100),
+           "预算执行率": ("实际支出/实际到位×100%，达到目标得满分，否则按比例得分", 100),
+           "监管出入境船舶艘次": ("目标值为样例（报告未载明），实际值9460余艘次取自报告", 9460)}
+    for l3, (criteria, actual) in old.items():
+        _row_of(data, l3).update({"评分标准": criteria, "实际值": actual})
+    row = _row_of(data, "口岸疫情防控和入境特殊物品安全风险控制")
+    row["评分标准"] = "有效控制入境特殊物品安全风险、防控传染病疫情（入境旅客55.5万人次）"
+    del row["实际值"], row["计量单位"]
+    return data
+
+
+def test_the_example_fingerprint_with_references():
+    from dtg_xl.core.model import read_model
+    from dtg_xl.results.fingerprint import fingerprint
+    from dtg_xl.xlsx.books import FileBook
+
+    book = FileBook(ROOT / "templates" / "dtg-2020-example.xlsx")
+    try:
+        assert fingerprint(read_model(book)) == "sha256:e916596742c98636b64bc142"
+    finally:
+        book.close()
 
 
 def _row_of(data: dict, l3: str) -> dict:

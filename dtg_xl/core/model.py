@@ -6,6 +6,7 @@ The input is any *book* that can list its sheets and give a sheet's values as ro
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,7 @@ from dtg_xl.xlsx.cells import cell_text as _text
 from dtg_xl.xlsx.cells import is_blank as _blank
 from dtg_xl.core.baselines import read_baselines
 from dtg_xl.core import experts, references, survey
+from dtg_xl.core.values import Kind, cell_problem
 from dtg_xl.core.profiles import Profile, ProfileError, load_profile
 from dtg_xl.core.schema import (EXECUTION_BASES, HEADER_ROW, INDICATOR_COLUMNS, INDICATOR_REQUIRED, PARAMS,
                      SHEET_EXPERTS, SHEET_INDICATORS, SHEET_PARAMS, SHEET_UNITS, UNIT_COLUMNS, UNIT_NOT_WORKLOAD,
@@ -89,15 +91,65 @@ def _header_map(rows: list[list], sheet: str, known: dict, required, out: _Colle
     return found
 
 
+# the input columns each method reads: a table that uses the method must have them (one
+# "缺少表头" error instead of one "缺少…" per row)
+_METHOD_HEADERS = {"定性": ("定性等级", "评定得分"), "扣分": ("扣分",), "分档": ("评分标准", "实际值"),
+                   "是否": ("实际值",)}
+_QUANTITATIVE_HEADERS = ("目标值", "实际值")
+
+
+def _needed_headers(rows: list[list], cols: dict[str, int]) -> tuple[str, ...]:
+    needed = {}
+    for row in rows[HEADER_ROW:]:
+        c = cols["method"]
+        raw = row[c - 1] if c - 1 < len(row) else None
+        if _blank(raw):
+            continue
+        try:
+            method = rules.canonical_method(raw)
+        except rules.RuleError:
+            continue  # reported on its row
+        needed.update(dict.fromkeys(_METHOD_HEADERS.get(method, _QUANTITATIVE_HEADERS)))
+    return tuple(needed)
+
+
 def _read_params(rows: list[list], out: _Collector) -> tuple[dict, dict]:
     params, cells = {}, {}
     for r, row in enumerate(rows, start=1):
         label = _text(row[0]) if row else ""
         if label in PARAMS and PARAMS[label] not in params:
             value = row[1] if len(row) > 1 else None
+            problem = cell_problem(value)
+            if problem:
+                out.add(SHEET_PARAMS, cell_ref(r, 2), f"{label}：{problem}")
+                value = None
             params[PARAMS[label]] = None if _blank(value) else value
             cells[PARAMS[label]] = (r, 2)
     return params, cells
+
+
+def _sheet_key(name: str) -> str:
+    return unicodedata.normalize("NFKC", str(name)).strip().casefold()
+
+
+def sheet_problems(names: list[str], required=(SHEET_PARAMS, SHEET_INDICATORS, SHEET_UNITS)) -> list[Problem]:
+    """Each required sheet must exist exactly once under its exact name: a missing sheet, one
+    renamed with a stray space or full-width letters ("汇总 "), or two sheets of the same name
+    (a crafted workbook: which one is meant?) are problems, found before anything is read or written."""
+    out = []
+    for sheet in required:
+        exact = [n for n in names if n == sheet]
+        similar = [n for n in names if n != sheet and _sheet_key(n) == _sheet_key(sheet)]
+        if len(exact) > 1:
+            out.append(Problem(sheet, "", f"工作簿中有{len(exact)}个名为“{sheet}”的工作表，无法确定使用哪一个"))
+        elif not exact and similar:
+            out.append(Problem(sheet, "", f"缺少工作表“{sheet}”：有名为“{similar[0]}”的工作表，"
+                                          f"名称多了空格或字形不同，请改回“{sheet}”"))
+        elif not exact:
+            out.append(Problem(sheet, "", f"缺少工作表“{sheet}”"))
+        elif similar:
+            out.append(Problem(sheet, "", f"工作表“{sheet}”与“{similar[0]}”名称只差空格或字形，无法确定使用哪一个"))
+    return out
 
 
 def read_model(book, profile: str | None = None) -> Model | list[Problem]:
@@ -105,10 +157,7 @@ def read_model(book, profile: str | None = None) -> Model | list[Problem]:
     when sheets or headers are missing so nothing can be checked, the list of problems.
     ``profile`` overrides the workbook's 评价方案."""
     out = _Collector()
-    names = set(book.sheet_names())
-    for sheet in (SHEET_PARAMS, SHEET_INDICATORS, SHEET_UNITS):
-        if sheet not in names:
-            out.add(sheet, "", f"缺少工作表“{sheet}”")
+    out.errors += sheet_problems(book.sheet_names())
     if out.errors:
         return out.errors
 
@@ -116,6 +165,8 @@ def read_model(book, profile: str | None = None) -> Model | list[Problem]:
     ind_rows = book.sheet_values(SHEET_INDICATORS)
     unit_rows = book.sheet_values(SHEET_UNITS)
     ind_cols = _header_map(ind_rows, SHEET_INDICATORS, INDICATOR_COLUMNS, INDICATOR_REQUIRED, out)
+    if "method" in ind_cols:
+        _header_map(ind_rows, SHEET_INDICATORS, INDICATOR_COLUMNS, _needed_headers(ind_rows, ind_cols), out)
     unit_cols = _header_map(unit_rows, SHEET_UNITS, UNIT_COLUMNS, ("单位名称", "年初预算", "实际到位", "实际支出"), out)
     if out.errors:
         return out.errors
@@ -124,11 +175,12 @@ def read_model(book, profile: str | None = None) -> Model | list[Problem]:
     if profile:
         params["profile"] = profile
     profile, weighting, full_marks, base = _settings(params, param_cells, out)
+    profile = _policy_settings(profile, param_rows, param_cells, out)
     baselines = read_baselines(book, out.add)
     units, workload = _read_units(unit_rows, unit_cols, out)  # before the indicators: references read them
     sources = _read_sources(book, params, param_cells, profile, base, units, unit_rows, baselines, out)
     resolved: dict = {}
-    indicators = _read_indicators(ind_rows, ind_cols, out, (sources, resolved))
+    indicators = _read_indicators(ind_rows, ind_cols, out, (sources, resolved), profile.policy)
     _unused_panels(sources, indicators, out)
     model = Model(params=params, profile=profile, weighting=weighting, full_marks=full_marks,
                   execution_base=base, indicators=indicators, units=units, workload_names=workload,
@@ -157,7 +209,7 @@ def _settings(params: dict, cells: dict, out: _Collector):
     full_marks = profile.full_marks
     if not _blank(params.get("full_marks")):
         try:
-            full_marks = rules.number(params["full_marks"], "总分")
+            full_marks = rules.number(params["full_marks"], "总分", kind=Kind.POINTS)
         except rules.RuleError as exc:
             out.add(SHEET_PARAMS, where("full_marks"), str(exc))
     base = _text(params.get("execution_base")) or profile.execution_base
@@ -167,13 +219,36 @@ def _settings(params: dict, cells: dict, out: _Collector):
     return profile, weighting, full_marks, base
 
 
+def _policy_settings(profile: Profile, rows: list[list], cells: dict, out: _Collector) -> Profile:
+    """计分规则 rows of 参数 (得分精度, 取舍方式, …) over the profile's policy; a bad value is an
+    error naming its cell and the profile's value is kept."""
+    from dtg_xl.core.policy import PolicyError, with_values
+    from dtg_xl.core.profiles import with_policy
+    from dtg_xl.core.schema import POLICY_PARAMS
+
+    policy = profile.policy
+    for label in POLICY_PARAMS:
+        name = PARAMS[label]
+        if name not in cells:
+            continue
+        r, c = cells[name]
+        value = rows[r - 1][c - 1] if len(rows[r - 1]) >= c else None
+        try:
+            policy = with_values(policy, {label: value})
+        except PolicyError as exc:
+            out.add(SHEET_PARAMS, cell_ref(r, c), str(exc))
+    return with_policy(profile, policy) if policy != profile.policy else profile
+
+
 # ---------------------------------------------------------------- 指标体系
-_NUMERIC = ("points", "target", "actual", "given", "deduction", "l1_weight", "l2_points")
-_TEXT = ("l1", "l2", "l3", "method", "criteria", "unit", "level", "reason", "deviation_reason", "improvement")
+_NUMERIC = ("points", "target", "actual", "given", "deduction", "l1_weight", "l2_points", "adjusted")
+_TEXT = ("l1", "l2", "l3", "method", "criteria", "unit", "level", "reason", "deviation_reason", "improvement",
+         "adjust_reason")
 _FILL_DOWN = ("l1", "l2")  # blank under a merged or grouped cell = same as above
 
 
-def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, refs=None) -> dict[str, np.ndarray]:
+def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, refs=None,
+                     policy=None) -> dict[str, np.ndarray]:
     def raw(row, name):
         c = cols.get(name)
         return row[c - 1] if c and c - 1 < len(row) else None
@@ -189,12 +264,16 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, re
         for name in _FILL_DOWN:
             if _blank(values[name]):
                 values[name] = last.get(name)
-            last[name] = values[name]
+            last[name] = None if cell_problem(values[name]) else values[name]
         rec = {"row": r}
         for name in _TEXT:
+            problem = cell_problem(values[name]) if name != "method" else None  # method: in rules.prepare
+            if problem:
+                out.add(SHEET_INDICATORS, where(r, name), f"{_label(name)}：{problem}")
+                values[name] = None
             rec[name] = _text(values[name])
         for name in ("l1", "l2", "l3"):
-            if not rec[name]:
+            if not rec[name] and not cell_problem(raw(row, name)):
                 out.add(SHEET_INDICATORS, where(r, name), f"缺少{_label(name)}")
         key = (rec["l1"], rec["l2"], rec["l3"])
         if rec["l3"] and key in seen:
@@ -206,14 +285,15 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, re
             if refs is not None:  # 单位: / 预算: / 基准对比: / 问卷: / 专家: → the figure they name
                 _resolve_references(values, r, cols, refs[0], refs[1], out)
             p = rules.prepare(values["method"], values["points"], values["target"], values["actual"],
-                              values["level"], values["given"], values["deduction"], values["criteria"])
+                              values["level"], values["given"], values["deduction"], values["criteria"],
+                              values["adjust_reason"], policy)
         except rules.RuleError as exc:
             out.add(SHEET_INDICATORS, where(r, exc.field or "method"), str(exc))
             p = rules.Prepared(rec["method"] or "正向", _safe_number(values["points"]))
         else:
             _check_deduction(p, values, rec, r, where, out)
         rec.update(method=p.method, points=p.points, target=p.target, actual=p.actual,
-                   given=p.given, deduction=p.deducted, bands=p.bands)
+                   given=p.given, deduction=p.deducted, bands=p.bands, adjusted=p.adjusted)
         records.append(rec)
     columns = ("row", *_NUMERIC, *_TEXT)
     table = {name: np.array([rec[name] for rec in records],
@@ -232,7 +312,7 @@ def _check_deduction(p, values, rec, r, where, out):
             out.add(SHEET_INDICATORS, where(r, "deduction"), f"扣分{p.deducted:g}超过分值{p.points:g}")
         if p.deducted > 0 and not rec["reason"]:
             out.add(SHEET_INDICATORS, where(r, "reason"), "有扣分时必须填写扣分原因")
-    elif not _blank(values["deduction"]):
+    elif not _blank(values["deduction"]) and p.method != "公式":  # a 公式 may use 扣分
         out.add(SHEET_INDICATORS, where(r, "deduction"), f"扣分列只用于“扣分”方法，本行方法为“{p.method}”")
 
 
@@ -251,40 +331,50 @@ def _optional_number(value, r, name, cols, out) -> float:
     if _blank(value):
         return math.nan
     try:
-        return rules.number(value, _label(name), name)
+        return rules.number(value, _label(name), name, Kind.SHOWN if name == "l1_weight" else Kind.POINTS)
     except rules.RuleError as exc:
         out.add(SHEET_INDICATORS, cell_ref(r, cols[name]), str(exc))
         return math.nan
 
 
 def _check_points(model: Model, out: _Collector):
-    """Points add up at every level (tolerance 0.005)."""
+    """Points add up at every level (tolerance 0.005).
+
+    One pass groups the rows by 一级 and (一级, 二级) in order of first appearance, so the
+    checks cost O(rows), not O(rows × groups); the problems and their order are those of a
+    group-by-mask walk (sums in numpy's order, see ``_nansum``)."""
     t = model.indicators
     if not len(t["row"]):
         return
     cols = model.indicator_columns
     nested = model.weighting == WEIGHTING_NESTED
+    rows = t["row"].tolist()
 
     def at(row, name):
         return cell_ref(int(row), cols.get(name, cols["points"]))
 
-    points_range = f"{col_letter(cols['points'])}{t['row'][0]}:{col_letter(cols['points'])}{t['row'][-1]}"
-    for l1 in _ordered(t["l1"]):
-        in_l1 = t["l1"] == l1
-        first_l1 = t["row"][in_l1][0]
+    groups: dict = {}  # l1 -> l2 -> row indices, both in order of first appearance
+    for i, (l1, l2) in enumerate(zip(t["l1"].tolist(), t["l2"].tolist())):
+        groups.setdefault(l1, {}).setdefault(l2, []).append(i)
+    points_range = f"{col_letter(cols['points'])}{rows[0]}:{col_letter(cols['points'])}{rows[-1]}"
+    weights = []
+    for l1, by_l2 in groups.items():
+        in_l1 = sorted(i for idx in by_l2.values() for i in idx) if len(by_l2) > 1 else next(iter(by_l2.values()))
+        first_l1 = rows[in_l1[0]]
         l2_sum = 0.0
-        for l2 in _ordered(t["l2"][in_l1]):
-            in_l2 = in_l1 & (t["l2"] == l2)
-            first = t["row"][in_l2][0]
-            declared = _declared(t["l2_points"][in_l2], first, "l2_points", at, out)
-            total = float(np.nansum(t["points"][in_l2]))
+        for l2, in_l2 in by_l2.items():
+            first = rows[in_l2[0]]
+            declared = _declared(_take(t["l2_points"], in_l2), first, "l2_points", at, out)
+            total = _nansum(t["points"], in_l2)
             if nested and math.isnan(declared):
                 out.add(SHEET_INDICATORS, at(first, "l2_points"), f"分层权重方式下须填写“{l2}”的二级分值")
             elif not math.isnan(declared) and abs(declared - total) > TOLERANCE:
                 out.add(SHEET_INDICATORS, at(first, "l2_points"),
                         f"二级指标“{l2}”的分值{declared:g}与其三级指标分值之和{total:g}不符")
             l2_sum += total if math.isnan(declared) else declared
-        weight = _declared(t["l1_weight"][in_l1], first_l1, "l1_weight", at, out)
+        l1_weights = _take(t["l1_weight"], in_l1)
+        weight = _declared(l1_weights, first_l1, "l1_weight", at, out)
+        weights.append(_first(l1_weights))
         if nested:
             if abs(l2_sum - 100) > TOLERANCE:
                 out.add(SHEET_INDICATORS, at(first_l1, "l2_points"),
@@ -295,7 +385,6 @@ def _check_points(model: Model, out: _Collector):
             out.add(SHEET_INDICATORS, at(first_l1, "l1_weight"),
                     f"一级指标“{l1}”的权重{weight:g}与其下分值之和{l2_sum:g}不符")
     if nested:
-        weights = [_first(t["l1_weight"][t["l1"] == l1]) for l1 in _ordered(t["l1"])]
         total = float(np.nansum(weights))
         if abs(total - model.full_marks) > TOLERANCE and not any(math.isnan(w) for w in weights):
             out.add(SHEET_INDICATORS, f"{col_letter(cols.get('l1_weight', 2))}:{col_letter(cols.get('l1_weight', 2))}",
@@ -309,18 +398,34 @@ def _check_points(model: Model, out: _Collector):
             out.add(SHEET_INDICATORS, points_range, f"三级指标分值之和{total:g}应为{expected:g}{extra}")
 
 
+def _take(values: np.ndarray, idx: list[int]) -> list[float]:
+    return [values[idx[0]].item()] if len(idx) == 1 else values[idx].tolist()
+
+
+def _nansum(values: np.ndarray, idx: list[int]) -> float:
+    """``np.nansum(values[idx])`` bit for bit: numpy puts 0.0 for NaN and, for fewer than 8 values,
+    adds them in order from 0.0 (its pairwise sum starts beyond that), so small groups —
+    nearly all — skip the array round trip."""
+    if len(idx) < 8:
+        total = 0.0
+        for i in idx:
+            v = values[i].item()
+            total += v if v == v else 0.0
+        return total
+    return float(np.nansum(values[idx]))
+
+
 def _ordered(values) -> list:
     return list(dict.fromkeys(values.tolist()))
 
 
-def _first(values) -> float:
-    present = values[~np.isnan(values)]
-    return float(present[0]) if len(present) else math.nan
+def _first(values: list[float]) -> float:
+    return next((float(v) for v in values if v == v), math.nan)
 
 
 def _declared(values, first_row, name, at, out) -> float:
     """The group's declared value; different values within one group are an error."""
-    present = sorted(set(values[~np.isnan(values)].tolist()))  # (np.unique would import numpy.ma)
+    present = sorted({v for v in values if v == v})  # (np.unique would import numpy.ma)
     if len(present) > 1:
         out.add(SHEET_INDICATORS, at(first_row, name),
                 f"同一组内{_label(name)}不一致：{'、'.join(f'{v:g}' for v in present)}")
@@ -346,7 +451,11 @@ def _read_units(rows: list[list], cols: dict[str, int], out: _Collector) -> tupl
         if not name and all(_blank(v) for v in numbers.values()):
             continue
         where = cell_ref(r, cols["name"])
-        if not name:
+        problem = cell_problem(raw(cols["name"]))
+        if problem:
+            out.add(SHEET_UNITS, where, f"单位名称：{problem}")
+            name = ""
+        elif not name:
             out.add(SHEET_UNITS, where, "缺少单位名称")
         elif name in seen:
             out.add(SHEET_UNITS, where, f"单位“{name}”与第{seen[name]}行重复")
@@ -364,7 +473,7 @@ def _unit_number(value, key, label, r, cols, out) -> float:
     if _blank(value) and key == "added":
         return 0.0  # no supplementary budget
     try:
-        v = rules.number(value, label)
+        v = rules.number(value, label, kind=Kind.MONEY)
     except rules.RuleError as exc:
         out.add(SHEET_UNITS, cell_ref(r, cols.get(key, 1)), str(exc))
         return math.nan

@@ -24,12 +24,14 @@ import math
 import numbers
 import re
 import zipfile
+import zlib
 from collections import defaultdict
 from datetime import date, datetime
 from pathlib import Path
 
 from lxml import etree
 
+from dtg_xl.xlsx.parts import resolve_target  # noqa: F401  (the one resolver; importers use it from here too)
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import col_letter, col_number
 from dtg_xl.xlsx.atomic import atomic_output
@@ -68,27 +70,15 @@ def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     return parts
 
 
-def resolve_target(base_part: str, target: str) -> str:
-    """A relationship's Target as a zip part name: absolute (``/xl/…``) or relative to the folder
-    of the part that owns the relationship; ``.`` and ``..`` folded."""
-    joined = target if target.startswith("/") else f"{base_part.rpartition('/')[0]}/{target}"
-    out: list[str] = []
-    for piece in joined.split("/"):
-        if piece == "..":
-            if out:
-                out.pop()
-        elif piece and piece != ".":
-            out.append(piece)
-    return "/".join(out)
-
-
 def _sheet_ids(zf: zipfile.ZipFile) -> dict[str, str]:
     wb = parse(zf.read("xl/workbook.xml"))
     return {s.get("name"): s.get("sheetId") for s in wb.iter(f"{{{NS}}}sheet")}
 
 
-def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tuple[int, int], object]]) -> list[str]:
-    """Copy src to dst with ``writes[sheet][(row, col)] = value`` applied (atomically).
+def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tuple[int, int], object]],
+                   formats: dict[str, dict[tuple[int, int], str]] | None = None) -> list[str]:
+    """Copy src to dst with ``writes[sheet][(row, col)] = value`` applied (atomically);
+    ``formats[sheet][(row, col)] = code`` gives those cells that number format (their style copied).
 
     Returns the names of the parts whose bytes changed (or were removed)."""
     src, dst = Path(src), Path(dst)
@@ -101,10 +91,11 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
             raise PatchError(f"工作簿中没有工作表：{'、'.join(missing)}")
         new_parts: dict[str, bytes | None] = {}
         dropped_formulas: dict[str, set[str]] = {}
+        restyled = _restyle(zin, parts, formats or {}, new_parts)
         for name, cells in writes.items():
             if not cells:
                 continue
-            xml, dropped = _patch_sheet(zin.read(parts[name]), cells, name)
+            xml, dropped = _patch_sheet(zin.read(parts[name]), cells, name, restyled.get(name, {}))
             new_parts[parts[name]] = xml
             if dropped:
                 dropped_formulas[ids[name]] = dropped
@@ -127,6 +118,27 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
     return sorted(new_parts)
 
 
+def _restyle(zin, parts: dict[str, str], formats: dict, new_parts: dict) -> dict[str, dict[tuple[int, int], int]]:
+    """Style index per cell for the requested number formats (the styles part updated in new_parts)."""
+    from dtg_xl.xlsx.sheetinfo import scan_sheet
+    from dtg_xl.xlsx.styles import restyle
+
+    wanted = {name: cells for name, cells in formats.items() if cells and name in parts}
+    if not wanted:
+        return {}
+    rels = parse(zin.read("xl/_rels/workbook.xml.rels"))
+    styles_part = next((resolve_target("xl/workbook.xml", r.get("Target") or "")
+                        for r in rels.iter(f"{{{PKG_REL_NS}}}Relationship")
+                        if (r.get("Type") or "").endswith("/styles")), None)
+    if not styles_part or styles_part not in zin.namelist():
+        return {}
+    old = {name: scan_sheet(zin.read(parts[name])).styles for name in wanted}
+    requests = {(old[name].get(key, 0), code) for name, cells in wanted.items() for key, code in cells.items()}
+    new_parts[styles_part], index = restyle(zin.read(styles_part), requests)
+    return {name: {key: index[(old[name].get(key, 0), code)] for key, code in cells.items()}
+            for name, cells in wanted.items()}
+
+
 def write_copy(src: Path, dst: Path, replaced: dict[str, bytes | None]) -> None:
     """Like atomic_write_zip, but opens src itself and closes it before the rename, so that
     dst may be src even on Windows (which cannot replace a file that is still open)."""
@@ -147,11 +159,50 @@ def _copy_parts(zin: zipfile.ZipFile, zout: zipfile.ZipFile, replaced: dict[str,
         if info.filename in replaced and replaced[info.filename] is None:
             continue
         data = replaced.get(info.filename)
-        if data is None:
-            data = zin.read(info.filename)
         out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
         out.external_attr, out.create_system = info.external_attr, info.create_system
+        if data is None and _copy_compressed(zin, zout, info, out):
+            continue
+        if data is None:
+            data = zin.read(info.filename)
         zout.writestr(out, data, compress_type=info.compress_type)
+
+
+def _copy_compressed(zin: zipfile.ZipFile, zout: zipfile.ZipFile, info: zipfile.ZipInfo, out: zipfile.ZipInfo) -> bool:
+    """Copy an untouched member's compressed bytes as they are (no inflate, no deflate), with the
+    local header and directory entry ``writestr`` would write for it; the member's CRC is checked
+    on the way (the pre-flight read it once already).  zipfile has no public raw copy, so this
+    uses its header helpers; False (copy by writestr instead) for anything unusual: zip64,
+    encryption, a method other than stored/deflated, or a lying local header."""
+    import struct
+
+    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) \
+            or max(info.file_size, info.compress_size, info.header_offset, zout.fp.tell()) >= zipfile.ZIP64_LIMIT:
+        return False
+    fp = zin.fp
+    fp.seek(info.header_offset)
+    header = fp.read(zipfile.sizeFileHeader)
+    if len(header) != zipfile.sizeFileHeader or header[:4] != zipfile.stringFileHeader:
+        return False
+    fields = struct.unpack(zipfile.structFileHeader, header)
+    fp.seek(fields[zipfile._FH_FILENAME_LENGTH] + fields[zipfile._FH_EXTRA_FIELD_LENGTH], 1)
+    raw = fp.read(info.compress_size)
+    if len(raw) != info.compress_size:
+        return False
+    data = raw if info.compress_type == zipfile.ZIP_STORED else zlib.decompress(raw, -15)
+    if zlib.crc32(data) != info.CRC or len(data) != info.file_size:
+        return False
+    out.compress_type, out.CRC = info.compress_type, info.CRC
+    out.file_size, out.compress_size = info.file_size, info.compress_size
+    out.flag_bits = 0  # as writestr on a seekable file: sizes in the local header, no descriptor
+    out.header_offset = zout.fp.tell()
+    zout.fp.write(out.FileHeader(False))
+    zout.fp.write(raw)
+    zout.filelist.append(out)
+    zout.NameToInfo[out.filename] = out
+    zout.start_dir = zout.fp.tell()
+    zout._didModify = True
+    return True
 
 
 def _formula_texts(xml: bytes) -> list[str]:
@@ -243,7 +294,8 @@ def _prune_calc_chain(xml: bytes, dropped: dict[str, set[str]]) -> bytes | None:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
-def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = "") -> tuple[bytes, set[str]]:
+def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = "",
+                 styles: dict[tuple[int, int], int] | None = None) -> tuple[bytes, set[str]]:
     root = parse(xml)
     data = root.find(f"{{{NS}}}sheetData")
     if data is None:
@@ -279,6 +331,8 @@ def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = 
                 cell = _insert_cell(row, existing, r, col, col_styles)
             if _set_value(cell, value):
                 dropped.add(cell.get("r"))
+            if styles and (r, col) in styles:
+                cell.set("s", str(styles[(r, col)]))
     _grow_dimension(root, cells)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True), dropped
 

@@ -104,6 +104,6 @@ def test_sheet_problems(tmp_path, capsys):
     assert any(w["sheet"] == "专家评分" and w["cell"] == "A3" and "没有同名的三级指标" in w["message"]
                for w in out["warnings"])
     path, _ = _book(tmp_path, {SMART: [4.5]})
-    edit_cells(path, {"参数": {"B12": "取中位数"}})
+    edit_cells(path, {"参数": {"B18": "取中位数"}})
     code, out = run_json(["evaluate", path], capsys)
-    assert code == 2 and any(p["cell"] == "B12" and "专家评分方式应为" in p["message"] for p in out["errors"])
+    assert code == 2 and any(p["cell"] == "B18" and "专家评分方式应为" in p["message"] for p in out["errors"])

@@ -58,8 +58,8 @@ def test_import_copies_the_export_and_reports_what_it_read(imported):
 @pytest.mark.parametrize("basis", ["非常满意+满意", "非常满意+满意+基本满意", "加权平均"])
 def test_both_counting_rules_match_a_hand_count(imported, capsys, basis):
     book, rows, _ = imported
-    edit_cells(book, {"参数": {"B11": basis}})  # 满意度口径
-    assert openpyxl.load_workbook(book)["参数"]["A11"].value == "满意度口径"
+    edit_cells(book, {"参数": {"B17": basis}})  # 满意度口径
+    assert openpyxl.load_workbook(book)["参数"]["A17"].value == "满意度口径"
     code, out = run_json(["evaluate", book], capsys)
     assert code == 0, out["errors"]
     hand = _hand_count(rows)
@@ -150,9 +150,9 @@ def test_answer_variants_numbers_and_the_meaning_of_bu_manyi():
 
 def test_bad_basis_and_import_errors(tmp_path, capsys, imported):
     book, rows, _ = imported
-    edit_cells(book, {"参数": {"B11": "随便"}})
+    edit_cells(book, {"参数": {"B17": "随便"}})
     code, out = run_json(["evaluate", book], capsys)
-    assert code == 2 and any(p["cell"] == "B11" and "满意度口径应为" in p["message"] for p in out["errors"])
+    assert code == 2 and any(p["cell"] == "B17" and "满意度口径应为" in p["message"] for p in out["errors"])
     empty = tmp_path / "empty.xlsx"
     write_export(empty, [["序号", "1、总体"]])
     code, _, err = run_cli(["survey-import", empty, book], capsys)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 from python_calamine import CalamineWorkbook
 
-from dtg_xl.core.baselines import compression_rate, reference_name
+from dtg_xl.core.baselines import compression_rate
+from dtg_xl.core.references import parse
 from dtg_xl.xlsx.books import FileBook
 from dtg_xl.results.pipeline import evaluate_book, result_json
 
@@ -23,9 +24,9 @@ def test_derived_2017_baselines_reproduce_the_published_rates():
 
 
 def test_reference_syntax():
-    assert reference_name("基准对比:进口整体通关时间") == "进口整体通关时间"
-    assert reference_name(" 基准对比： 出口整体通关时间 ") == "出口整体通关时间"
-    assert reference_name(60.15) is None and reference_name("60.15") is None
+    assert parse("基准对比:进口整体通关时间").parts == ("进口整体通关时间",)
+    assert parse(" 基准对比： 出口整体通关时间 ").parts == ("出口整体通关时间",)
+    assert parse(60.15) is None and parse("60.15") is None
 
 
 def test_example_computes_its_compression_indicators(example_copy, capsys):

@@ -102,7 +102,9 @@ def test_self_evaluation_profile_adds_budget_score(tmp_path, capsys):
     assert code == 0, out["errors"]
     assert out["budget"]["execution_rate"] == 90
     assert out["budget_score"] == 9
-    assert out["total"] == 95.65 and out["grade"] == "优"
+    # the 预算执行率 indicator (实际值 预算:执行率) follows the budget too: 4 × 90% = 3.6
+    assert next(i["score"] for i in out["indicators"] if i["l3"] == "预算执行率") == 3.6
+    assert out["total"] == 95.25 and out["grade"] == "优"
 
 
 # ---------------------------------------------------------------- 分层权重 (nested) weighting

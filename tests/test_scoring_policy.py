@@ -393,7 +393,9 @@ def test_unused_new_inputs_keep_the_fingerprint_of_earlier_builds(tmp_path, caps
     from dtg_xl.xlsx.books import FileBook
     from dtg_xl.core.model import read_model
 
-    path = write_template(tmp_path / "ex.xlsx", example="dtg-2020")
+    from test_references import pre_issue_13_example
+
+    path = write_template(tmp_path / "ex.xlsx", data=pre_issue_13_example())  # issue 13 changed the inputs
     book = FileBook(path)
     try:
         assert fingerprint(read_model(book)) == "sha256:d663942b5d7bda3ccb226072"

@@ -11,6 +11,7 @@ import pytest
 
 from dtg_xl.doors import udfs
 from dtg_xl.xlsx.books import FileBook
+from dtg_xl.core import references
 from dtg_xl.core.engine import evaluate
 from dtg_xl.core.model import read_model
 from dtg_xl.core.schema import INDICATOR_COLUMNS, SHEET_BASELINES, SHEET_INDICATORS
@@ -49,14 +50,19 @@ def test_score_equals_engine_on_every_example_row(example):
     checked = 0
     for i, excel_row in enumerate(t["row"].tolist()):
         method, points, target, actual, option, given = _row_args(rows[0], rows[excel_row - 1])
-        if isinstance(actual, str) and actual.startswith("基准对比"):
-            # in Excel the user points 实际值 at the 基准对比 rate cell; the model resolved it
-            assert udfs.DTG_SCORE(method, points, target, actual, option, given).startswith("错误：实际值引用了")
-            actual = float(t["actual"][i])
+        if references.parse(actual) is not None:
+            # a reference needs the workbook (DTG_SCORE sees one row): it says so; in Excel the user points 实际值
+            # at the computed cell instead, here the value the model resolved
+            assert udfs.DTG_SCORE(method, points, target, actual, option, given).startswith("错误：实际值")
+            actual = None if method == "定性" else float(t["actual"][i])
         got = udfs.DTG_SCORE(method, points, target, actual, option, given)
         assert got == float(result.scores[i]), (excel_row, method, got, result.scores[i])
         checked += 1
     assert checked == len(t["row"]) >= 20
+
+
+def t_method(model, row: int) -> str:
+    return model.indicators["method"][model.indicators["row"].tolist().index(row)]
 
 
 def test_score_table_equals_engine_on_the_whole_table(example):
@@ -64,10 +70,18 @@ def test_score_table_equals_engine_on_the_whole_table(example):
     out = udfs.DTG_SCORE_TABLE(rows, baseline_rows)
     assert len(out) == len(rows) - 1 and all(len(r) == 1 for r in out)
     by_row = {r: float(s) for r, s in zip(model.indicators["row"].tolist(), result.scores.tolist())}
+    # rows whose 实际值 is a 单位:/预算: reference say they need the whole workbook (the 计算 button); the rest,
+    # 基准对比: references included, equal the engine
+    cross = {r for r, found in model.resolved.items() if "actual" in found
+             and not found["actual"].reference.startswith("基准对比") and t_method(model, r) != "定性"}
+    assert cross == {8, 9, 13}
     for excel_row, (value,) in enumerate(out, start=2):
-        assert value == by_row.get(excel_row, ""), excel_row
-    total = udfs.DTG_TOTAL(out)
-    assert total == 96.65 == result.total
+        if excel_row in cross:
+            assert value.startswith("错误：实际值“") and "DTG_SCORE_TABLE 只能解析“基准对比:”引用" in value
+        else:
+            assert value == by_row.get(excel_row, ""), excel_row
+    assert udfs.DTG_TOTAL([[v] if isinstance(v, float) else [by_row[r]] for r, (v,) in enumerate(out, start=2)
+                           if r in by_row]) == 96.65 == result.total
 
 
 def test_score_table_bad_rows_give_their_message_in_that_row(example):
@@ -82,13 +96,15 @@ def test_score_table_bad_rows_give_their_message_in_that_row(example):
     assert out[first - 1][0] == "错误：实际值应为数字，实际为“九十五”"
     assert out[first][0].startswith("错误：未知的评分方法“随便”")
     others = [v for k, (v,) in enumerate(out) if k not in (first - 1, first) and v != ""]
-    assert all(isinstance(v, float) for v in others) and len(others) == len(model.indicators["row"]) - 2
+    assert len(others) == len(model.indicators["row"]) - 2
+    assert all(isinstance(v, float) or "只能解析“基准对比:”引用" in v for v in others)
 
 
 def test_score_table_without_baselines_names_the_missing_range(example):
     rows, _, _, _ = example
     messages = [v for (v,) in udfs.DTG_SCORE_TABLE(rows) if isinstance(v, str) and v]
-    assert messages and all("基准对比区域" in m for m in messages)
+    assert messages and all("基准对比区域" in m or "只能解析“基准对比:”引用" in m for m in messages)
+    assert sum("基准对比区域" in m for m in messages) == 2
 
 
 @pytest.mark.parametrize("table, message", [

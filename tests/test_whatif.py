@@ -69,17 +69,21 @@ def test_whatif_leaves_the_input_byte_identical_and_equals_an_edited_copy(exampl
     new = {i["row"]: i["score"] for i in real["indicators"]}
     assert {m["row"]: (m["before"], m["after"]) for m in w["moved"]} == \
         {r: (old[r], new[r]) for r in old if old[r] != new[r]}
-    # hand check: 3.56 (8000/9000×4), 3 (0.75 deduction gone), 4 (40/50×5); 96.65 − 0.44 + 0.75 − 1 = 95.96
+    # hand check: 3.56 (8000/9000×4), 3 (0.75 deduction gone), 4 (40/50×5), and 单位填报!G2 2400 → 100 moves the
+    # 预算执行率 indicator (实际值 预算:执行率): 4248.5 / 6548.5 = 64.88% → 4 × 0.6488 = 2.60;
+    # 96.65 − 0.44 + 0.75 − 1 − 1.40 = 94.56
     assert [(m["l3"], m["after"], m["change"]) for m in w["moved"]] == [
-        ("绩效目标合理性", 3, 0.75), ("监管出入境船舶艘次", 3.56, -0.44), ("进口整体通关时间较2017年压缩率", 4, -1)]
-    assert w["after"]["total"] == 95.96 and w["change"] == -0.69
+        ("绩效目标合理性", 3, 0.75), ("预算执行率", 2.6, -1.4), ("监管出入境船舶艘次", 3.56, -0.44),
+        ("进口整体通关时间较2017年压缩率", 4, -1)]
+    assert w["after"]["total"] == 94.56 and w["change"] == -2.09
     assert [c["cell"] for c in w["changes"]][-1] == "单位填报!G2"
 
 
 def test_whatif_text_output(example_copy, changes, capsys):
     code, out, _ = run_cli(["whatif", example_copy, *_set_args(changes)], capsys)
     assert code == 0
-    assert "综合得分 96.65 → 95.96（-0.69），等次 优 → 优" in out
+    assert "综合得分 96.65 → 94.56（-2.09），等次 优 → 优" in out
+    assert "预算执行率：4 → 2.6（-1.40）" in out  # 单位填报!G2 is a source of 预算:执行率
     assert "监管出入境船舶艘次：4 → 3.56（-0.44）" in out
     assert "模拟修改：单位填报!G2" in out
 

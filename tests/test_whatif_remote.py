@@ -49,6 +49,6 @@ def test_button_fills_the_simulation_block_like_the_cli():
     moved = [cells[(SHEET_SIMULATION, first, SIM_FACTS_COL + c)] for c in range(7)]
     m = w["moved"][0]
     assert moved == [m["row"], m["l1"], m["l2"], m["l3"], m["before"], m["after"], m["change"]]
-    assert cells[(SHEET_SIMULATION, SIM_FIRST_ROW, 4)] == 9460  # 原值
+    assert cells[(SHEET_SIMULATION, SIM_FIRST_ROW, 4)] == "单位:监管船舶艘次:合计"  # 原值: the cell's content
     # nothing is written to the simulated input cell itself
     assert ("指标体系", ship, actual) not in cells

@@ -1,9 +1,9 @@
 """基准对比: baseline-year vs current-year values → 压缩率, referenced by indicators.
 
 压缩率 = (基准值 − 当年值) / 基准值 × 100, Excel-rounded to 2 dp (domain.md §3.3).  An indicator
-whose 实际值 cell holds the text ``基准对比:<指标>`` is scored on that row's 压缩率.  The model
-resolves the reference before ``rules.prepare`` so every door (CLI, Excel button, UDF-free
-remote book) gets the same number.  A formula such as ``=基准对比!F2`` was not used: a workbook
+whose 实际值 cell holds the text ``基准对比:<指标>`` is scored on that row's 压缩率; the reference is
+one kind of the references resolved by ``core/references.py`` before ``rules.prepare``, so every
+door (CLI, Excel button, UDF-free remote book) gets the same number.  A formula such as ``=基准对比!F2`` was not used: a workbook
 written by XlsxWriter or patched headless carries no cached result for it, so a headless reader
 (calamine) would see 0 or nothing.  The pipeline writes the computed 压缩率 back into the sheet
 so users see the figure next to its inputs.
@@ -94,38 +94,6 @@ def read_baselines(book, add) -> Baselines:
         rate = math.nan if math.isnan(base) or math.isnan(current) else float(compression_rate(base, current))
         out.rows.append(Baseline(r, name, _text(raw("base_year")), base, current, _text(raw("unit")), rate))
     return out
-
-
-def reference_name(value) -> str | None:
-    """'基准对比:进口整体通关时间' -> '进口整体通关时间'; None if value is not a reference."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    for prefix in BASELINE_REF:
-        if text.startswith(prefix):
-            return text[len(prefix):].strip()
-    return None
-
-
-def resolve_actual(value, baselines: Baselines | None):
-    """The 实际值 to score: a 基准对比 reference becomes that row's 压缩率; anything else is
-    returned as is.  Raises RuleError(field='actual') for a reference that cannot be resolved."""
-    from dtg_xl.xlsx.cells import cell_ref
-
-    name = reference_name(value)
-    if name is None:
-        return value
-    if baselines is None or not baselines.columns:
-        raise rules.RuleError(f"实际值引用了“{SHEET_BASELINES}”，但工作簿中没有可用的“{SHEET_BASELINES}”工作表",
-                              "actual")
-    found = baselines.by_name().get(name)
-    if found is None:
-        known = "、".join(b.name for b in baselines.rows if b.name) or "（无）"
-        raise rules.RuleError(f"实际值引用的“{name}”不在{SHEET_BASELINES}表中（已有：{known}）", "actual")
-    if math.isnan(found.rate):
-        raise rules.RuleError(f"引用的{SHEET_BASELINES}“{name}”无法计算压缩率"
-                              f"（见{SHEET_BASELINES}!{cell_ref(found.row, baselines.columns['name'])}）", "actual")
-    return found.rate
 
 
 def rate_blocks(baselines: Baselines | None) -> list[tuple[str, int, int, list[list]]]:

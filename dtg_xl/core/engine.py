@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dtg_xl.core import rules
+from dtg_xl.core.budget import Budget, budget_of  # noqa: F401 - budget_of is part of the engine's API
 from dtg_xl.core.deviation import deviation_warnings, over_warnings
 from dtg_xl.core.excel_round import excel_round
 from dtg_xl.core.model import Model, Problem
@@ -88,20 +89,6 @@ class Category:
 
 
 @dataclass
-class Budget:
-    initial: float
-    added: float
-    adjusted: float
-    in_place: float
-    spent: float
-    in_place_rate: float  # percent, 2 dp
-    execution_rate: float  # percent, 2 dp
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-@dataclass
 class Result:
     model: Model | None
     total: float | None = None
@@ -118,25 +105,6 @@ class Result:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-def _percent(numerator: float, denominator: float) -> float:
-    if not denominator:
-        return math.nan
-    return excel_round(numerator / denominator * 100, 2)
-
-
-def budget_of(rows: list[dict], base: str) -> Budget:
-    """Budget execution of one unit or of a sum: 调整后 = 年初 + 追加; 到位率 = 到位 / 调整后;
-    执行率 = 支出 / (实际到位 or 调整后预算, by the chosen base)."""
-    initial = sum(u["initial"] for u in rows)
-    added = sum(u["added"] for u in rows)
-    adjusted = excel_round(initial + added, 6)
-    in_place = sum(u["in_place"] for u in rows)
-    spent = sum(u["spent"] for u in rows)
-    denominator = in_place if EXECUTION_BASES[base] == "in_place" else adjusted
-    return Budget(excel_round(initial, 6), excel_round(added, 6), adjusted, excel_round(in_place, 6),
-                  excel_round(spent, 6), _percent(in_place, adjusted), _percent(spent, denominator))
 
 
 def categories_of(model: Model, scores: np.ndarray) -> list[Category]:

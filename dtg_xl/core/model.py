@@ -15,11 +15,12 @@ from dtg_xl.core import rules
 from dtg_xl.xlsx.cells import cell_ref, col_letter
 from dtg_xl.xlsx.cells import cell_text as _text
 from dtg_xl.xlsx.cells import is_blank as _blank
-from dtg_xl.core.baselines import read_baselines, resolve_actual
+from dtg_xl.core.baselines import read_baselines
+from dtg_xl.core import experts, references, survey
 from dtg_xl.core.values import Kind, cell_problem
 from dtg_xl.core.profiles import Profile, ProfileError, load_profile
 from dtg_xl.core.schema import (EXECUTION_BASES, HEADER_ROW, INDICATOR_COLUMNS, INDICATOR_REQUIRED, PARAMS,
-                     SHEET_INDICATORS, SHEET_PARAMS, SHEET_UNITS, UNIT_COLUMNS, UNIT_NOT_WORKLOAD,
+                     SHEET_EXPERTS, SHEET_INDICATORS, SHEET_PARAMS, SHEET_UNITS, UNIT_COLUMNS, UNIT_NOT_WORKLOAD,
                      WEIGHTING_FLAT, WEIGHTING_NESTED)
 
 TOLERANCE = 0.005  # points must add up to within this at every level
@@ -53,6 +54,8 @@ class Model:
     indicator_columns: dict[str, int]  # internal name -> 1-based column in 指标体系
     param_cells: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (row, col) of the value
     baselines: object = None  # baselines.Baselines read from 基准对比 (None without the sheet)
+    sources: object = None  # references.Sources: what 实际值/目标值/评定得分 references point at
+    resolved: dict = field(default_factory=dict)  # row -> {"actual"|"target"|"given": references.Resolved}
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
@@ -64,9 +67,13 @@ class Model:
 class _Collector:
     def __init__(self):
         self.errors: list[Problem] = []
+        self.warnings: list[Problem] = []
 
     def add(self, sheet: str, cell: str, message: str):
         self.errors.append(Problem(sheet, cell, message))
+
+    def warn(self, sheet: str, cell: str, message: str):
+        self.warnings.append(Problem(sheet, cell, message))
 
 
 # ---------------------------------------------------------------- sheets
@@ -170,13 +177,18 @@ def read_model(book, profile: str | None = None) -> Model | list[Problem]:
     profile, weighting, full_marks, base = _settings(params, param_cells, out)
     profile = _policy_settings(profile, param_rows, param_cells, out)
     baselines = read_baselines(book, out.add)
-    indicators = _read_indicators(ind_rows, ind_cols, out, baselines, profile.policy)
-    units, workload = _read_units(unit_rows, unit_cols, out)
+    units, workload = _read_units(unit_rows, unit_cols, out)  # before the indicators: references read them
+    sources = _read_sources(book, params, param_cells, profile, base, units, unit_rows, baselines, out)
+    resolved: dict = {}
+    indicators = _read_indicators(ind_rows, ind_cols, out, (sources, resolved), profile.policy)
+    _unused_panels(sources, indicators, out)
     model = Model(params=params, profile=profile, weighting=weighting, full_marks=full_marks,
                   execution_base=base, indicators=indicators, units=units, workload_names=workload,
-                  indicator_columns=ind_cols, param_cells=param_cells, baselines=baselines)
+                  indicator_columns=ind_cols, param_cells=param_cells, baselines=baselines,
+                  sources=sources, resolved=resolved)
     _check_points(model, out)
     model.errors = out.errors
+    model.warnings = out.warnings
     return model
 
 
@@ -235,7 +247,7 @@ _TEXT = ("l1", "l2", "l3", "method", "criteria", "unit", "level", "reason", "dev
 _FILL_DOWN = ("l1", "l2")  # blank under a merged or grouped cell = same as above
 
 
-def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, baselines=None,
+def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, refs=None,
                      policy=None) -> dict[str, np.ndarray]:
     def raw(row, name):
         c = cols.get(name)
@@ -270,7 +282,8 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, ba
         for name in ("l1_weight", "l2_points"):
             rec[name] = _optional_number(values[name], r, name, cols, out)
         try:
-            values["actual"] = resolve_actual(values["actual"], baselines)  # 基准对比:<指标>
+            if refs is not None:  # 单位: / 预算: / 基准对比: / 问卷: / 专家: → the figure they name
+                _resolve_references(values, r, cols, refs[0], refs[1], out)
             p = rules.prepare(values["method"], values["points"], values["target"], values["actual"],
                               values["level"], values["given"], values["deduction"], values["criteria"],
                               values["adjust_reason"], policy)
@@ -490,3 +503,103 @@ def _workload_number(value, label, r, c, out) -> float:
     except rules.RuleError as exc:
         out.add(SHEET_UNITS, cell_ref(r, c), str(exc))
         return math.nan
+
+
+# ---------------------------------------------------------------- references (core/references.py)
+def _read_sources(book, params, cells, profile, base, units, unit_rows, baselines, out) -> references.Sources:
+    """What references can point at: units, budget, 基准对比, 问卷 (by 满意度口径), 专家评分 (by 专家评分方式)."""
+    def setting(name, label, allowed, default, normalise=lambda x: x):
+        text = _text(params.get(name))
+        if not text:
+            return default
+        value = normalise(text)
+        if value not in allowed:
+            r, c = cells.get(name, (0, 0))
+            out.add(SHEET_PARAMS, cell_ref(r, c) if r else "", f"{label}应为：{'、'.join(allowed)}")
+            return default
+        return value
+
+    basis = setting("satisfaction_basis", "满意度口径", survey.BASES, profile.satisfaction_basis,
+                    lambda t: survey.normalise_basis(t) or t)
+    method = setting("expert_method", "专家评分方式", experts.METHODS, profile.expert_method)
+    # as text: a live Excel book gives None where a file gives '' (the fingerprint must not differ by door)
+    header = [_text(v) for v in unit_rows[HEADER_ROW - 1]] if len(unit_rows) >= HEADER_ROW else []
+    while header and not header[-1]:  # nor by how far a door reads the used range
+        header.pop()
+    return references.Sources(units=units, unit_header=header, execution_base=base, baselines=baselines,
+                              survey=survey.read_survey(book, basis, out.add, out.warn),
+                              experts=experts.read_panels(book, method, out.add))
+
+
+_REFERABLE = (("target", "目标值"), ("actual", "实际值"), ("given", "评定得分"))
+
+
+def _resolve_references(values: dict, r: int, cols: dict, sources, resolved: dict, out: _Collector) -> None:
+    """Replace each reference in the row's 目标值/实际值/评定得分 by its value (recorded in ``resolved``); warn
+    where a typed 实际值 disagrees with the budget figure of the same name or a typed 评定得分 with its panel.
+    Raises RuleError (field = the cell's column) for a reference that does not resolve."""
+    try:
+        method = rules.canonical_method(values["method"])
+    except rules.RuleError:
+        method = None
+    l3 = _text(values["l3"])
+    context = {"points": _safe_number(values["points"]), "level": _text(values["level"]), "method": method,
+               "warn": out.warn, "l3": l3}
+    panel = sources.experts.by_name().get(l3) if sources.experts is not None else None
+    if method == "定性" and panel is not None and _blank(values["given"]):
+        values["given"] = f"{references.KIND_EXPERTS}:{l3}"  # a 定性 row takes its panel by name
+    for name, label in _REFERABLE:
+        ref = references.parse(values[name])
+        if ref is None:
+            continue
+        try:
+            found = references.resolve(ref, sources, context)
+        except rules.RuleError as exc:
+            raise rules.RuleError(f"{label}{exc}", name) from None
+        values[name] = found.value
+        resolved.setdefault(r, {})[name] = found
+    typed = resolved.get(r, {})
+    if "actual" not in typed and method not in (None, "定性", "扣分", "是否"):
+        _check_computed(values, l3, r, cols, sources, out)
+    if "given" not in typed and panel is not None and not _blank(values["given"]):
+        _check_panel(values, panel, l3, r, cols, sources, context, out)
+
+
+def _check_computed(values, l3, r, cols, sources, out) -> None:
+    figure = references.computed_figure(l3)
+    if figure is None or _blank(values["actual"]):
+        return
+    item = next(k for k, (name, _, _) in references.BUDGET_ITEMS.items() if name == figure)
+    try:
+        typed = rules.number(values["actual"], "实际值")
+        found = references.resolve(references.parse(f"{references.KIND_BUDGET}:{item}"), sources)
+    except rules.RuleError:
+        return  # a bad 实际值 is reported by the rules; an incomplete budget by 单位填报's own checks
+    if abs(typed - found.value) > 0.005:
+        label = references.BUDGET_ITEMS[item][1]
+        out.warn(SHEET_INDICATORS, cell_ref(r, cols["actual"]),
+                 f"指标“{l3}”的实际值填写为{typed:g}，而按单位填报计算的{label}为{found.value:g}%"
+                 f"（{'、'.join(found.cells)}），两者不一致；请改填“{references.KIND_BUDGET}:{item}”引用计算值")
+
+
+def _check_panel(values, panel, l3, r, cols, sources, context, out) -> None:
+    try:
+        typed = rules.number(values["given"], "评定得分")
+        found = sources.experts.score(panel, f"{references.KIND_EXPERTS}:{l3}", {**context, "warn": None})
+    except rules.RuleError:
+        return
+    if abs(typed - found.value) > 0.005:
+        out.warn(SHEET_INDICATORS, cell_ref(r, cols.get("given", cols["l3"])),
+                 f"指标“{l3}”的评定得分填写为{typed:g}，而{found.cells[0]}专家评分结果为{found.value:g}，两者不一致；"
+                 f"清空评定得分即取专家评分结果")
+
+
+def _unused_panels(sources, indicators, out: _Collector) -> None:
+    """A 专家评分 row that matches no 三级指标 is a warning (a misspelt name would otherwise be ignored)."""
+    if sources.experts is None:
+        return
+    names = set(indicators["l3"].tolist())
+    for p in sources.experts.panels:
+        if p.name not in names:
+            out.warn(SHEET_EXPERTS, cell_ref(p.row, sources.experts.columns["name"]),
+                     f"“{p.name}”在指标体系中没有同名的三级指标，本行专家评分未使用")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from dtg_xl.errors import DtgError
 from dtg_xl.core.policy import Policy, PolicyError, from_profile_data
-from dtg_xl.core.schema import EXECUTION_BASES, WEIGHTING_FLAT, WEIGHTING_NESTED
+from dtg_xl.core.schema import (EXECUTION_BASES, EXPERT_METHODS, SATISFACTION_BASES, WEIGHTING_FLAT,
+                                WEIGHTING_NESTED)
 
 DEFAULT_PROFILE = "mof-2020"
 
@@ -34,6 +35,8 @@ class Profile:
     # 结果应用: (grade, what follows, next year's budget change in % of this year's or None)
     result_use: tuple[tuple[str, str, float | None], ...] = ()
     policy: Policy = Policy()  # 计分规则 (dtg_xl.core.policy); a workbook's 参数 rows may override it
+    satisfaction_basis: str = SATISFACTION_BASES[0]  # 问卷 counting rule (core/survey.py)
+    expert_method: str = EXPERT_METHODS[0]  # 专家评分 panel rule (core/experts.py)
 
     def grade(self, total: float) -> str:
         for name, lower in self.grades:
@@ -120,7 +123,7 @@ def _parse(data: dict, key: str, file: str = "", text: str = "") -> Profile:
     def shown(value) -> str:
         return f"“{value}”" if isinstance(value, str) else f"{value!r}".replace("True", "true").replace("False", "false")
 
-    for name in ("name", "title", "weighting", "execution_base"):
+    for name in ("name", "title", "weighting", "execution_base", "satisfaction_basis", "expert_method"):
         if name in data and not isinstance(data[name], str):
             bad(name, f" 应为文字（用引号括起），实际为{shown(data[name])}")
     for name in ("full_marks", "budget_score_points"):
@@ -138,6 +141,12 @@ def _parse(data: dict, key: str, file: str = "", text: str = "") -> Profile:
     base = data.get("execution_base", "实际到位")
     if isinstance(base, str) and base not in EXECUTION_BASES:
         bad("execution_base", f" 应为：{'、'.join(EXECUTION_BASES)}，实际为“{base}”")
+    satisfaction = data.get("satisfaction_basis", SATISFACTION_BASES[0])
+    if isinstance(satisfaction, str) and satisfaction not in SATISFACTION_BASES:
+        bad("satisfaction_basis", f" 应为：{'、'.join(SATISFACTION_BASES)}，实际为“{satisfaction}”")
+    experts = data.get("expert_method", EXPERT_METHODS[0])
+    if isinstance(experts, str) and experts not in EXPERT_METHODS:
+        bad("expert_method", f" 应为：{'、'.join(EXPERT_METHODS)}，实际为“{experts}”")
     grades = data.get("grades")
     parsed: list[tuple[str, float]] = []
     if not isinstance(grades, list) or not grades:
@@ -190,7 +199,8 @@ def _parse(data: dict, key: str, file: str = "", text: str = "") -> Profile:
         name=str(data.get("name", key)), title=str(data.get("title", key)),
         grades=tuple(sorted(parsed, key=lambda g: g[1], reverse=True)),
         weighting=weighting, full_marks=float(full_marks), execution_base=base,
-        budget_score_points=float(budget), result_use=tuple(result_use)), policy)
+        budget_score_points=float(budget), result_use=tuple(result_use),
+        satisfaction_basis=satisfaction, expert_method=experts), policy)
 
 
 def with_policy(profile: Profile, policy: Policy) -> Profile:

@@ -89,6 +89,8 @@ PARAMS = {
     "超额提示": "over_warning",
     "定性档次": "qualitative",
     "预算执行分值": "budget_points",
+    "满意度口径": "satisfaction_basis",  # 问卷 counting rule (core/survey.py); blank = the profile's
+    "专家评分方式": "expert_method",  # 专家评分 panel rule (core/experts.py); blank = the profile's
 }
 POLICY_PARAMS = ("得分精度", "取舍方式", "超额完成", "超额提示", "定性档次", "预算执行分值")
 
@@ -98,7 +100,19 @@ POLICY_PARAMS = ("得分精度", "取舍方式", "超额完成", "超额提示",
 SHEET_BASELINES = "基准对比"
 BASELINE_COLUMNS = {"指标": "name", "基准年": "base_year", "基准值": "base", "当年值": "current",
                     "计量单位": "unit", "压缩率": "rate", "说明": "note"}
-BASELINE_REF = ("基准对比:", "基准对比：")  # accepted prefixes of a 实际值 reference
+BASELINE_REF = ("基准对比:", "基准对比：")  # accepted prefixes of a 实际值 reference (core/references.py)
+
+# 汇总 cells of the computed budget figures (results/layout.BUDGET, first data row; a test keeps them equal),
+# named by 预算:<项目> references and by the typed-vs-computed warning
+BUDGET_FIGURE_CELLS = {"initial": "A101", "added": "B101", "adjusted": "C101", "in_place": "D101", "spent": "E101",
+                       "in_place_rate": "F101", "execution_rate": "G101"}
+
+# 问卷: one returned questionnaire per row, one question per column (core/survey.py)
+SHEET_SURVEY = "问卷"
+SATISFACTION_BASES = ("非常满意+满意", "非常满意+满意+基本满意", "加权平均")  # 参数 满意度口径
+# 专家评分: one 三级指标 per row, one reviewer per column (core/experts.py)
+SHEET_EXPERTS = "专家评分"
+EXPERT_METHODS = ("平均", "去掉最高最低")  # 参数 专家评分方式
 
 # 因素法 allocation (dtg-xl allocate): inputs on 分配参数, proposal written to 分配建议
 SHEET_ALLOC_PARAMS = "分配参数"

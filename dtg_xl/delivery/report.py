@@ -425,6 +425,8 @@ def build_document(result: Result, texts: dict[str, list[str]], charts: dict[str
         if title in charts:
             w.figure(charts[title], title, width_cm=14.5 if title == "一级指标得分" else 10)
 
+    _survey_section(w, model)
+
     w.heading("四、绩效评价指标分析", 1)
     by_name = {c.name: c for c in result.categories}
     sections = [(title, [by_name[n] for n in names if n in by_name], label) for title, names, label in ANALYSIS]
@@ -450,6 +452,29 @@ def build_document(result: Result, texts: dict[str, list[str]], charts: dict[str
     w.heading(f"附件：{year}{project}项目支出指标体系", 1)
     _indicator_table(w, result)
     return w.doc, w.placeholders
+
+
+def _survey_section(w: _Writer, model) -> None:
+    """（四）满意度问卷调查情况: n, 有效问卷 and the rate of the 问卷 sheet (core/survey.py), when there is one."""
+    survey = model.sources.survey if model.sources is not None else None
+    if survey is None or not survey.questions:
+        return
+
+    def rate(value):
+        if value != value:
+            return "—"
+        return f"{cnfmt.score(value)}分" if survey.basis == "加权平均" else cnfmt.percent(value)
+
+    what = "加权平均满意度（非常满意100、满意80、基本满意60、不太满意30、不满意0）" if survey.basis == "加权平均" \
+        else f"满意率（{survey.basis}，按有效答案计）"
+    w.heading("（四）满意度问卷调查情况", 2)
+    w.para(f"本次共回收问卷{survey.n}份，其中有效问卷{survey.valid}份、无效问卷{survey.invalid}份"
+           f"（全部空白或无法识别）。{what}为{rate(survey.overall)}。")
+    w.caption(f"表{w.tables + 1}  满意度问卷统计")
+    rows = [[q.title, str(q.valid), str(q.blank + q.invalid), rate(q.rate)] for q in survey.questions]
+    rows.append(["合计", str(sum(q.valid for q in survey.questions)),
+                 str(sum(q.blank + q.invalid for q in survey.questions)), rate(survey.overall)])
+    w.table(["题目", "有效答案", "空白或无效", "满意度"], rows, [8.6, 2.2, 2.4, 2.4], numeric={1, 2, 3})
 
 
 def _indicator_table(w: _Writer, result: Result) -> None:

@@ -17,7 +17,7 @@ from dtg_xl.core.profiles import available_profiles, load_profile
 from dtg_xl.core.policy import CAPPED, HINTS, ROUND_DOWN, ROUND_HALF_UP, UNCAPPED
 from dtg_xl.core.rules import LEVELS, METHODS
 from dtg_xl.core.schema import POLICY_PARAMS, REPORT_TEXT, SHEET_REPORT_TEXT
-from dtg_xl.core.schema import SHEET_BASELINES
+from dtg_xl.core.schema import EXPERT_METHODS, SATISFACTION_BASES, SHEET_BASELINES, SHEET_EXPERTS, SHEET_SURVEY
 from dtg_xl.core.schema import (EXECUTION_BASES, INDICATOR_COLUMNS, PARAMS, SHEET_GUIDE, SHEET_INDICATORS,
                      SHEET_PARAMS, SHEET_SUMMARY, SHEET_UNITS, TEMPLATE_VERSION, UNIT_COLUMNS,
                      WEIGHTING_FLAT, WEIGHTING_NESTED)
@@ -50,6 +50,9 @@ GUIDE = [
     "   · 分层权重方式下还须填写一级权重（%）和二级分值（同一一级指标下二级分值合计100）。",
     "   · 定量指标（定性、扣分以外）未得满分时，请填写偏差原因和改进措施；未填写的，计算后在汇总表列为“提示”。",
     "3. 在“单位填报”表填写各单位年初预算、追加预算、实际到位、实际支出及业务量。",
+    "   · 实际值（及目标值、评定得分）可填引用，由程序计算取值，不必重复填写：单位:监管船舶艘次:合计（或平均、最大、最小、加权平均）、",
+    "     预算:执行率（或到位率、实际支出等）、基准对比:指标名、问卷:合计（或题目）、专家:三级指标；取值来源列在汇总表“实际值来源”。",
+    "   · 满意度问卷填入“问卷”表（可用 dtg-xl survey-import 导入问卷星导出文件），多位专家的定性评分填入“专家评分”表。",
     "4. 点击按钮（Excel）或运行 dtg-xl evaluate 文件名（命令行），结果写入“指标体系”的得分列和“汇总”表。",
     "   “得分”列和“汇总”表由程序填写，请勿手工修改。",
     "5. 发现问题时，汇总表右侧列出每个问题所在的工作表和单元格，修改后重新计算。",
@@ -122,6 +125,10 @@ def build_template(wb, profile: str | None = None, example: str | None = None, d
     from dtg_xl.core import baselines  # their sheets live with the code that reads them
 
     baselines.write_sheet(wb.add_worksheet(SHEET_BASELINES), f, data.get("baselines", []))
+    from dtg_xl.core import experts, survey
+
+    survey.write_sheet(wb.add_worksheet(SHEET_SURVEY), f, data.get("survey"))
+    experts.write_sheet(wb.add_worksheet(SHEET_EXPERTS), f, rows=data.get("experts", []))
     allocate.write_sheets(wb, f, data.get("allocation", {}), _workload_names(data.get("units", [])), chosen)
 
 
@@ -158,6 +165,8 @@ def _params(ws, f, params: dict):
         "计分方式": f"{WEIGHTING_FLAT}：三级分值逐级累加；{WEIGHTING_NESTED}：一级权重×（一级得分/100）",
         "预算执行率口径": "预算执行率 = 实际支出 ÷ 实际到位（或调整后预算）",
         "模板版本": "由程序填写，请勿修改",
+        "满意度口径": "问卷满意率 =（非常满意+满意[+基本满意]）÷ 有效答案，或加权平均（100/80/60/30/0）；留空按评价方案",
+        "专家评分方式": "专家评分表：平均，或去掉最高最低（不少于5位专家时）；留空按评价方案",
     }
     for label in POLICY_PARAMS:  # 计分规则: what it means, and each profile's value
         each = "；".join(f"{n}：{load_profile(n).policy.values()[label] or '空'}" for n in available_profiles())
@@ -177,6 +186,8 @@ def _params(ws, f, params: dict):
                                                              "error_type": "warning"})
     ws.data_validation(rows["计分方式"], 1, rows["计分方式"], 1, {"validate": "list", "source": [WEIGHTING_FLAT, WEIGHTING_NESTED]})
     ws.data_validation(rows["预算执行率口径"], 1, rows["预算执行率口径"], 1, {"validate": "list", "source": list(EXECUTION_BASES)})
+    ws.data_validation(rows["满意度口径"], 1, rows["满意度口径"], 1, {"validate": "list", "source": list(SATISFACTION_BASES)})
+    ws.data_validation(rows["专家评分方式"], 1, rows["专家评分方式"], 1, {"validate": "list", "source": list(EXPERT_METHODS)})
     for label, choices in (("得分精度", ["0", "1", "2"]), ("取舍方式", [ROUND_HALF_UP, ROUND_DOWN]),
                            ("超额完成", [CAPPED, UNCAPPED]), ("定性档次", ["80/60", "80/50"])):
         ws.data_validation(rows[label], 1, rows[label], 1, {"validate": "list", "source": choices,

@@ -326,6 +326,17 @@ def cmd_compare(args) -> int:
     return EXIT_OK
 
 
+def cmd_survey_import(args) -> int:
+    from dtg_xl.core.survey import import_export
+
+    export, into = _existing(args.export), _existing(args.into)
+    if export.resolve() == into.resolve():
+        raise UserError("问卷导出文件与评价工作簿是同一个文件")
+    report = import_export(export, into, args.output, basis=args.basis)
+    print("\n".join(report.lines()))
+    return EXIT_OK
+
+
 def cmd_portfolio(args) -> int:
     from dtg_xl.delivery.portfolio_book import write_portfolio_book
     from dtg_xl.results.portfolio import cache_path, format_lines, portfolio_json, run_portfolio
@@ -422,6 +433,13 @@ def build_parser() -> ChineseParser:
     p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
     p.add_argument("--profile", help="覆盖工作簿中的评价方案")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("survey-import", help="把问卷星（按选项文本）导出的答卷导入工作簿的“问卷”表")
+    p.add_argument("export", help="问卷星导出的 Excel 文件（第1行为题目，每行一份答卷）")
+    p.add_argument("into", help="评价工作簿（.xlsx/.xlsm）；默认直接写回此文件")
+    p.add_argument("-o", "--output", help="另存为此文件（默认写回评价工作簿）")
+    p.add_argument("--basis", help="本次汇报所用满意度口径（默认取工作簿参数“满意度口径”或评价方案）")
+    p.set_defaults(func=cmd_survey_import)
 
     p = sub.add_parser("export", help="导出可邮寄的副本：无宏、公式转为数值、结果表保护")
     p.add_argument("input", help="评价工作簿（.xlsx/.xlsm）")

@@ -133,12 +133,22 @@ def _baselines(rows):
 
 
 def _actual(value, baselines, hint: str):
-    """实际值, with a 基准对比 reference resolved to its 压缩率 when the 基准对比 range is given."""
-    from dtg_xl.core.baselines import reference_name, resolve_actual
+    """实际值, with a 基准对比 reference resolved to its 压缩率 when the 基准对比 range is given (the one
+    resolver, core/references.py; the other kinds need the whole workbook: the 计算 button or dtg-xl evaluate)."""
+    from dtg_xl.core import references
 
-    if reference_name(value) is not None and baselines is None:
+    ref = references.parse(value)
+    if ref is None:
+        return value
+    if ref.kind != references.KIND_BASELINE:
+        raise rules.RuleError(f"实际值“{ref.text}”引用了工作簿中的其他表，DTG_SCORE_TABLE 只能解析“基准对比:”引用；"
+                              "请用“计算”按钮或 dtg-xl evaluate", "actual")
+    if baselines is None:
         raise rules.RuleError(f"实际值引用了“基准对比”表：{hint}", "actual")
-    return resolve_actual(value, baselines)
+    try:
+        return references.resolve(ref, references.Sources(baselines=baselines)).value
+    except rules.RuleError as exc:
+        raise rules.RuleError(f"实际值{exc}", "actual") from None
 
 
 def score_table_values(rows: list[list], baseline_rows: list[list] | None = None) -> list[list]:
@@ -166,7 +176,8 @@ def score_table_values(rows: list[list], baseline_rows: list[list] | None = None
         try:
             prepared.append(rules.prepare(
                 cell(row, "method"), cell(row, "points"), cell(row, "target"),
-                _actual(cell(row, "actual"), baselines, "请在第二个参数给出基准对比区域（含表头）"),
+                None if rules.canonical_method(cell(row, "method")) in ("定性", "扣分")  # 实际值 unused there
+                else _actual(cell(row, "actual"), baselines, "请在第二个参数给出基准对比区域（含表头）"),
                 cell(row, "level"), cell(row, "given"), cell(row, "deduction"), cell(row, "criteria"),
                 cell(row, "adjust_reason")))
             good.append(k)

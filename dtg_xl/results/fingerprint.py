@@ -80,7 +80,12 @@ def fingerprint(model, engine: str = ENGINE) -> str | None:
 # inputs added by issue 12 (scoring policy, evaluator adjustment): left out while unused, so a
 # workbook that uses none of them keeps the fingerprint it had before they existed (and a file
 # evaluated by an earlier build still verifies)
-_POLICY_PARAMS = ("score_digits", "rounding", "over", "over_warning", "qualitative", "budget_points")
+_POLICY_PARAMS = ("score_digits", "rounding", "over", "over_warning", "qualitative", "budget_points",
+                  "satisfaction_basis", "expert_method")  # the last two: issue 13 (问卷, 专家评分)
+# issue 13: a referenced value enters the indicator table as the number it resolved to, and its sources (units,
+# 基准对比) are fingerprinted already; only the 问卷 and 专家评分 sheets are new inputs (kept when present)
+_SOURCE_INPUTS = ("survey", "experts")
+_PROFILE_DEFAULTS = {"satisfaction_basis": "非常满意+满意", "expert_method": "平均"}
 _NEW_COLUMNS = ("formula_score", "adjust_reason")
 
 
@@ -103,7 +108,14 @@ def _without_unused_policy(plain: list, model) -> list:
             value = [kv for kv in value if kv[0] not in _NEW_COLUMNS or kv[0] not in unused_columns | {"formula_score"}]
         elif name == "indicators":
             value = [kv for kv in value if kv[0] not in unused_columns]
-        elif name == "profile" and default_policy:
-            value = [kv for kv in value if kv[0] != "policy"]
+        elif name == "resolved":
+            continue
+        elif name == "sources":
+            value = [kv for kv in (value or []) if kv[0] in _SOURCE_INPUTS and kv[1] is not None]
+            if not value:
+                continue
+        if name == "profile":
+            value = [kv for kv in value if not (default_policy and kv[0] == "policy")
+                     and not (kv[0] in _PROFILE_DEFAULTS and kv[1] == _PROFILE_DEFAULTS[kv[0]])]
         out.append([name, value])
     return out

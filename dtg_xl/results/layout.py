@@ -21,6 +21,7 @@ from dtg_xl.results.fingerprint import fingerprint
 from dtg_xl.results.margin import result_margin
 from dtg_xl.xlsx.cells import col_letter
 from dtg_xl.core.schema import SHEET_INDICATORS, SHEET_SUMMARY
+from dtg_xl.core.survey import SUMMARY_HEADERS as SURVEY_HEADERS
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,10 @@ UNITS = Block("各单位预算执行（万元）", 105, 106, 60, ("单位名称"
 ERRORS = Block("校验问题与提示", 20, 21, 100, ("工作表", "单元格", "问题"), col=11)
 # evaluator adjustments (评定得分 on a row that is not 定性), below the units
 ADJUSTMENTS = Block("评价调整", 169, 170, 60, ("一级指标", "二级指标", "三级指标", "公式得分", "评定得分", "差额", "调整原因"))
-SUMMARY_BLOCKS = (CATEGORIES, LOSSES, BUDGET, UNITS, ERRORS, ADJUSTMENTS)
+# where each referenced 实际值/目标值/评定得分 came from (core/references.py), and the 问卷 counts (core/survey.py)
+SOURCES = Block("实际值来源（引用）", 233, 234, 40, ("三级指标", "单元格", "引用", "取值", "来源"))
+SURVEY = Block("问卷汇总", 277, 278, 32, SURVEY_HEADERS)
+SUMMARY_BLOCKS = (CATEGORIES, LOSSES, BUDGET, UNITS, ERRORS, ADJUSTMENTS, SOURCES, SURVEY)
 PERCENT_COLUMNS = {CATEGORIES: (3,), BUDGET: (5, 6), UNITS: (7, 8)}  # 0-based within the block
 
 
@@ -191,6 +195,32 @@ def result_blocks(result: Result, when: datetime | None = None) -> list[tuple[st
         from dtg_xl.core.baselines import rate_blocks
 
         blocks += rate_blocks(model.baselines)  # 基准对比.压缩率, computed from its inputs
+        blocks += reference_blocks(model)
+    return blocks
+
+
+def source_rows(model) -> list[list]:
+    """One row per resolved reference: 三级指标, cell, reference, value, where it came from."""
+    t, cols = model.indicators, model.indicator_columns
+    index = {int(r): i for i, r in enumerate(t["row"].tolist())}
+    rows = []
+    for r in sorted(model.resolved):
+        for name in ("target", "actual", "given"):
+            found = model.resolved[r].get(name)
+            if found is not None:
+                l3 = t["l3"][index[r]] if r in index else ""
+                rows.append([l3, f"{SHEET_INDICATORS}!{col_letter(cols[name])}{r}", found.reference, found.value,
+                             found.source])
+    return rows
+
+
+def reference_blocks(model) -> list[tuple[str, int, int, list[list]]]:
+    """汇总's 实际值来源 and 问卷汇总 blocks, and the 专家评分 sheet's computed columns."""
+    sources = model.sources
+    survey = sources.survey if sources is not None else None
+    blocks = [_block(SOURCES, source_rows(model)), _block(SURVEY, survey.summary_rows() if survey else [])]
+    if sources is not None and sources.experts is not None:
+        blocks += sources.experts.result_blocks()
     return blocks
 
 

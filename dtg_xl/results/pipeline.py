@@ -13,6 +13,7 @@ from dtg_xl.errors import DtgError
 from dtg_xl.results.layout import adjustments, losses, reset_formats, result_blocks
 from dtg_xl.results.margin import result_margin
 from dtg_xl.core.model import read_model, sheet_problems
+from dtg_xl.core.survey import LEVEL_NAMES
 from dtg_xl.results.whatif import SHEET_SIMULATION, simulation_blocks
 
 
@@ -46,6 +47,28 @@ def _num(value):
     return None if value is None or value != value else value  # NaN -> None for JSON
 
 
+def _actual(model, t, i):
+    """The scored 实际值; for a 定性 row (scored on 评定得分) a referenced 实际值 is shown as its supporting figure."""
+    value = float(t["actual"][i])
+    found = model.resolved.get(int(t["row"][i]), {}).get("actual")
+    return found.value if value != value and found is not None else _num(value)
+
+
+def _sources_json(model, row: int) -> dict:
+    """actual_source (and target_source / given_source when those cells hold references): where the value came
+    from, or None for a typed value."""
+    found = model.resolved.get(row, {})
+
+    def one(name):
+        x = found.get(name)
+        return None if x is None else {"reference": x.reference, "value": x.value, "source": x.source,
+                                       "cells": list(x.cells)}
+
+    out = {"actual_source": one("actual")}
+    out.update({f"{name}_source": one(name) for name in ("target", "given") if name in found})
+    return out
+
+
 def result_json(result: Result) -> dict:
     """The machine-readable result (the `dtg-xl evaluate --json` contract)."""
     model = result.model
@@ -64,6 +87,7 @@ def result_json(result: Result) -> dict:
         "errors": [p.as_dict() for p in result.errors],
         "warnings": [p.as_dict() for p in result.warnings],
         "margin": margin.as_dict() if (margin := result_margin(result)) else None,
+        "survey": _survey_json(model),
     }
     if model is not None:
         t = model.indicators
@@ -71,11 +95,23 @@ def result_json(result: Result) -> dict:
             out["indicators"].append({
                 "row": int(t["row"][i]), "l1": t["l1"][i], "l2": t["l2"][i], "l3": t["l3"][i],
                 "method": t["method"][i], "points": _num(float(t["points"][i])),
-                "target": _num(float(t["target"][i])), "actual": _num(float(t["actual"][i])),
+                "target": _num(float(t["target"][i])), "actual": _actual(model, t, i),
                 "formula_score": float(result.formula_scores[i]) if result.formula_scores is not None else None,
                 "score": float(result.scores[i]) if result.scores is not None else None,
                 "adjustment_reason": t["adjust_reason"][i] if "adjust_reason" in t else "",
                 "deduction": _num(float(t["deduction"][i])), "reason": t["reason"][i],
                 "deviation_reason": t["deviation_reason"][i], "improvement": t["improvement"][i],
+                **_sources_json(model, int(t["row"][i])),
             })
     return out
+
+
+def _survey_json(model) -> dict | None:
+    survey = model.sources.survey if model is not None and model.sources is not None else None
+    if survey is None:
+        return None
+    return {"basis": survey.basis, "n": survey.n, "valid": survey.valid, "invalid": survey.invalid,
+            "overall": _num(survey.overall), "skipped": survey.skipped,
+            "questions": [{"title": q.title, "valid": q.valid, "blank": q.blank, "invalid": q.invalid,
+                           "counts": {name: q.counts[k] for k, name in LEVEL_NAMES.items()}, "rate": _num(q.rate)}
+                          for q in survey.questions]}

@@ -21,9 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cog  # provided by cogapp while it runs a page
-
-_SHORTCUTS = {"dtg-xl": [sys.executable, "-m", "dtg_xl"]}
+_SHORTCUTS = {"dtg-xl": [sys.executable, "-m", "dtg_xl"],
+              # a setup step that changes cells of a workbook, as a clerk would before the shown command:
+              #   dtg-edit 主表.xlsx 指标体系!J13=8000 指标体系!O4=   (empty: clear; a number stays a number)
+              "dtg-edit": [sys.executable, str(Path(__file__).resolve()), "edit"]}
 
 
 def _argv(command: str) -> list[str]:
@@ -62,6 +63,8 @@ def output(command: str, setup: list[str] | tuple = (), files: dict[str, str] | 
 def run(command: str, setup: list[str] | tuple = (), files: dict[str, str] | None = None, stderr: bool = True,
         exit_code: int | None = 0, show_exit: bool = False) -> None:
     """Print ``$ command`` and its real output as a fenced console block into the page."""
+    import cog  # provided by cogapp while it runs a page
+
     text = output(command, setup, files, stderr, exit_code)
     cog.outl("```console")
     cog.outl(f"$ {command}")
@@ -74,3 +77,34 @@ def run(command: str, setup: list[str] | tuple = (), files: dict[str, str] | Non
 def help(verb: str | None = None) -> None:
     """The real ``dtg-xl [VERB] --help`` as a fenced block."""
     run("dtg-xl " + (f"{verb} " if verb else "") + "--help")
+
+
+def edit(book: str, assignments: list[str]) -> None:
+    """Set ``工作表!单元格=值`` in book, in place, with the lossless zip patch (dtg_xl.xlsx.patch)."""
+    from dtg_xl.results.whatif import parse_set  # the same reading as `dtg-xl whatif --set`
+
+    writes: dict[str, dict] = {}
+    for text in assignments:
+        parsed = parse_set(text)
+        if isinstance(parsed, str):
+            sys.exit(parsed)
+        sheet, row, col, value = parsed
+        writes.setdefault(sheet, {})[(row, col)] = value
+    from dtg_xl.xlsx.patch import patch_workbook
+
+    patch_workbook(book, book, writes)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["edit"]:
+    edit(sys.argv[2], sys.argv[3:])
+
+
+def table(headers: list[str], rows: list[list], undocumented: str = "**（待补充说明）**") -> None:
+    """A Markdown table from the program's own constants (a row without a description says so)."""
+    import cog
+
+    cog.outl("| " + " | ".join(headers) + " |")
+    cog.outl("|" + "---|" * len(headers))
+    for row in rows:
+        cells = [undocumented if cell is None else str(cell).replace("|", "\\|").replace("\n", " ") for cell in row]
+        cog.outl("| " + " | ".join(cells) + " |")

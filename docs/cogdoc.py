@@ -38,8 +38,18 @@ def _env() -> dict:
     return env
 
 
+def _glob(words: list[str], cwd: Path) -> list[str]:
+    """Expand ``填报表/*.xlsx`` as a shell would (sorted; a pattern that matches nothing stays as typed)."""
+    out = []
+    for word in words:
+        matches = sorted(str(p.relative_to(cwd)) for p in cwd.glob(word)) if any(c in word for c in "*?[") else []
+        out += matches or [word]
+    return out
+
+
 def _exec(command: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(_argv(command), cwd=cwd, env=_env(), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.run(_glob(_argv(command), cwd), cwd=cwd, env=_env(), capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
 
 
 def output(command: str, setup: list[str] | tuple = (), files: dict[str, str] | None = None,

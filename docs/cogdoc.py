@@ -63,10 +63,14 @@ def output(command: str, setup: list[str] | tuple = (), files: dict[str, str] | 
             done = _exec(step, cwd)
             if done.returncode != 0:
                 raise RuntimeError(f"setup step failed: {step}\n{done.stdout}{done.stderr}")
-        done = _exec(command, cwd)
-        if exit_code is not None and done.returncode != exit_code:
-            raise RuntimeError(f"{command}: exit {done.returncode}, expected {exit_code}\n{done.stdout}{done.stderr}")
-        text = done.stdout + (done.stderr if stderr else "")
+        text = ""
+        steps = command.split(" && ")  # as a shell runs `a && b`: b only when a succeeded, outputs in order
+        for i, step in enumerate(steps):
+            done = _exec(step, cwd)
+            text += done.stdout + (done.stderr if stderr else "")
+            last = i == len(steps) - 1
+            if (not last and done.returncode != 0) or (last and exit_code is not None and done.returncode != exit_code):
+                raise RuntimeError(f"{step}: exit {done.returncode}, expected {exit_code if last else 0}\n{text}")
         return text.replace(tmp, ".").rstrip() + "\n"
 
 

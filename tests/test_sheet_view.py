@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import shutil
+import subprocess
+import sys
 import unicodedata
 
 import pytest
@@ -18,7 +20,7 @@ from openpyxl import load_workbook
 
 from dtg_xl.results import layout
 
-from helpers import ROOT, run_cli
+from helpers import ROOT
 
 BOOKS = [ROOT / "templates" / "dtg-2020-example.xlsx", ROOT / "templates" / "dtg-template.xlsx",
          ROOT / "workbook" / "dtg.xlsm"]
@@ -49,9 +51,6 @@ def evaluated(tmp_path_factory):
     folder = tmp_path_factory.mktemp("view")
     book = folder / "demo.xlsx"
     shutil.copy(ROOT / "templates" / "dtg-2020-example.xlsx", book)
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-m", "dtg_xl", "evaluate", str(book)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     return folder / "demo-评价结果.xlsx"

@@ -163,7 +163,82 @@ def consolidate_both(workdir: Path, n: int, sample: int) -> dict:
 
 
 def prepare_inputs(workdir: Path, n: int, sample: int) -> dict:
-    return {"example": str(data.example_workbook(workdir)), "files": len(unit_paths(workdir, n))}
+    example = data.example_workbook(workdir)
+    blocks = workdir / "evaluate-blocks.json"  # the cells evaluate writes, for bench/floor_evaluate.py
+    cells: dict[str, list] = {}
+    for sheet, row, col, values in _blocks(example):
+        for i, line in enumerate(values):
+            for j, value in enumerate(line):
+                cells.setdefault(sheet, []).append([row + i, col + j, value])
+    blocks.write_text(json.dumps(cells, ensure_ascii=False, default=str), encoding="utf-8")
+    return {"example": str(example), "blocks": str(blocks), "files": len(unit_paths(workdir, n))}
+
+
+# ---------------------------------------------------------------- issue 16 cases
+PORTFOLIO_SHEETS = ("参数", "指标体系", "单位填报")  # what the pipeline reads from a project
+
+
+def portfolio_pandas(workdir: Path, n: int, sample: int) -> dict:
+    """pandas.read_excel(openpyxl) of the sheets the pipeline reads, `sample` of the n project
+    workbooks (one process), scaled to n: reading only, no checks, no scores."""
+    import pandas as pd
+
+    paths = data.project_workbooks(n, workdir)[:sample]
+    start = time.perf_counter()
+    cells = 0
+    for path in paths:
+        frames = pd.read_excel(path, sheet_name=list(PORTFOLIO_SHEETS), header=None, engine="openpyxl")
+        cells += sum(f.size for f in frames.values())
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds * n / len(paths), "sample_files": len(paths), "files": n, "cells": cells}
+
+
+def _calamine_read(path: str) -> int:
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(path)
+    cells = sum(len(row) for name in PORTFOLIO_SHEETS
+                for row in wb.get_sheet_by_name(name).to_python(skip_empty_area=False))
+    wb.close()
+    return cells
+
+
+def portfolio_floor(workdir: Path, n: int, sample: int) -> dict:
+    """Floor: python-calamine reading the same sheets of the n files in 2 worker processes, nothing else."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    paths = [str(p) for p in data.project_workbooks(n, workdir)]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        cells = sum(pool.map(_calamine_read, paths, chunksize=16))
+    return {"seconds": time.perf_counter() - start, "files": n, "cells": cells}
+
+
+def preflight_cost(workdir: Path, n: int, sample: int, module: str = "dtg_xl.xlsx.preflight") -> dict:
+    """The pre-flight alone over the n unit forms and the example, in process."""
+    import importlib
+
+    check = importlib.import_module(module).check
+    paths = unit_paths(workdir, n)
+    example = data.example_workbook(workdir)
+    check(paths[0])
+    start = time.perf_counter()
+    for path in paths:
+        check(path)
+    forms = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(20):
+        check(example)
+    return {"seconds": forms, "per_form_ms": forms / n * 1000,
+            "example_ms": (time.perf_counter() - start) / 20 * 1000, "files": n}
+
+
+def preflight_before(workdir: Path, n: int, sample: int) -> dict:
+    return preflight_cost(workdir, n, sample, "preflight_before")
+
+
+def rows_workbook(workdir: Path, n: int, sample: int) -> dict:
+    return {"path": str(data.rows_workbook(n, workdir))}
 
 
 CASES = {
@@ -173,6 +248,10 @@ CASES = {
     ("read", "calamine"): read_calamine, ("read", "pandas"): read_pandas,
     ("read", "calamine-only"): read_calamine_only,
     ("consolidate", "both"): consolidate_both,
+    ("portfolio", "pandas"): portfolio_pandas, ("portfolio", "floor"): portfolio_floor,
+    ("portfolio", "prepare"): lambda w, n, s: {"folder": str(data.project_workbooks(n, w)[0].parent)},
+    ("preflight", "after"): preflight_cost, ("preflight", "before"): preflight_before,
+    ("rows", "prepare"): rows_workbook,
 }
 
 

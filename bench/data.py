@@ -111,3 +111,65 @@ def unit_workbooks(n: int, workdir: Path) -> list[Path]:
     for i, path in enumerate(paths):
         shutil.copyfile(forms[i % len(forms)], path)
     return paths
+
+
+# 指标体系 rows of the 2020 example whose 实际值 (column J) scale a project's score: row -> target
+_SCALED = {8: 100, 9: 100, 13: 9000, 14: 4.2, 15: 1500.05, 16: 100, 18: 100, 19: 50}
+
+
+def project_variant(src: Path, dst: Path, name: str, fraction: float) -> Path:
+    """A distinct project from the 2020 example: its own 项目名称 and 实际值 at ``fraction`` of the
+    targets (1.0 = the example's 96.65 优; 0 ≈ 差), written by the product's own FileBook."""
+    from dtg_xl.xlsx.books import FileBook
+
+    book = FileBook(src)
+    try:
+        book.write("参数", 2, 2, [[name]])
+        for row, target in _SCALED.items():
+            book.write("指标体系", row, 10, [[round(target * fraction, 2)]])
+        if fraction < 0.5:
+            book.write("指标体系", 20, 10, [["否"]])
+            book.write("指标体系", 23, 10, [[20]])
+        book.save(dst)
+    finally:
+        book.close()
+    return dst
+
+
+def project_workbooks(n: int, workdir: Path) -> list[Path]:
+    """n distinct seed-sized project workbooks (a portfolio), scores spread over every grade,
+    cached by n."""
+    folder = workdir / f"projects-{n}"
+    paths = [folder / f"project-{i:04d}.xlsx" for i in range(n)]
+    if folder.is_dir() and all(p.exists() for p in paths):
+        return paths
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    src = example_workbook(workdir)
+    for i, path in enumerate(paths):
+        project_variant(src, path, f"项目{i:04d}", (i * 37 % 101) / 100)
+    return paths
+
+
+def rows_workbook(n: int, workdir: Path, seed: int = 16) -> Path:
+    """A project workbook with n indicator rows (the 2020 example's parameters and units; rows
+    in 4 一级 × n/10 二级 groups, 正向 with actual values around the target; points sum to 100),
+    written by dtg_xl.delivery.template.write_template and cached by n."""
+    import copy
+
+    from dtg_xl.delivery.template import load_example, write_template
+
+    path = workdir / f"rows-{n}.xlsx"
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    example = copy.deepcopy(load_example("dtg-2020"))
+    l1 = ("决策", "过程", "产出", "效益")
+    points = 100 / n
+    actual = np.round(rng.uniform(50, 150, n), 2)
+    example["indicators"] = [{"一级指标": l1[i * 4 // n], "二级指标": f"二级{i // 10:05d}", "三级指标": f"指标{i:06d}",
+                              "分值": points, "评分方法": "正向", "目标值": 100, "实际值": float(actual[i]),
+                              "计量单位": "%"} for i in range(n)]
+    example.pop("baselines", None)
+    write_template(path, data=example)
+    return path

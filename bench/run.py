@@ -6,8 +6,8 @@
 Every case runs in its own child process, one side after the other, so the two figures of a
 row share the machine's state and each side's peak RSS (ru_maxrss from wait4) is its own.
 "evaluate" is timed from process start to exit; the other cases time the operation inside the
-child (inputs prepared before the clock starts).  Results go to bench/results.json with the
-CPU count, load average and library versions.
+child (inputs prepared before the clock starts).  Results go to results.json in the work folder
+(a temp folder unless --workdir) with the CPU count, load average and library versions.
 """
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-FULL = {"rows": 1_000_000, "loop_sample": 20_000, "files": 1_000, "runs": 5, "read_runs": 3}
-QUICK = {"rows": 20_000, "loop_sample": 1_000, "files": 10, "runs": 1, "read_runs": 1}
+FULL = {"rows": 1_000_000, "loop_sample": 20_000, "files": 1_000, "runs": 5, "read_runs": 3,
+        "indicator_rows": (10_000, 100_000), "projects": 1_000, "pandas_sample": 200, "big_runs": 1}
+QUICK = {"rows": 20_000, "loop_sample": 1_000, "files": 10, "runs": 1, "read_runs": 1,
+         "indicator_rows": (500, 2_000), "projects": 10, "pandas_sample": 5, "big_runs": 1}
 HEAVY = ("pandas", "openpyxl", "xlsxwriter", "matplotlib", "xlwings", "PIL", "docx")
 OPENPYXL_LOAD_SAVE = "import sys, openpyxl; openpyxl.load_workbook(sys.argv[1]).save(sys.argv[2])"
 LIBRARIES = ("numpy", "pandas", "openpyxl", "python-calamine", "lxml", "XlsxWriter", "dtg_xl")
@@ -72,7 +74,9 @@ def plan(cfg: dict, workdir: Path, example: Path) -> list[dict]:
         {"name": "evaluate 2020 example, process start to exit", "timing": "wall", "runs": cfg["runs"],
          "ours": ("dtg-xl evaluate", dtg_xl_command() + ["evaluate", str(example), "-o", "out-dtg.xlsx"]),
          "alt": ("openpyxl load + save", [sys.executable, "-c", OPENPYXL_LOAD_SAVE, str(example), "out-openpyxl.xlsx"]),
-         "target": {"max_seconds": 1.0}},
+         "floor": ("calamine + lxml prototype", [sys.executable, str(HERE / "floor_evaluate.py"), str(example),
+                                                 "out-floor.xlsx", str(workdir / "evaluate-blocks.json")]),
+         "target": {"max_seconds": 0.12, "max_floor_ratio": 2.0}},
         {"name": f"score {rows:,} indicator rows", "timing": "inner", "runs": cfg["runs"],
          "ours": ("engine.score_table", case_cmd("score", "engine", workdir, rows)),
          "alt": (f"score_one loop ({cfg['loop_sample']:,} rows, scaled)",
@@ -99,6 +103,36 @@ def plan(cfg: dict, workdir: Path, example: Path) -> list[dict]:
          "ours": ("python-calamine alone", case_cmd("read", "calamine-only", workdir, files)),
          "alt": "same" if read_alt == "same" else None, "target": {}},
     ]
+    return cases + issue16_cases(cfg, workdir)
+
+
+def issue16_cases(cfg: dict, workdir: Path) -> list[dict]:
+    """Portfolio, indicator rows at two sizes, and the pre-flight before/after (issue 16)."""
+    n = cfg["projects"]
+    cases = []
+    folder = workdir / f"projects-{n}"
+    cases.append({"name": f"portfolio of {n:,} project workbooks, process start to exit", "timing": "wall",
+                  "runs": cfg["big_runs"], "prepare": case_cmd("portfolio", "prepare", workdir, n),
+                  "ours": ("dtg-xl portfolio --jobs 2 --fresh", dtg_xl_command() + [
+                      "portfolio", str(folder), "-o", str(workdir / "portfolio-out.xlsx"), "--jobs", "2", "--fresh"]),
+                  "alt": (f"pandas.read_excel(openpyxl) of the 3 input sheets ({cfg['pandas_sample']} files, scaled)",
+                          case_cmd("portfolio", "pandas", workdir, n, cfg["pandas_sample"])),
+                  "floor": ("python-calamine reading the same sheets, 2 processes",
+                            case_cmd("portfolio", "floor", workdir, n)),
+                  "target": {"max_seconds": 15.0 * n / 1000, "max_rss_mb": 300, "min_speedup": 5}})
+    small, large = cfg["indicator_rows"]
+    for size in (small, large):
+        path = workdir / f"rows-{size}.xlsx"
+        cases.append({"name": f"evaluate {size:,} indicator rows, process start to exit", "timing": "wall",
+                      "runs": cfg["big_runs"], "prepare": case_cmd("rows", "prepare", workdir, size),
+                      "ours": ("dtg-xl evaluate", dtg_xl_command() + ["evaluate", str(path), "-o", f"out-rows-{size}.xlsx"]),
+                      "target": {"max_seconds": 6.0, "max_rss_mb": 400} if size == large else {},
+                      "per_row_vs": f"evaluate {small:,} indicator rows, process start to exit" if size == large else None})
+    cases.append({"name": f"pre-flight of {cfg['files']:,} unit forms, in process", "timing": "inner", "runs": cfg["runs"],
+                  "ours": ("pre-flight now (single pass)", case_cmd("preflight", "after", workdir, cfg["files"])),
+                  "alt": ("pre-flight before issue 16 (bench/preflight_before.py)",
+                          case_cmd("preflight", "before", workdir, cfg["files"])),
+                  "target": {}})
     return cases
 
 
@@ -106,10 +140,12 @@ def measure(case: dict, workdir: Path, log, previous: list[dict]) -> list[dict]:
     """Rows for one case: medians, runs, peak RSS, speed-up, target met."""
     if case["timing"] == "pair":
         return _pair_rows(case, spawn(case["both"], workdir)["json"], log)
-    sides = {"ours": [], "alt": []}
+    if case.get("prepare"):  # inputs made (and cached) before any side is timed
+        spawn(case["prepare"], workdir)
+    sides = {"ours": [], "alt": [], "floor": []}
     for i in range(case["runs"]):
-        for side in ("ours", "alt"):
-            if not isinstance(case[side], tuple):
+        for side in sides:
+            if not isinstance(case.get(side), tuple):
                 continue
             res = spawn(case[side][1], workdir)
             seconds = res["wall"] if case["timing"] == "wall" else res["json"]["seconds"]
@@ -127,6 +163,13 @@ def measure(case: dict, workdir: Path, log, previous: list[dict]) -> list[dict]:
         ref = next((r for r in previous if r["timing"] == "pair" and "alt" in r), None)
         if ref:
             out["alt"] = {**ref["alt"], "label": ref["alt"]["label"] + " (row above)"}
+    if case.get("per_row_vs"):  # time per row here against time per row at the smaller size
+        ref = next((r for r in previous if r["name"] == case["per_row_vs"]), None)
+        if ref:
+            rows_here, rows_ref = (int(re.search(r"([\d,]+) indicator", x).group(1).replace(",", ""))
+                                   for x in (case["name"], ref["name"]))
+            out["per_row_ratio"] = (out["ours"]["median_s"] / rows_here) / (ref["ours"]["median_s"] / rows_ref)
+            out["target"] = {**out["target"], "max_per_row_ratio": 1.3}
     return [_finish(out)]
 
 
@@ -150,12 +193,20 @@ def _pair_rows(case: dict, res: dict, log) -> list[dict]:
 def _finish(out: dict) -> dict:
     if "alt" in out:
         out["speedup"] = out["alt"]["median_s"] / out["ours"]["median_s"]
+    if "floor" in out:
+        out["floor_ratio"] = out["ours"]["median_s"] / out["floor"]["median_s"]
     t = out["target"]
     checks = []
     if "max_seconds" in t:
         checks.append(out["ours"]["median_s"] <= t["max_seconds"])
     if "min_speedup" in t:
         checks.append(out.get("speedup", 0) >= t["min_speedup"])
+    if "max_floor_ratio" in t:
+        checks.append(out.get("floor_ratio", float("inf")) <= t["max_floor_ratio"])
+    if "max_rss_mb" in t:
+        checks.append(out["ours"]["peak_rss_mb"] <= t["max_rss_mb"])
+    if "max_per_row_ratio" in t:
+        checks.append(out.get("per_row_ratio", float("inf")) <= t["max_per_row_ratio"])
     out["met"] = all(checks) if checks else None
     return out
 
@@ -198,19 +249,25 @@ def machine() -> dict:
 
 
 def table(results: list[dict]) -> str:
-    head = ("benchmark", "dtg_xl", "median", "alternative", "median", "speed-up", "target", "met",
-            "RSS dtg_xl", "RSS alt")
+    head = ("benchmark", "dtg_xl", "median", "alternative", "median", "speed-up", "floor", "median",
+            "x floor", "target", "met", "RSS dtg_xl", "RSS alt")
     lines = []
     for r in results:
         t = r["target"]
         target = ", ".join(filter(None, [f"<= {t['max_seconds']:g} s" if "max_seconds" in t else "",
-                                          f">= {t['min_speedup']:g}x" if "min_speedup" in t else ""]))
-        alt = r.get("alt")
+                                          f">= {t['min_speedup']:g}x" if "min_speedup" in t else "",
+                                          f"<= {t['max_floor_ratio']:g}x floor" if "max_floor_ratio" in t else "",
+                                          f"RSS <= {t['max_rss_mb']:g} MB" if "max_rss_mb" in t else "",
+                                          f"per row <= {t['max_per_row_ratio']:g}x smaller "
+                                          f"(now {r['per_row_ratio']:.2f}x)" if "max_per_row_ratio" in t else ""]))
+        alt, floor = r.get("alt"), r.get("floor")
         lines.append((r["name"], r["ours"]["label"], f"{r['ours']['median_s']:.3f} s",
                       alt["label"] if alt else "-", f"{alt['median_s']:.3f} s" if alt else "-",
-                      f"{r['speedup']:.1f}x" if alt else "-", target or "-",
+                      f"{r['speedup']:.1f}x" if alt else "-",
+                      floor["label"] if floor else "-", f"{floor['median_s']:.3f} s" if floor else "-",
+                      f"{r['floor_ratio']:.1f}x" if floor else "-", target or "-",
                       {True: "yes", False: "NO", None: "-"}[r["met"]],
-                      _mb(r["ours"]["peak_rss_mb"]), _mb(alt["peak_rss_mb"]) if alt else "-"))
+                      _mb(r["ours"]["peak_rss_mb"]), _mb(alt.get("peak_rss_mb")) if alt else "-"))
     widths = [max(_width(x) for x in col) for col in zip(head, *lines)]
     fmt = lambda row: "| " + " | ".join(x + " " * (w - _width(x)) for x, w in zip(row, widths)) + " |"  # noqa: E731
     return "\n".join([fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [fmt(x) for x in lines])
@@ -229,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one run on small inputs (smoke test)")
     parser.add_argument("--runs", type=int, help="runs per case (median taken)")
     parser.add_argument("--workdir", type=Path, help="where inputs are generated and cached")
-    parser.add_argument("--out", type=Path, help="results JSON (default bench/results.json; "
-                                                 "with --quick, results-quick.json in the work folder)")
+    parser.add_argument("--out", type=Path, help="results JSON (default: results.json, or results-quick.json "
+                                                 "with --quick, in the work folder; the docs' figures are a "
+                                                 "run written with --out bench/results.json)")
     parser.add_argument("--only", help="run only cases whose name contains this text")
     args = parser.parse_args(argv)
     cfg = dict(QUICK if args.quick else FULL)
@@ -238,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg["runs"] = cfg["read_runs"] = args.runs
     workdir = args.workdir or Path(tempfile.gettempdir()) / "dtg_xl-bench"
     workdir.mkdir(parents=True, exist_ok=True)
-    out_path = args.out or (workdir / "results-quick.json" if args.quick else HERE / "results.json")
+    out_path = args.out or workdir / ("results-quick.json" if args.quick else "results.json")
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
 
     started = time.time()

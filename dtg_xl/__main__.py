@@ -1,4 +1,4 @@
 """``python -m dtg_xl`` is the ``dtg-xl`` command."""
-from dtg_xl.doors.cli import main
+from dtg_xl.doors.cli import run
 
-raise SystemExit(main())
+run()

@@ -426,3 +426,39 @@ def test_locked_output_is_reported_plainly(example_path, tmp_path, monkeypatch, 
     assert "没有写入权限" in err and "open-in-excel.xlsx" in err and ".tmp" not in err, err
     assert target.read_bytes() == b"held by Excel"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.xlsx", "open-in-excel.xlsx"]
+
+
+def _raw_members(path: Path) -> dict[str, bytes]:
+    """Each member's compressed bytes as stored in the file."""
+    import struct
+
+    out = {}
+    with zipfile.ZipFile(path) as z, open(path, "rb") as fh:
+        for info in z.infolist():
+            fh.seek(info.header_offset)
+            fields = struct.unpack(zipfile.structFileHeader, fh.read(zipfile.sizeFileHeader))
+            fh.seek(fields[zipfile._FH_FILENAME_LENGTH] + fields[zipfile._FH_EXTRA_FIELD_LENGTH], 1)
+            out[info.filename] = fh.read(info.compress_size)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_untouched_members_keep_their_compressed_bytes_and_output_is_as_before(patched, case, work, monkeypatch):
+    """Issue 16: untouched members are copied compressed, not inflated and deflated again; the
+    output equals, byte for byte, what re-deflating every member gave (the previous way, kept as
+    the fallback) whenever the source was deflated as zipfile does (XlsxWriter, openpyxl, our
+    own outputs); for other writers the contents are identical."""
+    import dtg_xl.xlsx.patch as patch
+
+    p = _case(patched, case)
+    src_raw, out_raw = _raw_members(p["src"]), _raw_members(p["out"])
+    for name in set(src_raw) - _expected_changes(case, p):
+        assert out_raw[name] == src_raw[name], name
+    monkeypatch.setattr(patch, "_copy_compressed", lambda *a: False)  # the previous copy: writestr for all
+    book = FileBook(p["src"])
+    evaluate_book(book, when=datetime(2026, 11, 25, 9, 30))
+    book.close()
+    before = book.save(work / f"{p['src'].stem}-redeflated{p['src'].suffix}")
+    assert _parts(before) == _parts(p["out"])
+    if case in ("xlsxwriter", "openpyxl", "dtg_xlsm"):
+        assert before.read_bytes() == p["out"].read_bytes()

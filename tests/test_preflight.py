@@ -281,3 +281,106 @@ def test_far_cells_written_unusually_are_still_found(example_path, tmp_path, cel
                     _sheet_edit("说明", b"</sheetData>", f'<row r="7000">{cells}</row></sheetData>'.encode()))
     with pytest.raises(preflight.PreflightError, match="超出范围|使用区域过大"):
         preflight.check(path)
+
+
+# ---------------------------------------------------------------- issue 14 item 8 / issue 16
+@pytest.mark.parametrize("cells", [
+    '<c\nr="XFD1048576"><v>1</v></c>',  # a newline before r (what an XML parser accepts)
+    '<c\tr="XFD1048576"><v>1</v></c>',  # a tab
+    '<c\r\n  s="0"\r\n  r="XFD1048576"/>',  # CRLF between attributes, r last
+    '<c r = "XFD1048576"><v>1</v></c>',  # spaces around =
+    "<c s='0' r='XFD1048576'><v>1</v></c>",  # single quotes, r not first
+    '<c t="str" x=">" r="XFD1048576"><v>1</v></c>',  # a > inside another attribute's value
+    '<c r="&#88;FD1048576"><v>1</v></c>',  # a character reference in r
+    '<c r="$XFD$1048576"><v>1</v></c>',  # absolute form
+])
+def test_far_cells_matched_as_an_xml_parser_reads_them(example_path, tmp_path, cells):
+    path = _rebuild(example_path, tmp_path / "odd.xlsx",
+                    _sheet_edit("说明", b"</sheetData>", f'<row r="7000">{cells}</row></sheetData>'.encode()))
+    with pytest.raises(preflight.PreflightError, match="超出范围|使用区域过大"):
+        preflight.check(path)
+
+
+def test_a_fake_reference_inside_a_value_is_not_taken_for_the_cell(example_path, tmp_path):
+    """The real r is far; a harmless-looking ` r="A1"` inside another value must not hide it."""
+    cells = '<c x=" r=&quot;A1&quot; " r="XFD1048576"><v>1</v></c>'
+    path = _rebuild(example_path, tmp_path / "fake.xlsx",
+                    _sheet_edit("说明", b"</sheetData>", f'<row r="7000">{cells}</row></sheetData>'.encode()))
+    with pytest.raises(preflight.PreflightError, match="超出范围"):
+        preflight.check(path)
+
+
+def _rename_sheet_part(new_name: str, body_edit=None):
+    """Move the 说明 worksheet to ``new_name``: workbook relationship and content type follow."""
+    def edit(parts, sheets):
+        old = sheets["说明"]
+        body = parts.pop(old)
+        parts[new_name] = body_edit(body) if body_edit else body
+        rels = "xl/_rels/workbook.xml.rels"
+        target = old[len("xl/"):]
+        assert target.encode() in parts[rels]
+        parts[rels] = parts[rels].replace(target.encode(), new_name[len("xl/"):].encode())
+        ct = parts["[Content_Types].xml"]
+        assert f'PartName="/{old}"'.encode() in ct
+        parts["[Content_Types].xml"] = ct.replace(f'PartName="/{old}"'.encode(), f'PartName="/{new_name}"'.encode())
+    return edit
+
+
+def _far(body: bytes) -> bytes:
+    return body.replace(b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>', 1)
+
+
+def _dtd(body: bytes) -> bytes:
+    body = body.split(b"?>", 1)[1] if body.startswith(b"<?xml") else body
+    return BILLION_LAUGHS + body.lstrip()
+
+
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.bin", "xl/worksheets/data", "xl/other/说明.dat"])
+@pytest.mark.parametrize("body_edit,words", [(_far, "超出范围"), (_dtd, "实体")])
+def test_worksheet_parts_are_found_from_the_package_not_the_name(example_path, tmp_path, part, body_edit, words):
+    path = _rebuild(example_path, tmp_path / "renamed.xlsx", _rename_sheet_part(part, body_edit))
+    with pytest.raises(preflight.PreflightError, match=words):
+        preflight.check(path)
+
+
+def test_renamed_worksheet_part_is_still_read_normally(example_path, tmp_path, capsys):
+    """The same package without the attack passes, and calamine reads the renamed part (so the
+    part really is a worksheet to it)."""
+    path = _rebuild(example_path, tmp_path / "renamed.xlsx", _rename_sheet_part("xl/worksheets/sheet1.bin"))
+    preflight.check(path)
+    book = FileBook(path)
+    try:
+        assert book.sheet_values("说明")[0][0]
+    finally:
+        book.close()
+
+
+def test_separate_process_exits_2_on_the_item_8_files(example_path, tmp_path):
+    """Each would abort calamine (SIGABRT) if the pre-flight let it through."""
+    files = [_rebuild(example_path, tmp_path / "nl.xlsx", _sheet_edit(
+                 "说明", b"</sheetData>", b'<row r="1048576"><c\nr="XFD1048576"><v>1</v></c></row></sheetData>')),
+             _rebuild(example_path, tmp_path / "bin.xlsx", _rename_sheet_part("xl/worksheets/sheet1.bin", _far))]
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    for path in files:
+        proc = subprocess.run([sys.executable, "-m", "dtg_xl", "evaluate", str(path)],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 2, (path.name, proc.returncode, proc.stderr)
+        assert "超出范围" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_same_verdicts_as_the_two_pass_preflight(hostile, example_path, tmp_path):
+    """The single-pass check refuses exactly what the previous one (bench/preflight_before.py)
+    refused, on every hostile file and on the good corpus, and reports the same counts."""
+    sys.path.insert(0, str(C.ROOT / "bench"))
+    import preflight_before as before
+
+    good = [example_path, C.build_xlsxwriter(tmp_path / "xw.xlsx"), C.build_openpyxl(tmp_path / "op.xlsx", example_path),
+            C.excel_shaped(tmp_path / "ex.xlsx", example_path)] + ([C.DTG_XLSM] if C.DTG_XLSM.exists() else [])
+    for path in list(hostile.values()) + good:
+        verdicts = []
+        for module in (before, preflight):
+            try:
+                verdicts.append(("ok", module.check(path).__dict__))
+            except module.PreflightError:
+                verdicts.append(("refused", None))
+        assert verdicts[0] == verdicts[1], path.name

@@ -416,3 +416,33 @@ def test_server_scripts_run_the_same_pipeline(server, payload, run):
     validated = applied(payload, out["validate"])
     assert {s for s, _, _ in validated} == {excel_door.SHEET_CONTROL}
     assert "综合得分 96.65，等次 优" in stdout and "校验通过" in stdout
+
+
+def test_portfolio_of_a_chosen_folder_from_the_control_sheet(payload, tmp_path):
+    """批量评价文件夹 on 控制台: the same portfolio as `dtg-xl portfolio`, written into that folder
+    (a remote Book has no folder of its own), its summary on the status line."""
+    import openpyxl
+
+    from dtg_xl.delivery.template import write_template
+
+    folder = tmp_path / "项目"
+    folder.mkdir()
+    write_template(folder / "a.xlsx", example="dtg-2020")
+    write_template(folder / "空白.xlsx")
+    p = _control(payload, excel_door.SETTING_PORTFOLIO, str(folder))
+    book = remote_book(p)
+    outcome = excel_door.run_from_control_sheet(book, when=WHEN)
+    cells = applied(p, book.json()["actions"])
+    dst = folder / "项目-批量评价汇总.xlsx"
+    assert outcome.ok and outcome.outputs["批量评价"] == f"已评价1个项目，未能评价1个，重复0个（沿用上次结果0个）：{dst}"
+    assert cells[(excel_door.SHEET_CONTROL, excel_door.STATUS_ROW["批量评价"], 2)] == outcome.outputs["批量评价"]
+    ws = openpyxl.load_workbook(dst)["项目一览"]
+    assert [ws.cell(2, c).value for c in (2, 6, 7)] == ["口岸大通关补助资金", 96.65, "优"]
+    again = excel_door.run_from_control_sheet(remote_book(p), when=WHEN)
+    assert "沿用上次结果2个" in again.outputs["批量评价"]  # the blank one too: its problems are in the bytes
+
+
+def test_portfolio_folder_that_does_not_exist(payload):
+    p = _control(payload, excel_door.SETTING_PORTFOLIO, "/no/such/项目")
+    outcome = excel_door.run_from_control_sheet(remote_book(p), when=WHEN)
+    assert not outcome.ok and "批量评价文件夹不存在" in outcome.problems[0].message

@@ -28,6 +28,8 @@ class Profile:
     full_marks: float = 100.0
     execution_base: str = "实际到位"
     budget_score_points: float = 0.0
+    # 结果应用: (grade, what follows, next year's budget change in % of this year's or None)
+    result_use: tuple[tuple[str, str, float | None], ...] = ()
 
     def grade(self, total: float) -> str:
         for name, lower in self.grades:
@@ -67,7 +69,10 @@ def _parse(data: dict, key: str) -> Profile:
             weighting=str(data.get("weighting", WEIGHTING_FLAT)),
             full_marks=float(data.get("full_marks", 100)),
             execution_base=str(data.get("execution_base", "实际到位")),
-            budget_score_points=float(data.get("budget_score_points", 0)))
+            budget_score_points=float(data.get("budget_score_points", 0)),
+            result_use=tuple((str(u["grade"]), str(u["action"]),
+                              None if u.get("budget_change") is None else float(u["budget_change"]))
+                             for u in data.get("result_use", ())))
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"评价方案“{key}”格式不对：{exc}") from None
     if profile.weighting not in (WEIGHTING_FLAT, WEIGHTING_NESTED):
@@ -76,4 +81,9 @@ def _parse(data: dict, key: str) -> Profile:
         raise ProfileError(f"评价方案“{key}”的预算执行率口径应为：{'、'.join(EXECUTION_BASES)}")
     if not grades:
         raise ProfileError(f"评价方案“{key}”没有等级")
+    unknown = [g for g, _, _ in profile.result_use if g not in {name for name, _ in grades}]
+    if unknown:
+        raise ProfileError(f"评价方案“{key}”的结果应用表中有未定义的等次：{'、'.join(unknown)}")
+    if any(c is not None and not -100 <= c <= 100 for _, _, c in profile.result_use):
+        raise ProfileError(f"评价方案“{key}”的结果应用表中预算调整比例应在 -100 到 100（%）之间")
     return profile

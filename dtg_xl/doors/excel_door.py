@@ -33,12 +33,14 @@ SETTING_CHARTS = "是否插入图表"
 SETTING_REPORT = "是否生成报告"
 SETTING_DRAFT = "是否生成邮件草稿"
 SETTING_FOLDER = "输出文件夹"
-SETTINGS = (SETTING_PROFILE, SETTING_EMAIL, SETTING_CHARTS, SETTING_REPORT, SETTING_DRAFT, SETTING_FOLDER)
+SETTING_PORTFOLIO = "批量评价文件夹"
+SETTINGS = (SETTING_PROFILE, SETTING_EMAIL, SETTING_CHARTS, SETTING_REPORT, SETTING_DRAFT, SETTING_FOLDER,
+            SETTING_PORTFOLIO)
 YES_NO_SETTINGS = {SETTING_EMAIL: "email", SETTING_CHARTS: "charts", SETTING_REPORT: "report", SETTING_DRAFT: "draft"}
 SETTINGS_HEADER_ROW = 4
 SETTING_ROW = {label: SETTINGS_HEADER_ROW + 1 + i for i, label in enumerate(SETTINGS)}
 SETTING_DEFAULTS = {SETTING_PROFILE: "", SETTING_EMAIL: "否", SETTING_CHARTS: "否", SETTING_REPORT: "否",
-                    SETTING_DRAFT: "否", SETTING_FOLDER: ""}
+                    SETTING_DRAFT: "否", SETTING_FOLDER: "", SETTING_PORTFOLIO: ""}
 SETTING_NOTES = {
     SETTING_PROFILE: "留空＝按“参数”表的评价方案；也可选：" + "、".join(available_profiles()),
     SETTING_EMAIL: "选“是”时，计算通过后在输出文件夹生成邮件版（.xlsx，无宏、公式转为数值）",
@@ -46,6 +48,7 @@ SETTING_NOTES = {
     SETTING_REPORT: "选“是”时，计算通过后在输出文件夹生成评价报告（.docx，文字取自“报告文字”表）",
     SETTING_DRAFT: "选“是”时，生成未发送的邮件草稿（.eml，附邮件版；收件人取自“参数”表），用Outlook打开后发送",
     SETTING_FOLDER: "留空＝与本工作簿相同的文件夹",
+    SETTING_PORTFOLIO: "填写文件夹时，同时批量评价其中（含子文件夹）全部项目工作簿，汇总表写入输出文件夹（留空则写入该文件夹）",
 }
 
 BUTTON_CELL = (SETTING_ROW[SETTINGS[-1]] + 1, 2)  # (row, col) 1-based: the button sits below the settings
@@ -53,7 +56,7 @@ BUTTON_CAPTION = "计算评分"
 
 # status written by every run: label in column A, value in column B
 STATUS_TITLE_ROW = BUTTON_CELL[0] + 3
-OUTPUTS = ("邮件版", "图表", "报告", "邮件草稿")  # one status line per optional output
+OUTPUTS = ("邮件版", "图表", "报告", "邮件草稿", "批量评价")  # one status line per optional output
 STATUS = ("最近运行时间", "运行结果", "综合得分", "评价等次", *OUTPUTS)
 STATUS_ROW = {label: STATUS_TITLE_ROW + 1 + i for i, label in enumerate(STATUS)}
 PROBLEMS_TITLE_ROW = STATUS_ROW[STATUS[-1]] + 2
@@ -71,6 +74,7 @@ class Settings:
     report: bool = False
     draft: bool = False
     folder: Path | None = None
+    portfolio: Path | None = None
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -121,6 +125,12 @@ def read_settings(book: XlwingsBook) -> Settings:
         if not path.is_dir():
             settings.problems.append(Problem(SHEET_CONTROL, where(SETTING_FOLDER), f"输出文件夹不存在：{folder}"))
         settings.folder = path
+    folder = found.get(SETTING_PORTFOLIO, (0, ""))[1]
+    if folder:
+        path = Path(os.path.expandvars(os.path.expanduser(folder)))
+        if not path.is_dir():
+            settings.problems.append(Problem(SHEET_CONTROL, where(SETTING_PORTFOLIO), f"批量评价文件夹不存在：{folder}"))
+        settings.portfolio = path
     return settings
 
 
@@ -158,6 +168,8 @@ def _run(book, when: datetime | None) -> Outcome:
             result = evaluate_book(xb, when=when, profile=settings.profile)
             outcome = Outcome(ok=result.ok, result=result, problems=list(result.errors))
             outcome.outputs = optional_outputs(xb, settings, result)
+            if settings.portfolio:  # independent of this workbook's own result
+                outcome.outputs["批量评价"] = _portfolio(settings)
     except Exception as exc:  # noqa: BLE001 - the user sees one Chinese line, not a traceback
         outcome = _internal_error(exc)
     write_status(xb, when, outcome)
@@ -252,6 +264,25 @@ def _draft(book, settings, result) -> str:
     with _saved_copy(book) as copy:
         write_draft(copy, dst, report=settings.report)
     return f"已生成：{dst}（未发送，用Outlook打开后发送）"
+
+
+def _portfolio(settings: Settings) -> str:
+    """`dtg-xl portfolio` of the chosen folder, in this process (Excel's Python is no place to
+    start worker processes), resumable as on the command line."""
+    from dtg_xl.delivery.portfolio_book import write_portfolio_book
+    from dtg_xl.results.portfolio import cache_path, run_portfolio
+
+    folder = settings.portfolio
+    dst = (settings.folder or folder) / f"{folder.resolve().name or '项目'}-批量评价汇总.xlsx"
+    try:
+        pf = run_portfolio([folder], cache_path(dst), jobs=1, profile=settings.profile, progress=False, exclude=(dst,))
+        write_portfolio_book(pf, dst)
+    except DtgError as exc:
+        return f"未完成批量评价：{exc}"
+    except OSError as exc:
+        return f"未完成批量评价：无法写入 {exc.filename or ''}（{exc.strerror or exc}）"
+    return (f"已评价{len(pf.projects)}个项目，未能评价{len(pf.failures)}个，重复{len(pf.duplicates)}个"
+            f"（沿用上次结果{pf.reused}个）：{dst}")
 
 
 def _problem_rows(problems: list[Problem]) -> list[list]:

@@ -25,13 +25,20 @@ from dtg_xl import __version__
 PREFIX = "sha256:"
 DIGITS = 24  # hex digits shown (96 bits: ample to tell two input sets apart)
 ENGINE = f"dtg_xl {__version__}"
-_SKIP_FIELDS = {"errors", "warnings"}  # derived from the inputs, not inputs
+_SKIP_FIELDS = {"errors", "warnings", "result_use"}  # derived, not inputs; result_use (结果应用) follows the score
 # facts that are expected to differ between a run and its re-computation
 VOLATILE_FACTS = ("计算时间", "引擎版本", "数据指纹")
 
 
 def _plain(x):
     """A JSON-able, door-independent form (calamine gives 2020, xlwings 2020.0)."""
+    t = type(x)  # exact built-in types first: the same forms as below, without the ABC checks
+    if t is float:
+        return None if x != x else int(x) if x.is_integer() and abs(x) < 2 ** 53 else repr(x)
+    if t is str or t is int or t is bool:
+        return x
+    if t is list or t is tuple:
+        return [_plain(v) for v in x]
     if x is None or isinstance(x, str):
         return x
     if isinstance(x, bool) or type(x).__name__ == "bool_":

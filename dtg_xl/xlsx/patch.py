@@ -24,6 +24,7 @@ import math
 import numbers
 import re
 import zipfile
+import zlib
 from collections import defaultdict
 from datetime import date, datetime
 from pathlib import Path
@@ -147,11 +148,50 @@ def _copy_parts(zin: zipfile.ZipFile, zout: zipfile.ZipFile, replaced: dict[str,
         if info.filename in replaced and replaced[info.filename] is None:
             continue
         data = replaced.get(info.filename)
-        if data is None:
-            data = zin.read(info.filename)
         out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
         out.external_attr, out.create_system = info.external_attr, info.create_system
+        if data is None and _copy_compressed(zin, zout, info, out):
+            continue
+        if data is None:
+            data = zin.read(info.filename)
         zout.writestr(out, data, compress_type=info.compress_type)
+
+
+def _copy_compressed(zin: zipfile.ZipFile, zout: zipfile.ZipFile, info: zipfile.ZipInfo, out: zipfile.ZipInfo) -> bool:
+    """Copy an untouched member's compressed bytes as they are (no inflate, no deflate), with the
+    local header and directory entry ``writestr`` would write for it; the member's CRC is checked
+    on the way (the pre-flight read it once already).  zipfile has no public raw copy, so this
+    uses its header helpers; False (copy by writestr instead) for anything unusual: zip64,
+    encryption, a method other than stored/deflated, or a lying local header."""
+    import struct
+
+    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) \
+            or max(info.file_size, info.compress_size, info.header_offset, zout.fp.tell()) >= zipfile.ZIP64_LIMIT:
+        return False
+    fp = zin.fp
+    fp.seek(info.header_offset)
+    header = fp.read(zipfile.sizeFileHeader)
+    if len(header) != zipfile.sizeFileHeader or header[:4] != zipfile.stringFileHeader:
+        return False
+    fields = struct.unpack(zipfile.structFileHeader, header)
+    fp.seek(fields[zipfile._FH_FILENAME_LENGTH] + fields[zipfile._FH_EXTRA_FIELD_LENGTH], 1)
+    raw = fp.read(info.compress_size)
+    if len(raw) != info.compress_size:
+        return False
+    data = raw if info.compress_type == zipfile.ZIP_STORED else zlib.decompress(raw, -15)
+    if zlib.crc32(data) != info.CRC or len(data) != info.file_size:
+        return False
+    out.compress_type, out.CRC = info.compress_type, info.CRC
+    out.file_size, out.compress_size = info.file_size, info.compress_size
+    out.flag_bits = 0  # as writestr on a seekable file: sizes in the local header, no descriptor
+    out.header_offset = zout.fp.tell()
+    zout.fp.write(out.FileHeader(False))
+    zout.fp.write(raw)
+    zout.filelist.append(out)
+    zout.NameToInfo[out.filename] = out
+    zout.start_dir = zout.fp.tell()
+    zout._didModify = True
+    return True
 
 
 def _formula_texts(xml: bytes) -> list[str]:

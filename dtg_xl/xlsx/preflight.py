@@ -3,24 +3,38 @@
 Workbooks arrive by email.  python-calamine allocates a grid from A1 to the furthest cell and
 aborts the whole process (SIGABRT, not catchable) on a 5 KB file touching XFD1048576; XML
 parsers can be fed entity bombs; zip parts can be bombs.  So before calamine, openpyxl or lxml
-see a file, ``check(path)`` reads only the zip directory and streams each XML part through a
-few byte patterns (no XML parser runs on sheet data, which keeps this well under a second):
+see a file, ``check(path)`` reads the zip directory and then each part once:
 
 * not a zip (an old .xls renamed, an HTML "xls", a PDF …), OLE containers (old .xls, and
   password-protected OOXML, which Office stores as an encrypted OLE file);
 * zip entries: count, duplicates, encryption, compression method, per-part and total size,
-  compression ratio (checked on the directory, then again while streaming, since a directory
+  compression ratio (checked on the directory, then again while reading, since a directory
   can lie);
-* DTD / ENTITY declarations in any XML part (UTF-8 or UTF-16);
+* which parts are XML, and which are worksheets, is decided from the package itself — the
+  content types ([Content_Types].xml) and the relationships (every ``*.rels`` part, above all
+  the workbook's) — never from a part's file name alone (a worksheet called ``sheet1.bin`` is
+  still a worksheet to calamine);
+* every XML part goes through expat (well-formed; a DTD or ENTITY declaration refused the
+  moment expat meets it, UTF-8 or UTF-16);
 * worksheets: cell references and ``<dimension>`` beyond the row/column limits, the area from
-  A1 to the furthest cell, and the number of cells.
+  A1 to the furthest cell, and the number of cells, matched as an XML parser reads a start tag:
+  any whitespace (space, tab, CR, LF) between attributes and around ``=``, any attribute
+  order, either quote, character references.
 
-The small structural parts ([Content_Types].xml, workbook.xml and its rels) are then parsed
-with defusedxml, which refuses DTDs and entities itself.  Every refusal is a ``PreflightError``
-with a Chinese message; the file is only read, never written.
+One pass per part: small parts are read whole, checked by a byte pattern that tokenises each
+``<c …>`` start tag completely (so ``>`` or `` r=`` inside another attribute's value cannot
+hide or fake a reference) and fed to expat once; when the pattern cannot account for every cell
+(no ``r``, an escaped or unusual reference, a comment or CDATA that looks like a tag …) the part
+is read again by expat with a start-tag handler, which is exact.  Parts over ``SMALL_PART`` are
+streamed the same way in chunks (memory bounded), the exact handler attached from the start
+once a chunk needs it.  The structural parts are parsed by expat with namespaces, as before by
+defusedxml.  Every refusal is a ``PreflightError`` with a Chinese message; the file is only
+read, never written.  (No library checks a package this way before a parser sees it, hence by
+hand.)
 """
 from __future__ import annotations
 
+import html
 import re
 import zipfile
 import zlib
@@ -45,16 +59,36 @@ CHUNK = 1 << 20
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+SMALL_PART = 8 * 1024 * 1024  # uncompressed: read whole; larger parts are streamed in CHUNKs
 XML_SUFFIXES = (".xml", ".rels", ".vml")
+SHEET_FOLDERS = ("xl/worksheets/", "xl/macrosheets/", "xl/dialogsheets/")
+CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+STRICT_NS = "http://purl.oclc.org/ooxml/"
+# content types whose parts hold cells (calamine reads worksheets; macro and dialog sheets are
+# worksheets in all but name)
+SHEET_TYPES = ("worksheet+xml", "macrosheet+xml", "dialogsheet+xml", "sheet.main+xml", "sheet.macroEnabled.main+xml")
 _DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
-# a <row ...> or <c ...> start tag (any namespace prefix), with its r attribute if present
-_TOKEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
-_R_ATTR = re.compile(rb"""(?:^|\s)r\s*=\s*["']\$?([A-Za-z]*)\$?([0-9]*)["']""")
+_NAME = rb"[^\s=<>/\"']+"
+_VALUE = rb"""(?:"[^"<]*"|'[^'<]*')"""
+# any <c …> start tag (any prefix): every one must be accounted for
 _CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
-_CELL_ROW_FIRST = re.compile(rb'<c r="[A-Z]{1,9}([0-9]{1,11})"')
-_CELL_COL_FIRST = re.compile(rb'<c r="([A-Z]{1,9})[0-9]')
-_CELL_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s(?:[^>]*?\s)?r="([A-Z]{1,9})([0-9]{1,11})"')
-_DIMENSION = re.compile(rb"""<(?:[\w.-]+:)?dimension\s[^>]*\bref\s*=\s*["']([^"']*)["']""")
+# a whole <c …> start tag up to its r attribute, other attributes (any order, either quote,
+# any whitespace) tokenised so that nothing inside a value is taken for an attribute; the
+# reference itself in plain form (letters then digits)
+_CELL_R = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c(?:\s+(?!r\s*=)" + _NAME + rb"\s*=\s*" + _VALUE
+                     + rb""")*\s+r\s*=\s*(?:"([A-Z]{1,3})([0-9]{1,7})"|'([A-Z]{1,3})([0-9]{1,7})')""")
+# what Excel and most writers emit: r first, after one space, in double quotes
+_CELL_ROW_FIRST = re.compile(rb'<c r="[A-Z]{1,3}([0-9]{1,7})"')
+_CELL_COL_FIRST = re.compile(rb'<c r="([A-Z]{1,3})[0-9]{1,7}"')
+_UNUSUAL_CELL = re.compile(rb"<c[\t\n\r>/]")
+_PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.-]*:c[\s/>]")
+_DIMENSION = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?dimension[\s/>]")
+_DIMENSION_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?dimension((?:\s+" + _NAME + rb"\s*=\s*" + _VALUE + rb")*)\s*/?>")
+_ATTR = re.compile(rb"(" + _NAME + rb")\s*=\s*(" + _VALUE + rb")")
+_REF_TEXT = re.compile(r"\$?([A-Za-z]*)\$?([0-9]*)")
 
 
 class PreflightError(DtgError):
@@ -155,14 +189,98 @@ def _check_zip(zf: zipfile.ZipFile) -> Report:
         total += info.file_size
         if total > MAX_TOTAL_BYTES:
             raise PreflightError(f"文件解压后过大（超过 {MAX_TOTAL_BYTES // 1048576} MB），疑似压缩炸弹")
-    sheets = _structure(zf)  # parsed with defusedxml: DTDs refused there too
+    package = _Package(zf)  # content types, relationships, workbook: parsed with namespaces
     for info in infos:
-        if info.filename.lower().endswith(XML_SUFFIXES) or info.filename == "[Content_Types].xml":
-            _scan_part(zf, info, sheets.get(info.filename.lower()), report)
-        else:  # images, VBA …: read once so a bad CRC or a lying size is found here, not mid-write
+        kind = package.kind(info.filename)
+        if kind == "binary":  # images, VBA …: read once so a bad CRC or a lying size is found here
             for _ in _chunks(zf, info):
                 pass
+        elif info.filename not in package.parsed:
+            _scan_part(zf, info, kind, package.sheets.get(info.filename.lower()), report)
     return report
+
+
+class _Package:
+    """What the package says about its parts: content types, relationship targets, sheets."""
+
+    def __init__(self, zf: zipfile.ZipFile):
+        self.zf = zf
+        self.parsed: set[str] = set()
+        self.names = {n.lower(): n for n in zf.namelist()}
+        self.defaults: dict[str, str] = {}
+        self.overrides: dict[str, str] = {}
+        self.targets: set[str] = set()  # internal relationship targets (lower case)
+        self.sheets: dict[str, str] = {}  # worksheet part (lower case) -> sheet name
+        ct = self._parse("[Content_Types].xml")
+        for el in ct.iter(f"{{{CT_NS}}}Default"):
+            self.defaults[(el.get("Extension") or "").lower()] = el.get("ContentType") or ""
+        for el in ct.iter(f"{{{CT_NS}}}Override"):
+            self.overrides[(el.get("PartName") or "").lstrip("/").lower()] = el.get("ContentType") or ""
+        wb = self._parse("xl/workbook.xml")
+        if wb.tag.startswith("{" + STRICT_NS):
+            raise PreflightError("这是“Strict Open XML 电子表格”格式，请在 Excel 中另存为普通的 Excel 工作簿（.xlsx）后重试")
+        rels_name = "xl/_rels/workbook.xml.rels"
+        if rels_name not in zf.namelist():
+            raise PreflightError("文件已损坏：缺少 xl/_rels/workbook.xml.rels")
+        wb_targets = {}
+        for name in [rels_name] + [n for n in zf.namelist() if self._is_rels(n) and n != rels_name]:
+            owner = _rels_owner(name)
+            for rel in self._parse(name).iter(f"{{{PKG_REL_NS}}}Relationship"):
+                if (rel.get("TargetMode") or "").lower() == "external":
+                    continue
+                target = resolve_target(owner, rel.get("Target") or "")
+                self.targets.add(target.lower())
+                if name == rels_name:
+                    wb_targets[rel.get("Id")] = target
+        for sheet in wb.iter(f"{{{MAIN_NS}}}sheet"):
+            target = wb_targets.get(sheet.get(f"{{{REL_NS}}}id"), "")
+            self.sheets[target.lower()] = sheet.get("name") or "?"  # readers match loosely
+
+    def _is_rels(self, name: str) -> bool:
+        return self.content_type(name).endswith("relationships+xml") or name.lower().endswith(".rels")
+
+    def content_type(self, name: str) -> str:
+        key = name.lower()
+        if key in self.overrides:
+            return self.overrides[key]
+        return self.defaults.get(key.rpartition(".")[2] if "." in key.rpartition("/")[2] else "", "")
+
+    def kind(self, name: str) -> str:
+        """sheet | xml | vml | binary, from the content type, the relationships, then the name."""
+        key = name.lower()
+        ctype = self.content_type(name)
+        if key in self.sheets or ctype.endswith(SHEET_TYPES) or key.startswith(SHEET_FOLDERS):
+            return "sheet"
+        if "vml" in ctype.lower() or key.endswith(".vml"):
+            return "vml"
+        if ctype.endswith("xml") or key.endswith(XML_SUFFIXES) or name == "[Content_Types].xml":
+            return "xml"
+        if key in self.targets and not ctype:
+            return "xml"  # a part something points to, of no declared type: a parser may read it
+        return "binary"
+
+    def _parse(self, name: str):
+        """A structural part through defusedxml (expat with namespaces; DTDs refused)."""
+        from defusedxml import DefusedXmlException
+        from defusedxml.ElementTree import fromstring
+
+        data = _read_capped(self.zf, self.zf.getinfo(name))
+        try:
+            root = fromstring(data, forbid_dtd=True)
+        except DefusedXmlException:
+            raise PreflightError(f"部件“{name}”包含 DTD/实体声明，可能是恶意文件（XML 实体攻击），已拒绝读取") from None
+        except Exception:  # noqa: BLE001 - ParseError and friends: a broken part
+            raise PreflightError(f"部件“{name}”不是有效的 XML，文件已损坏") from None
+        self.parsed.add(name)
+        return root
+
+
+def _rels_owner(rels_name: str) -> str:
+    """``xl/_rels/workbook.xml.rels`` -> ``xl/workbook.xml`` (targets are relative to the owner)."""
+    folder, _, file = rels_name.rpartition("/")
+    base = folder[: -len("_rels")].rstrip("/") if folder.endswith("_rels") else folder
+    owner = file[: -len(".rels")] if file.lower().endswith(".rels") else file
+    return f"{base}/{owner}" if base else owner
 
 
 def _not_workbook_message(names: list[str]) -> str:
@@ -183,39 +301,6 @@ def _check_size(name: str, size: int, compressed: int) -> None:
                              f"{MAX_PART_BYTES // 1048576} MB），疑似压缩炸弹")
     if size > RATIO_FLOOR and size > MAX_RATIO * max(compressed, 1):
         raise PreflightError(f"部件“{name}”压缩比异常（{size / max(compressed, 1):.0f} 倍，上限 {MAX_RATIO} 倍），疑似压缩炸弹")
-
-
-def _structure(zf: zipfile.ZipFile) -> dict[str, str]:
-    """Parse the small structural parts with defusedxml; return worksheet part -> sheet name."""
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import fromstring
-
-    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-    pkg = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-
-    def parse(name):
-        data = _read_capped(zf, zf.getinfo(name))
-        try:
-            return fromstring(data, forbid_dtd=True)
-        except DefusedXmlException:
-            raise PreflightError(f"部件“{name}”包含 DTD/实体声明，可能是恶意文件（XML 实体攻击），已拒绝读取") from None
-        except Exception:  # noqa: BLE001 - ParseError and friends: a broken part
-            raise PreflightError(f"部件“{name}”不是有效的 XML，文件已损坏") from None
-
-    parse("[Content_Types].xml")
-    wb = parse("xl/workbook.xml")
-    if wb.tag.startswith("{http://purl.oclc.org/ooxml/"):
-        raise PreflightError("这是“Strict Open XML 电子表格”格式，请在 Excel 中另存为普通的 Excel 工作簿（.xlsx）后重试")
-    rels_name = "xl/_rels/workbook.xml.rels"
-    if rels_name not in zf.namelist():
-        raise PreflightError("文件已损坏：缺少 xl/_rels/workbook.xml.rels")
-    targets = {r.get("Id"): r.get("Target") or "" for r in parse(rels_name).iter(f"{pkg}Relationship")}
-    sheets = {}
-    for sheet in wb.iter(f"{ns}sheet"):
-        target = targets.get(sheet.get(f"{rel_ns}id"), "")
-        sheets[resolve_target("xl/workbook.xml", target).lower()] = sheet.get("name") or "?"  # readers match loosely
-    return sheets
 
 
 def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
@@ -243,17 +328,36 @@ def _utf16(first: bytes) -> str | None:
     return None
 
 
-def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: str | None, report: Report) -> None:
+def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str, sheet: str | None, report: Report) -> None:
     name = info.filename
-    is_sheet = sheet is not None or name.lower().startswith(("xl/worksheets/", "xl/macrosheets/", "xl/dialogsheets/"))
     where = f"工作表“{sheet}”" if sheet else f"部件“{name}”"
-    state = {"row": 0, "col": 0, "cells": 0}
+    if info.file_size <= SMALL_PART:
+        data = _decoded(_read_capped(zf, info))
+        if kind == "vml":  # Excel itself writes VML as loose HTML-like markup: no XML parser
+            _no_dtd(data, where)
+            return
+        checker = _Expat(where)
+        if kind == "sheet" and not _fast_cells(data, where, report, {"row": 0, "col": 0}):
+            checker.cells = _Cells(where, report)  # the exact path, on the same bytes
+        checker.feed(data, final=True)
+        if checker.cells:
+            checker.cells.done()
+        return
+    _scan_stream(zf, info, kind, where, report)
+
+
+def _scan_stream(zf, info, kind: str, where: str, report: Report, exact: bool = False) -> None:
+    """A large part in chunks: memory bounded by CHUNK.  Cells by the byte pattern chunk by chunk
+    (cut before a ``<``, so no tag is split); a chunk the pattern cannot account for restarts the
+    part with the exact handler."""
+    checker = None if kind == "vml" else _Expat(where)
+    if checker and exact:
+        checker.cells = _Cells(where, report)
+    state = {"row": 0, "col": 0}
+    cells_before = report.cells
     carry = b""
     decoder = None
     first = True
-    # well-formedness, streamed (expat never sees a DTD: each piece is scanned first).  Not for
-    # VML, which Excel itself writes as loose HTML-like markup.
-    checker = None if name.lower().endswith(".vml") else _Wellformed(where)
     for chunk in _chunks(zf, info):
         if first:
             encoding = _utf16(chunk[:2])
@@ -264,29 +368,120 @@ def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sheet: str | None, re
         if decoder is not None:
             chunk = decoder.decode(chunk).encode("utf-8")
         buf = carry + chunk
-        cut = buf.rfind(b">") + 1
+        cut = buf.rfind(b"<")
+        cut = len(buf) if cut <= 0 else cut
         body, carry = buf[:cut], buf[cut:]
         if len(carry) > CHUNK:
             raise PreflightError(f"{where}的 XML 结构异常（超长的标签），文件已损坏或被篡改")
-        _scan_body(body, where, is_sheet, state, report)
-        if checker:
-            checker.feed(body)
-    _scan_body(carry, where, is_sheet, state, report)
-    if checker:
-        checker.feed(carry, final=True)
+        if checker is None:
+            _no_dtd(body, where)
+            continue
+        if kind == "sheet" and not exact and not _fast_cells(body, where, report, state):
+            report.cells = cells_before
+            return _scan_stream(zf, info, kind, where, report, exact=True)
+        checker.feed(body)
+    if checker is None:
+        _no_dtd(carry, where)
+        return
+    if kind == "sheet" and not exact and not _fast_cells(carry, where, report, state):
+        report.cells = cells_before
+        return _scan_stream(zf, info, kind, where, report, exact=True)
+    checker.feed(carry, final=True)
+    if checker.cells:
+        checker.cells.done()
 
 
-class _Wellformed:
-    """Streams a part through expat (C, fast) to find broken XML before lxml or calamine do."""
+def _decoded(data: bytes) -> bytes:
+    encoding = _utf16(data[:2])
+    return data.decode(encoding, errors="replace").encode("utf-8") if encoding else data
+
+
+def _no_dtd(body: bytes, where: str) -> None:
+    if b"<!" in body and _DTD.search(body):
+        raise PreflightError(f"{where}包含 DTD/实体声明，可能是恶意文件（XML 实体攻击），已拒绝读取")
+
+
+def _fast_cells(body: bytes, where: str, report: Report, state: dict) -> bool:
+    """Limits from byte patterns, when they account for every ``<c`` start tag (a ``<`` in XML
+    is always markup, so counting them finds every tag; comments, CDATA and DTDs, where it is
+    not, send the part to the exact handler) and every ``<dimension>`` tag tokenises; False:
+    leave the part to the exact handler."""
+    if b"<!" in body:
+        return False
+    if b"dimension" in body and not _fast_dimension(body, where):
+        return False
+    count = body.count(b"<c ")
+    if _UNUSUAL_CELL.search(body) or b":c" in body and _PREFIXED_CELL.search(body):
+        count = len(_CELL.findall(body))
+        refs = _CELL_R.findall(body)
+        rows, cols = {b or d for _, b, _, d in refs}, {a or c for a, _, c, _ in refs}
+        found = len(refs)
+    else:
+        rows = _CELL_ROW_FIRST.findall(body)
+        found = len(rows)
+        if found == count:
+            cols, rows = set(_CELL_COL_FIRST.findall(body)), set(rows)
+    if found != count:
+        return False
+    if not count:
+        return True
+    row = max(state["row"], max(map(int, rows)))
+    col = max(state["col"], max(map(col_number, cols)))
+    state.update(row=row, col=col)  # the area is from A1 to the furthest row and column seen
+    _limit(where, row, col, "单元格")
+    report.max_row, report.max_col = max(report.max_row, row), max(report.max_col, col)
+    report.cells += count
+    _count_total(report)
+    return True
+
+
+def _fast_dimension(body: bytes, where: str) -> bool:
+    found = []
+    at = body.find(b"dimension")
+    while at >= 0:  # each occurrence: a tag (<dimension or <x:dimension) must tokenise whole
+        start = body.rfind(b"<", 0, at)
+        if start >= 0 and _DIMENSION.match(body, start):
+            m = _DIMENSION_TAG.match(body, start)
+            if not m:
+                return False
+            found.append(m.group(1))
+        at = body.find(b"dimension", at + 9)
+    for attrs in found:
+        for name, value in _ATTR.findall(attrs):
+            if name == b"ref":
+                _check_dimension(html.unescape(value[1:-1].decode("utf-8", "replace")), where)
+    return True
+
+
+def _check_dimension(value: str, where: str) -> None:
+    for ref in value.split(":"):
+        m = _REF_TEXT.fullmatch(ref.strip())
+        if m and len(m.group(1)) < 12 and len(m.group(2)) < 12:
+            _limit(where, int(m.group(2) or 0), col_number(m.group(1)) if m.group(1) else 0,
+                   "已用区域声明（dimension）")
+
+
+class _Expat:
+    """Streams a part through expat (C, fast): broken XML and any DTD are found before lxml or
+    calamine see them; with ``cells`` set, every start tag goes to the exact cell handler."""
 
     def __init__(self, where: str):
         from xml.parsers import expat
 
-        self.where, self.error = where, expat.ExpatError
-        self.parser = expat.ParserCreate(encoding="utf-8")  # UTF-16 parts are re-encoded above
+        self.where, self.error, self.cells = where, expat.ExpatError, None
+        self.parser = expat.ParserCreate(encoding="utf-8")  # UTF-16 parts are re-encoded first
         self.parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        self.parser.StartDoctypeDeclHandler = self._dtd
+        self.parser.EntityDeclHandler = self._dtd
+        self._handler = False
+
+    def _dtd(self, *_):
+        raise PreflightError(f"{self.where}包含 DTD/实体声明，可能是恶意文件（XML 实体攻击），已拒绝读取")
 
     def feed(self, data: bytes, final: bool = False) -> None:
+        if self.cells and not self._handler:
+            self.parser.StartElementHandler = self.cells.start
+            self._handler = True
         try:
             self.parser.Parse(data, final)
         except self.error as exc:
@@ -294,63 +489,51 @@ class _Wellformed:
                                  "文件已损坏或被篡改") from None
 
 
-def _scan_body(body: bytes, where: str, is_sheet: bool, state: dict, report: Report) -> None:
-    if b"<!" in body and _DTD.search(body) or b"<\x00!" in body:  # (comments and CDATA also start so)
-        raise PreflightError(f"{where}包含 DTD/实体声明，可能是恶意文件（XML 实体攻击），已拒绝读取")
-    if not is_sheet or not body:
-        return
-    for m in _DIMENSION.finditer(body) if b"dimension" in body else ():
-        for ref in m.group(1).split(b":"):
-            rm = re.fullmatch(rb"\$?([A-Za-z]*)\$?([0-9]*)", ref.strip())
-            if rm:
-                _limit(where, int(rm.group(2) or 0), col_number(rm.group(1)) if rm.group(1) else 0,
-                       "已用区域声明（dimension）")
-    row, col, cells = state["row"], state["col"], state["cells"]
-    count = body.count(b"<c ") + body.count(b"<c>") + body.count(b"<c/>")
-    if b":c" in body:  # maybe namespace-prefixed cells (<x:c …>): count them properly
-        count = len(_CELL.findall(body))
-    rows = _CELL_ROW_FIRST.findall(body)  # r as the first attribute: how Excel and most writers do it
-    if len(rows) == count:
-        cols = set(_CELL_COL_FIRST.findall(body))
-    else:
-        refs = _CELL_REF.findall(body)
-        rows, cols = [d for _, d in refs], {c for c, _ in refs}
-    if count == len(rows):  # fast path: every cell names its position (what Excel writes)
-        if rows:
-            row = max(row, max(map(int, set(rows))))
-            col = max(state.get("max_col", 0), max(map(col_number, cols)))
-            state["max_col"] = col  # the area is from A1 to the furthest row and column seen
-            _limit(where, max(row, 1), col, "单元格")
-            report.max_row, report.max_col = max(report.max_row, row), max(report.max_col, col)
-        _count(state, report, cells + count)
-        state.update(row=row, col=col)
-        return
-    for m in _TOKEN.finditer(body):
-        attrs = m.group(2)
-        ref = _R_ATTR.search(attrs)
-        if m.group(1) == b"row":
-            row = int(ref.group(2)) if ref and ref.group(2) and len(ref.group(2)) < 12 else row + 1
-            col = 0  # limits are checked on cells: an empty row allocates nothing
-            continue
-        cells += 1
-        if ref and ref.group(1) and len(ref.group(1)) < 12 and len(ref.group(2)) < 12:
-            col = col_number(ref.group(1))
-            if ref.group(2):
-                row = max(row, int(ref.group(2)))
-        else:
-            col += 1  # a cell without r sits right of the previous one
-        _limit(where, row, col, "单元格")
-        report.max_row, report.max_col = max(report.max_row, row), max(report.max_col, col)
-    state.update(row=row, col=col)
-    _count(state, report, cells)
+class _Cells:
+    """The exact path: positions as a reader derives them from parsed start tags (attribute
+    values already unescaped and normalised by expat)."""
+
+    def __init__(self, where: str, report: Report):
+        self.where, self.report = where, report
+        self.row = self.col = self.max_col = self.cells = 0
+
+    def start(self, name: str, attrs: dict) -> None:
+        local = name.rpartition(":")[2]
+        if local == "c":
+            self.cells += 1
+            m = _REF_TEXT.fullmatch(attrs.get("r", "").strip())
+            if m and m.group(1) and len(m.group(1)) < 12 and len(m.group(2)) < 12:
+                self.col = col_number(m.group(1))
+                if m.group(2):
+                    self.row = max(self.row, int(m.group(2)))
+            else:
+                self.col += 1  # a cell without a usable r sits right of the previous one
+            self.max_col = max(self.max_col, self.col)
+            _limit(self.where, max(self.row, 1), self.col, "单元格")
+            rep = self.report
+            rep.max_row, rep.max_col = max(rep.max_row, self.row), max(rep.max_col, self.col)
+            if self.cells & 0x3FF == 0:
+                self._flush()
+        elif local == "row":
+            m = _REF_TEXT.fullmatch(attrs.get("r", "").strip())
+            r = m.group(2) if m else ""
+            self.row = int(r) if r and len(r) < 12 else self.row + 1
+            self.col = 0  # limits are checked on cells: an empty row allocates nothing
+        elif local == "dimension":
+            _check_dimension(attrs.get("ref", ""), self.where)
+
+    def _flush(self) -> None:
+        self.report.cells += self.cells
+        self.cells = 0
+        _count_total(self.report)
+
+    def done(self) -> None:
+        self._flush()
 
 
-def _count(state: dict, report: Report, cells: int) -> None:
-    report.cells += cells - state["cells"]
-    state["cells"] = cells
+def _count_total(report: Report) -> None:
     if report.cells > MAX_CELLS:
         raise PreflightError(f"工作簿的单元格过多（超过 {MAX_CELLS:,} 个），请删除无用的区域后重试")
-
 
 
 def _limit(where: str, row: int, col: int, what: str) -> None:

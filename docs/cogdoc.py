@@ -21,6 +21,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+try:
+    import cog  # provided by cogapp while it runs a page (pages may `from cogdoc import cog`)
+except ImportError:  # run as a script (`cogdoc.py edit …`, the dtg-edit setup step)
+    cog = None
+
 _SHORTCUTS = {"dtg-xl": [sys.executable, "-m", "dtg_xl"],
               # a setup step that changes cells of a workbook, as a clerk would before the shown command:
               #   dtg-edit 主表.xlsx 指标体系!J13=8000 指标体系!O4=   (empty: clear; a number stays a number)
@@ -77,8 +82,6 @@ def output(command: str, setup: list[str] | tuple = (), files: dict[str, str] | 
 def run(command: str, setup: list[str] | tuple = (), files: dict[str, str] | None = None, stderr: bool = True,
         exit_code: int | None = 0, show_exit: bool = False) -> None:
     """Print ``$ command`` and its real output as a fenced console block into the page."""
-    import cog  # provided by cogapp while it runs a page
-
     text = output(command, setup, files, stderr, exit_code)
     cog.outl("```console")
     cog.outl(f"$ {command}")
@@ -115,8 +118,6 @@ if __name__ == "__main__" and sys.argv[1:2] == ["edit"]:
 
 def table(headers: list[str], rows: list[list], undocumented: str = "**（待补充说明）**") -> None:
     """A Markdown table from the program's own constants (a row without a description says so)."""
-    import cog
-
     cog.outl("| " + " | ".join(headers) + " |")
     cog.outl("|" + "---|" * len(headers))
     for row in rows:

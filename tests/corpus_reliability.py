@@ -197,3 +197,520 @@ def build_libreoffice(path: Path, src: Path, work: Path) -> Path:
     assert made.exists(), proc.stderr
     shutil.move(made, path)
     return path
+
+
+# ---------------------------------------------------------------- issue 14 part A: active content (helper i14a)
+OLE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/oleObject"
+PACKAGE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/package"
+
+
+def build_active_content(path: Path) -> Path:
+    """The 2020 example carrying what an email-safe copy must not: a DDE defined name, conditional
+    formats and data validations whose formulas call cmd|… or DTG_SCORE(), a file:/// hyperlink and
+    an embedded OLE package (the last written into the XML: XlsxWriter cannot embed OLE)."""
+    import xlsxwriter
+
+    from dtg_xl.delivery.template import build_template
+
+    wb = xlsxwriter.Workbook(str(path))
+    build_template(wb, example="dtg-2020")
+    summary = wb.get_worksheet_by_name("汇总")
+    units = wb.get_worksheet_by_name("单位填报")
+    red = wb.add_format({"bg_color": "#FFC7CE"})
+    wb.define_name("evil", "=cmd|' /C calc'!A0")
+    summary.conditional_format("C21:C32", {"type": "formula", "criteria": "=cmd|' /C calc'!A0", "format": red})
+    summary.conditional_format("D21:D32", {"type": "formula", "criteria": "=DTG_SCORE(\"正向\",5,100,90)>0",
+                                           "format": red})
+    summary.conditional_format("E21:E32", {"type": "cell", "criteria": "<", "value": 10, "format": red})  # stays
+    units.data_validation("M2:M10", {"validate": "custom", "value": "=cmd|'/C calc'!A0"})
+    units.data_validation("N2:N10", {"validate": "custom", "value": "=DTG_SCORE(\"正向\",5,100,90)>0"})
+    guide = wb.get_worksheet_by_name("说明")
+    guide.write_url("C1", "external:/etc/passwd", string="本地文件")  # its Target becomes file:/// below
+    guide.write_url("C2", "https://czj.qingdao.gov.cn/", string="财政局")  # a web link stays
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    from dtg_xl.xlsx.patch import sheet_parts
+
+    with zipfile.ZipFile(path) as z:
+        part = sheet_parts(z)["指标体系"]
+    rels_name = part.replace("worksheets/", "worksheets/_rels/") + ".rels"
+    for name in [n for n in parts if n.endswith(".rels")]:
+        parts[name] = parts[name].replace(b'Target="\\etc\\passwd"', b'Target="file:///etc/passwd"')
+    rels = parts.get(rels_name, b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships '
+                     b'xmlns="http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>')
+    rels = rels.replace(b"</Relationships>", f'<Relationship Id="rIdOle1" Type="{OLE_REL}" '
+                        f'Target="../embeddings/oleObject1.bin"/></Relationships>'.encode())
+    parts[rels_name] = rels
+    xml = parts[part].decode()
+    ole = ('<oleObjects><oleObject progId="Package" shapeId="1025" '
+           'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" r:id="rIdOle1"/></oleObjects>')
+    anchor = xml.index("<pageMargins")
+    parts[part] = (xml[:anchor] + ole + xml[anchor:]).encode()
+    # an OLE1 "Package" stream as Office writes it for an embedded file (a .bat here)
+    payload = b"@echo off\r\ncalc.exe\r\n"
+    parts["xl/embeddings/oleObject1.bin"] = (b"\x02\x00" + b"run.bat\x00" + b"C:\\run.bat\x00" + b"\x00\x00\x03\x00"
+                                             + struct.pack("<I", 11) + b"C:\\run.bat\x00"
+                                             + struct.pack("<I", len(payload)) + payload)
+    ct = parts["[Content_Types].xml"]
+    if b'Extension="bin"' not in ct:
+        ct = ct.replace(b"<Default ", b'<Default Extension="bin" ContentType="application/vnd.openxmlformats-'
+                        b'officedocument.oleObject"/><Default ', 1)
+    parts["[Content_Types].xml"] = ct
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return path
+
+
+# ================================================================ issue 14 part B: hostile corpus (i14b)
+# Forged and foreign unit forms, forms that kill their reader, outputs that are inputs, file
+# names and header text from user input, hostile text for charts/report/mail, bad command lines.
+# Each case is a command line run in its own folder by ``run_hostile_b`` (a forked child per
+# case, so an abort is seen as a signal rather than killing the runner).
+import hashlib as _hashlib
+import os as _os
+import signal as _signal
+from dataclasses import dataclass as _dataclass, field as _field
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@_dataclass
+class HostileCase:
+    name: str
+    folder: Path
+    argv: list
+    mention: list = _field(default_factory=list)  # each must appear in a refusal's message
+    expect: str = "any"  # "ok", "refuse" (exit 2) or "any" (0 or 2)
+    may_change: list = _field(default_factory=list)  # inputs the command is asked to rewrite (--in-place)
+
+
+def _b_set_cells(path: Path, edits: dict) -> None:
+    """Edit cells with openpyxl (test-side; the product never saves with openpyxl)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    for sheet, cells in edits.items():
+        for ref, value in cells.items():
+            wb[sheet][ref] = value
+    wb.save(path)
+
+
+def _b_rezip(path: Path, part: str, edit) -> None:
+    tmp = path.with_suffix(".rezip")
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            zout.writestr(info, edit(data) if info.filename == part else data)
+    tmp.replace(path)
+
+
+def _b_issue(work: Path, example: Path) -> tuple[Path, list[Path]]:
+    """A master with its 9 unit forms, each filled in (the genuine set every form case starts from)."""
+    from dtg_xl.units.unitforms import write_unit_forms
+
+    base = work / "issued"
+    base.mkdir(parents=True, exist_ok=True)
+    master = base / "主表.xlsx"
+    shutil.copyfile(example, master)
+    import openpyxl
+
+    wb = openpyxl.load_workbook(master)  # three units keep every form case quick
+    wb["单位填报"].delete_rows(5, 20)
+    wb.save(master)
+    forms = write_unit_forms(master, base / "forms")
+    for i, p in enumerate(forms):
+        _b_set_cells(p, {"单位填报": {"D2": 100 + i, "E2": 10, "F2": 110 + i, "G2": 110 + i}})
+    return master, forms
+
+
+def _b_form_case(work: Path, master: Path, forms: list[Path], name: str, mutate, index: int = 0,
+                 mention=(), jobs: str | None = None) -> HostileCase:
+    folder = work / name
+    folder.mkdir(parents=True)
+    m = folder / master.name
+    shutil.copyfile(master, m)
+    copies = []
+    for f in forms:
+        dst = folder / f.name
+        shutil.copyfile(f, dst)
+        copies.append(dst)
+    mutate(copies[index], copies, folder)
+    argv = ["consolidate", str(m), *map(str, sorted(p for p in folder.glob("*.xlsx") if p != m)),
+            "-o", str(folder / "out" / "汇集.xlsx")]
+    (folder / "out").mkdir()
+    if jobs:
+        argv += ["--jobs", jobs]
+    return HostileCase(name, folder, argv, [copies[index].name, *mention], "refuse")
+
+
+def hostile_form_cases_b(work: Path, example: Path) -> list[HostileCase]:
+    """Forged, foreign, tampered and reader-killing unit forms (items 9–12)."""
+    from dtg_xl.units.unitforms import SHEET_STAMP, STAMP_ROW, write_unit_forms
+
+    master, forms = _b_issue(work / "forms-src", example)
+    cases: list[HostileCase] = []
+
+    def stamp_edit(label, value):
+        def mutate(path, copies, folder):
+            _b_set_cells(path, {SHEET_STAMP: {f"B{STAMP_ROW[label]}": value}})
+        return mutate
+
+    values = {"表单类型": ["别的表单", "", "dtg-xl 单位填报表 ", None], "模板版本": ["dtg-0", "", "dtg-2", 1],
+              "单位名称": ["山东海事局", "不存在的单位", "=A1", "青岛海事局"],
+              "主表文件": ["别的主表.xlsx", "", "../../x.xlsx", "主表.xlsm"],
+              "主表行号": [3, "2 ", 1e308, -1], "项目名称": ["别的项目", "", "口岸大通关补助资金\r\n", "口岸大通关补助资金2"],
+              "评价年度": [2019, "2021", "二〇二〇", 2020.5], "可填列": ["年初预算", "", "年初预算|上年评价得分", "|"],
+              "生成时间": ["2000-01-01 00:00:00", "", "x", 45000], "密钥编号": ["00000000", "", "ffffffff", "zz"],
+              "签名": ["", "0" * 64, "A" * 64, _hashlib.sha256(b"forged").hexdigest(), "x" * 5000]}
+    same_when_canonical = {("表单类型", 2), ("项目名称", 2)}  # trailing blanks: canonical text is unchanged
+    for label, vals in values.items():
+        for k, v in enumerate(vals):
+            c = _b_form_case(work, master, forms, f"stamp-{label}-{k}", stamp_edit(label, v),
+                             index=k % len(forms), mention=[SHEET_STAMP])
+            if (label, k) in same_when_canonical:
+                c.expect = "any"
+            cases.append(c)
+
+    def locked_edit(ref, value):
+        def mutate(path, copies, folder):
+            _b_set_cells(path, {"单位填报": {ref: value}})
+        return mutate
+
+    for ref, vals in {"A2": [99, "x", None], "B2": ["山东海事局", "", "青岛海关 "], "C2": ["别的类别", None, 1],
+                      "L2": [100, 0, "=1+1"], "D1": ["年初", None, "实际支出"]}.items():
+        for k, v in enumerate(vals):
+            if ref == "B2" and v == "青岛海关 ":
+                continue  # trailing blank: canonical text equals the master's, so it verifies (by design)
+            cases.append(_b_form_case(work, master, forms, f"locked-{ref}-{k}", locked_edit(ref, v), index=0,
+                                      mention=["单位填报" if ref != "B2" else "表单信息"]))
+
+    def impersonate(victim):
+        def mutate(path, copies, folder):
+            import openpyxl
+
+            ws = openpyxl.load_workbook(copies[victim])["单位填报"]
+            row = {c: ws[f"{c}2"].value for c in "ABCL"}
+            st = openpyxl.load_workbook(copies[victim])[SHEET_STAMP]
+            _b_set_cells(path, {"单位填报": {f"{c}2": v for c, v in row.items()} | {"D2": 99999},
+                                SHEET_STAMP: {f"B{STAMP_ROW[k]}": st[f"B{STAMP_ROW[k]}"].value
+                                              for k in ("单位名称", "主表行号")}})
+            path.rename(folder / f"00-冒充{victim}.xlsx")
+        return mutate
+
+    for victim in range(1, 3):
+        c = _b_form_case(work, master, forms, f"impersonate-{victim}", impersonate(victim), index=0,
+                         mention=["签名"])
+        c.mention[0] = f"00-冒充{victim}.xlsx"
+        cases.append(c)
+
+    def replay_signature(victim):  # another unit's genuine signature pasted in
+        def mutate(path, copies, folder):
+            import openpyxl
+
+            st = openpyxl.load_workbook(copies[victim])[SHEET_STAMP]
+            _b_set_cells(path, {SHEET_STAMP: {f"B{STAMP_ROW['签名']}": st[f"B{STAMP_ROW['签名']}"].value}})
+        return mutate
+
+    for victim in range(1, 3):
+        cases.append(_b_form_case(work, master, forms, f"replay-{victim}", replay_signature(victim), mention=["签名"]))
+
+    def twice(how):  # one genuine form handed in twice: a duplicate, both withheld (not a forgery)
+        def mutate(path, copies, folder):
+            other = folder / f"再次-{how}.xlsx"
+            if how == "hard":
+                _os.link(path, other)
+            elif how == "soft":
+                other.symlink_to(path.name)
+            else:
+                shutil.copyfile(path, other)
+        return mutate
+
+    for how in ("hard", "soft", "copy"):
+        cases.append(_b_form_case(work, master, forms, f"twice-{how}", twice(how), mention=["多份"]))
+
+    other = work / "other-master"
+    other.mkdir()
+    shutil.copyfile(example, other / "其他主表.xlsx")
+    foreign = write_unit_forms(other / "其他主表.xlsx", other / "forms")
+    for k in range(3):
+        def mutate(path, copies, folder, k=k):
+            shutil.copyfile(foreign[k], path)
+        cases.append(_b_form_case(work, master, forms, f"foreign-{k}", mutate, index=k, mention=["密钥编号"]))
+
+    sheet_xml = "xl/worksheets/sheet1.xml"
+    killers = {
+        "far-cell-newline": lambda d: d.replace(b"</sheetData>", b'<row r="3"><c\nr="XFD1048576"><v>1</v></c></row></sheetData>'),
+        "far-cell-tab": lambda d: d.replace(b"</sheetData>", b'<row r="3"><c\tr="XFD1048576"><v>1</v></c></row></sheetData>'),
+        "far-dimension": lambda d: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1048576"', d),
+        "truncated-xml": lambda d: d[: len(d) // 2],
+        "entity": lambda d: d.replace(b"<worksheet", b'<!DOCTYPE x [<!ENTITY a "aaaa">]><worksheet', 1),
+    }
+    for kname, edit in killers.items():
+        for jobs in ("1", "2", "100000"):
+            def mutate(path, copies, folder, edit=edit):
+                _b_rezip(path, sheet_xml, edit)
+            cases.append(_b_form_case(work, master, forms, f"killer-{kname}-j{jobs}", mutate, index=2, jobs=jobs))
+    for kname, data in {"empty": b"", "text": "单位,年初预算\n青岛海关,1\n".encode(), "zip-junk": b"PK\x03\x04junk"}.items():
+        for jobs in ("1", "2"):
+            def mutate(path, copies, folder, data=data):
+                path.write_bytes(data)
+            cases.append(_b_form_case(work, master, forms, f"broken-{kname}-j{jobs}", mutate, index=1, jobs=jobs))
+    for jobs in ("0", "-3", "100000"):
+        c = _b_form_case(work, master, forms, f"jobs-{jobs}", stamp_edit("签名", ""), jobs=jobs)
+        cases.append(c)
+    return cases
+
+
+def hostile_output_cases_b(work: Path, example: Path) -> list[HostileCase]:
+    """Outputs that are inputs (every verb, every spelling), links, default names (items 16, 18, 30)."""
+    from dtg_xl.doors.cli import main
+
+    cases = []
+    base = work / "outputs-src"
+    base.mkdir(parents=True)
+    evaluated = base / "R.xlsx"
+    assert main(["evaluate", str(example), "-o", str(evaluated)]) == 0
+    for verb in ("evaluate", "report", "mail", "export", "allocate", "compare", "consolidate", "unit-forms"):
+        for spelling in ("same", "dotted", "hard", "soft", "dot-slash"):
+            folder = work / f"out-{verb}-{spelling}"
+            (folder / "sub").mkdir(parents=True)
+            src = folder / "R.xlsx"
+            shutil.copyfile(evaluated, src)
+            out = {"same": src, "dotted": folder / "sub" / ".." / "R.xlsx", "hard": folder / "hard.xlsx",
+                   "soft": folder / "soft.xlsx", "dot-slash": Path(str(folder) + "/./R.xlsx")}[spelling]
+            if spelling == "hard":
+                _os.link(src, out)
+            elif spelling == "soft":
+                out.symlink_to("R.xlsx")
+            if verb == "unit-forms":  # the master sits in the forms folder under a form's name
+                if spelling != "same":
+                    continue
+                shutil.copyfile(evaluated, folder / "sub" / "01-青岛海关.xlsx")
+                argv = ["unit-forms", str(folder / "sub" / "01-青岛海关.xlsx"), "-o", str(folder / "sub"), "--force"]
+                cases.append(HostileCase(f"out-{verb}-{spelling}", folder, argv, ["01-青岛海关.xlsx"], "refuse"))
+                continue
+            args = {"compare": ["compare", str(src), str(src)], "consolidate": ["consolidate", str(src), str(src)]}.get(
+                verb, [verb, str(src)])
+            cases.append(HostileCase(f"out-{verb}-{spelling}", folder, [*args, "-o", str(out)], ["R.xlsx", "输入文件"],
+                                     "refuse"))
+    for kind in ("link", "link-to-link", "absolute-link"):
+        folder = work / f"inplace-{kind}"
+        folder.mkdir(parents=True)
+        real = folder / "real.xlsx"
+        shutil.copyfile(example, real)
+        link = folder / "link.xlsx"
+        if kind == "link-to-link":
+            (folder / "mid.xlsx").symlink_to("real.xlsx")
+            link.symlink_to("mid.xlsx")
+        else:
+            link.symlink_to(real if kind == "absolute-link" else "real.xlsx")
+        cases.append(HostileCase(f"inplace-{kind}", folder, ["evaluate", str(link), "--in-place"], [], "ok",
+                                 may_change=[str(real)]))
+    for verb in ("mail", "export"):
+        folder = work / f"default-{verb}"
+        folder.mkdir(parents=True)
+        shutil.copyfile(evaluated, folder / "R.xlsx")
+        cases.append(HostileCase(f"default-{verb}", folder, [verb, str(folder / "R.xlsx")], [], "ok"))
+    return cases
+
+
+HOSTILE_NAMES = ["../../x", "../逃逸", "/etc/passwd", "a/b/c", "C:\\Windows\\x", "CON", "nul", "COM1.txt", "LPT9",
+                 "aux.xlsx", "tab\there", "新\r\n单位", "bell\x07", "  ", "...", ".hidden", "a:b*c?d", "<x>|y",
+                 "很长" * 120, "\u202eexe.fdp", "zero\u200bwidth"]
+
+
+def hostile_text_cases_b(work: Path, example: Path) -> list[HostileCase]:
+    """User text that becomes file names, chart text, report text and mail headers (items 17, 21–23, 27)."""
+    from dtg_xl.doors.cli import main
+
+    cases = []
+    for k, name in enumerate(HOSTILE_NAMES):
+        folder = work / f"unitname-{k}"
+        folder.mkdir(parents=True)
+        master = folder / "主表.xlsx"
+        shutil.copyfile(example, master)
+        _b_set_cells(master, {"单位填报": {"B2": name.replace("\x07", "_x0007_")}})
+        from dtg_xl.units.formkey import ensure_key
+
+        ensure_key(master)  # the key is written once, by design, before the case: unit-forms then only reads
+        cases.append(HostileCase(f"unitname-{k}", folder, ["unit-forms", str(master), "-o", str(folder / "forms")]))
+    for k, name in enumerate(HOSTILE_NAMES[:15]):
+        folder = work / f"project-{k}"
+        folder.mkdir(parents=True)
+        book = folder / "R.xlsx"
+        shutil.copyfile(example, book)
+        _b_set_cells(book, {"参数": {"B2": name.replace("\x07", "_x0007_")}})
+        assert main(["evaluate", str(book), "--in-place"]) in (0, 2)
+        cases.append(HostileCase(f"project-{k}", folder, ["mail", str(book), "-o", str(folder / "d.eml"), "--report"],
+                                 ["参数!B2"]))
+    dollars = ["$x$", "$\\frac{1}{0$", "$$", "a$b", "$\\alpha^{2}$公司", "\\$", "$_$", "$\\sqrt{$"]
+    for k, text in enumerate(dollars):
+        folder = work / f"dollar-{k}"
+        folder.mkdir(parents=True)
+        book = folder / "B.xlsx"
+        shutil.copyfile(example, book)
+        _b_set_cells(book, {"单位填报": {"B3": text}})
+        cases.append(HostileCase(f"dollar-chart-{k}", folder, ["evaluate", str(book), "-o", str(folder / "o.xlsx"), "--charts"],
+                                 [], "ok"))
+        cases.append(HostileCase(f"dollar-report-{k}", folder, ["report", str(book), "-o", str(folder / "r.docx")], [], "ok"))
+    controls = ["_x0007_", "_x001B_", "_x0000_", "_x000C_", "_x0008_", "a_x0001_b", "_xFFFE_", "_x001F__x0007_"]
+    for k, text in enumerate(controls):
+        folder = work / f"control-{k}"
+        folder.mkdir(parents=True)
+        book = folder / "B.xlsx"
+        shutil.copyfile(example, book)
+        reason_col = col_letter(list(INDICATOR_COLUMNS).index("扣分原因") + 1)
+        _b_set_cells(book, {"指标体系": {f"{reason_col}4": f"原因{text}结束"}})
+        cases.append(HostileCase(f"control-report-{k}", folder, ["report", str(book), "-o", str(folder / "r.docx")],
+                                 [], "ok"))
+    evaluated = work / "text-src.xlsx"
+    assert main(["evaluate", str(example), "-o", str(evaluated)]) == 0
+    recipients = ["a@example.cn\r\nBcc: x@evil.cn", "a@example.cn\nSubject: x", "x <a@example.cn>\r\n", "a@example.cn\x00",
+                  "\r\n", "a@b\u2028c.cn", "not-an-address", "a@example.cn;\rb@example.cn"]
+    for k, to in enumerate(recipients):
+        folder = work / f"to-{k}"
+        folder.mkdir(parents=True)
+        shutil.copyfile(evaluated, folder / "R.xlsx")
+        cases.append(HostileCase(f"recipient-{k}", folder,
+                                 ["mail", str(folder / "R.xlsx"), "-o", str(folder / "d.eml"), "--to", to], ["--to"],
+                                 "any"))
+    for k, unfinished in enumerate([True, False]):
+        folder = work / f"unfinished-{k}"
+        folder.mkdir(parents=True)
+        book = folder / "R.xlsx"
+        shutil.copyfile(example, book)
+        if unfinished:
+            _b_set_cells(book, {"报告文字": {"B2": None, "B3": None}})
+        assert main(["evaluate", str(book), "--in-place"]) == 0
+        cases.append(HostileCase(f"require-finished-{k}", folder,
+                                 ["mail", str(book), "-o", str(folder / "d.eml"), "--report", "--require-finished"],
+                                 ["尚未完成"], "refuse" if unfinished else "ok"))
+    for k, (a, b) in enumerate([("same", "same"), ("later", "earlier")]):
+        folder = work / f"compare-{k}"
+        folder.mkdir(parents=True)
+        x, y = folder / "x.xlsx", folder / "y.xlsx"
+        shutil.copyfile(example, x)
+        shutil.copyfile(example, y)
+        if b == "earlier":
+            _b_set_cells(x, {"参数": {"B3": 2021}})
+        cases.append(HostileCase(f"compare-{a}", folder, ["compare", str(x), str(y if k else x), "-o", str(folder / "c.xlsx")],
+                                 [], "ok"))
+    return cases
+
+
+BAD_COMMAND_LINES = [[], ["frobnicate"], ["evaluate"], ["evaluate", "--bogus"], ["consolidate", "m.xlsx"],
+                     ["consolidate", "m.xlsx", "f.xlsx", "--jobs", "x"], ["consolidate", "m.xlsx", "f.xlsx", "--jobs"],
+                     ["mail"], ["mail", "a.xlsx", "--to"], ["export", "a.xlsx", "-o"], ["compare", "a.xlsx"],
+                     ["new"], ["new", "a.xlsx", "--force=1"], ["verify", "a.xlsx", "b.xlsx"], ["unit-forms", "m.xlsx"],
+                     ["whatif", "a.xlsx", "--set"], ["evaluate", "a.xlsx", "--in"], ["EVALUATE", "a.xlsx"],
+                     ["evaluate", "不存在.xlsx"], ["report", "不存在.xlsx"], ["mail", "不存在.xlsx"],
+                     ["verify", "不存在.xlsx"], ["export", "不存在.xlsx"], ["consolidate", "不存在.xlsx", "f.xlsx"],
+                     ["unit-forms", "不存在.xlsx", "-o", "d"], ["allocate", "不存在.xlsx"], ["compare", "a.xlsx", "b.xlsx"],
+                     ["--version-x"], ["-x"], ["evaluate", "a.xlsx", "--profile"], ["evaluate", "-o"],
+                     ["consolidate", "--jobs", "2"], ["mail", "a.xlsx", "--report=yes"], ["new", "--example"],
+                     ["whatif"], ["report", "a.xlsx", "--no-charts", "--no-charts", "x"], ["profiles", "x"],
+                     ["build-workbook", "--blank=1"], ["compare", "a.xlsx", "b.xlsx", "c.xlsx"],
+                     ["evaluate", "a.xlsx", "b.xlsx"], ["consolidate", "m.xlsx", "f.xlsx", "--jobs", "1.5"],
+                     ["verify"], ["export"], ["allocate"], ["unit-forms"]]
+
+
+def hostile_cli_cases_b(work: Path) -> list[HostileCase]:
+    """Command lines a user mistypes (item 25): Chinese, no English, exit 2."""
+    cases = []
+    for k, argv in enumerate(BAD_COMMAND_LINES):
+        folder = work / f"cli-{k}"
+        folder.mkdir(parents=True)
+        argv = [str(folder / a) if a.endswith(".xlsx") else a for a in argv]
+        cases.append(HostileCase(f"cli-{k}", folder, argv, [], "refuse"))
+    return cases
+
+
+def hostile_cases_b(work: Path, example: Path) -> list[HostileCase]:
+    work.mkdir(parents=True, exist_ok=True)
+    return (hostile_form_cases_b(work / "f", example) + hostile_output_cases_b(work / "o", example)
+            + hostile_text_cases_b(work / "t", example) + hostile_cli_cases_b(work / "c"))
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    out = {}
+    for p in root.rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            out[str(p)] = _hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+_ENGLISH = re.compile(r"usage:|error:|Traceback|Error\b|Exception|the following|invalid choice|None\b")
+
+
+def run_hostile_b(cases: list[HostileCase], root: Path) -> dict:
+    """Run every case in a forked child; count aborts, internal errors, modified inputs, files outside
+    their folder and refusals without a Chinese message naming file and cell/part."""
+    import sys
+
+    counts = {"cases": len(cases), "ok": 0, "refused": 0, "aborts": 0, "internal": 0, "modified_inputs": 0,
+              "outside": 0, "unclear_refusals": 0}
+    bad: list[str] = []
+    for case in cases:
+        before = _snapshot(case.folder)
+        watched = {case.folder.parent, case.folder.parent.parent, root, root.parent}
+        around = {d: {p.name for p in d.iterdir()} for d in watched}
+        err_path, out_path = root / ".case.err", root / ".case.out"
+        pid = _os.fork()
+        if pid == 0:  # the child: run the CLI, exit with its code, nothing else
+            code = 70
+            try:
+                fd_out = _os.open(out_path, _os.O_WRONLY | _os.O_CREAT | _os.O_TRUNC)
+                fd_err = _os.open(err_path, _os.O_WRONLY | _os.O_CREAT | _os.O_TRUNC)
+                _os.dup2(fd_out, 1)
+                _os.dup2(fd_err, 2)
+                sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+                sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
+                from dtg_xl.doors.cli import main
+
+                try:
+                    code = main(case.argv)
+                except SystemExit as exc:  # argparse
+                    code = exc.code if isinstance(exc.code, int) else 2
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                _os._exit(code)
+        _, status = _os.waitpid(pid, 0)
+        err = err_path.read_text("utf-8", "replace") if err_path.exists() else ""
+        if _os.WIFSIGNALED(status):
+            counts["aborts"] += 1
+            bad.append(f"{case.name}: killed by signal {_os.WTERMSIG(status)}")
+            continue
+        code = _os.WEXITSTATUS(status)
+        if code not in (0, 2) or "内部错误" in err or "Traceback" in err:
+            counts["internal"] += 1
+            bad.append(f"{case.name}: exit {code}: {err.strip()[:300]}")
+            continue
+        after = _snapshot(case.folder)
+        changed = [p for p, h in before.items() if after.get(p) != h and "/out/" not in p and p not in case.may_change]
+        if changed:
+            counts["modified_inputs"] += 1
+            bad.append(f"{case.name}: input changed: {changed[:3]}")
+        escaped = sorted(f"{d}/{n}" for d in watched for n in {p.name for p in d.iterdir()} - around[d]
+                         if not n.startswith(".case."))
+        if escaped:
+            counts["outside"] += 1
+            bad.append(f"{case.name}: wrote outside its folder: {escaped[:3]}")
+        if code == 0:
+            counts["ok"] += 1
+            if case.expect == "refuse":
+                bad.append(f"{case.name}: accepted, expected a refusal")
+        else:
+            counts["refused"] += 1
+            if case.expect == "ok":
+                bad.append(f"{case.name}: refused, expected success: {err.strip()[:300]}")
+            message = err
+            clear = bool(_CJK.search(message)) and not _ENGLISH.search(message) and all(
+                m in message for m in case.mention)
+            if not clear:
+                counts["unclear_refusals"] += 1
+                bad.append(f"{case.name}: unclear refusal (want {case.mention}): {message.strip()[:300]}")
+    counts["problems"] = bad
+    return counts

@@ -56,9 +56,14 @@ def test_no_cjk_font_is_a_clear_error(monkeypatch, result):
     monkeypatch.setattr(charts, "_FONT", None)
     monkeypatch.setattr(font_manager.fontManager, "ttflist", [f for f in font_manager.fontManager.ttflist
                                                             if "CJK" not in f.name and f.name not in charts.CJK_FAMILIES])
+    # a machine with no CJK font file at all: the second look on disk finds none either
+    real = font_manager.findSystemFonts
+    monkeypatch.setattr(font_manager, "findSystemFonts",
+                        lambda *a, **k: [p for p in real(*a, **k) if "cjk" not in p.lower()])
     with pytest.raises(charts.ChartError) as exc:
         charts.category_chart(result)
     assert "fonts-noto-cjk" in str(exc.value) and "中文字体" in str(exc.value)
+    assert "已查找的字体：Noto Sans CJK SC" in str(exc.value)  # says which fonts were tried
 
 
 def test_images_on_the_summary_sheet_leave_other_parts_alone(example_copy, tmp_path, capsys, result):

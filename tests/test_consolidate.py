@@ -81,7 +81,7 @@ def test_one_form_per_unit_with_only_its_row_editable(forms):
     assert stamp.sheet_state == "hidden" and stamp.protection.sheet
     assert stamp[f"B{STAMP_ROW['单位名称']}"].value == "山东出入境边防检查总站"
     assert stamp[f"B{STAMP_ROW['模板版本']}"].value == "dtg-1"
-    assert len(stamp[f"B{STAMP_ROW['指纹']}"].value) == 32
+    assert len(stamp[f"B{STAMP_ROW['签名']}"].value) == 64  # HMAC-SHA256, hex
 
 
 def test_unit_forms_cli_refuses_to_overwrite_without_force(forms, capsys):
@@ -151,7 +151,7 @@ def test_every_bad_form_is_reported_with_file_and_cell(filled, tmp_path):
     assert (n[3], "单位填报", "C2") in got
     assert (n[4], SHEET_STAMP, f"B{STAMP_ROW['模板版本']}") in got
     assert (n[5], "单位填报", "G2") in got and (n[5], "单位填报", "F2") in got
-    assert (n[6], SHEET_STAMP, f"B{STAMP_ROW['指纹']}") in got
+    assert (n[6], SHEET_STAMP, f"B{STAMP_ROW['签名']}") in got
     assert (n[0], SHEET_STAMP, "B4") in got and (dup.name, SHEET_STAMP, "B4") in got
     assert any(p.file == "junk.xlsx" and "无法读取" in p.message for p in report.problems)
     assert report.missing == ["董家口出入境边防检查站"]

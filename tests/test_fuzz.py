@@ -292,3 +292,21 @@ def test_edited_example_reached_both_outcomes():
     if not EDIT_OUTCOMES:
         pytest.skip("test_edited_example did not run in this session")
     assert EDIT_OUTCOMES[0] >= 10 and EDIT_OUTCOMES[2] >= 10, EDIT_OUTCOMES
+
+
+# ---------------------------------------------------------------- issue 14 part B corpus (i14b)
+def test_hostile_corpus_b(tmp_path_factory, example_path, capsys):
+    """Forged/foreign forms, reader-killing forms, outputs that are inputs, hostile names and text,
+    bad command lines: each run in a forked child (an abort is counted, not fatal)."""
+    root = tmp_path_factory.mktemp("hostile-b")
+    cases = C.hostile_cases_b(root / "cases", example_path)
+    counts = C.run_hostile_b(cases, root)
+    problems = counts.pop("problems")
+    with capsys.disabled():
+        print("\nhostile corpus (part B): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        for p in problems[:40]:
+            print("  " + p)
+    assert counts["cases"] >= 250
+    assert counts["aborts"] == counts["internal"] == counts["modified_inputs"] == counts["outside"] == 0
+    assert counts["unclear_refusals"] == 0
+    assert not problems

@@ -140,7 +140,7 @@ def test_parallel_equals_serial_and_jobs_are_bounded(folder, tmp_path, capsys):
 
 def test_output_may_not_be_an_input(folder, capsys):
     code, _, err = run_cli(["portfolio", folder / "a-口岸.xlsx", "-o", folder / "a-口岸.xlsx"], capsys)
-    assert code == 2 and "不能是输入文件" in err
+    assert code == 2 and "是输入文件之一" in err
 
 
 def test_workers_die_with_the_parent(tmp_path, example):

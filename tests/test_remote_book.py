@@ -388,9 +388,10 @@ def test_server_registers_the_custom_functions_with_chinese_help(server):
     score = functions["DTG_SCORE"]
     assert score["description"].startswith("计算一个三级指标的得分")
     params = {p["name"]: p for p in score["parameters"]}
-    assert list(params) == ["method", "points", "target", "actual", "detail", "given"]
+    assert list(params) == ["method", "points", "target", "actual", "detail", "given", "reason", "options"]
     assert params["method"]["description"].startswith("评分方法") and "optional" not in params["points"]
-    assert params["detail"]["optional"] and "分档标准" in params["detail"]["description"]
+    assert params["detail"]["optional"] and "评分标准" in params["detail"]["description"]
+    assert params["options"]["optional"] and "得分精度" in params["options"]["description"]  # issue 12
 
 
 def test_server_custom_function_calls(server, run):

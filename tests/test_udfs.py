@@ -273,7 +273,7 @@ def test_classic_import_functions_generates_vba_for_every_udf(tmp_path):
     vba, functions = data["vba"], data["functions"]
     names = sorted(n for n in dir(udfs) if n.startswith("DTG_"))
     assert sorted(functions) == names
-    assert "Function DTG_SCORE(method, points, Optional target, Optional actual, Optional detail, Optional given)" in vba
+    assert "Function DTG_SCORE(method, points, Optional target, Optional actual, Optional detail, Optional given, Optional reason, Optional options)" in vba
     assert "Function DTG_SCORE_TABLE(table, Optional baselines)" in vba
     for name in names:
         assert re.search(rf'^Function {name}\(', vba, re.M), name

@@ -11,37 +11,54 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dtg_xl.core import rules
-from dtg_xl.core.deviation import deviation_warnings
+from dtg_xl.core.deviation import deviation_warnings, over_warnings
 from dtg_xl.core.excel_round import excel_round
 from dtg_xl.core.model import Model, Problem
-from dtg_xl.core.schema import EXECUTION_BASES, WEIGHTING_NESTED
+from dtg_xl.core.policy import Policy
+from dtg_xl.core.schema import EXECUTION_BASES, SHEET_UNITS, WEIGHTING_NESTED
 
 
-def score_table(table) -> np.ndarray:
-    """Scores (Excel-rounded to 2 dp) of every row of a checked indicator table.
+_SPEC_METHODS = ("分档", "阶梯扣分", "偏离度", "公式")  # rows grouped by their parsed 评分标准 too
 
-    Columns used: method (canonical names), points, target, actual, given, deduction, and
-    bands (parsed 分档 tuples) for 分档 rows.  Rows of one method are scored in one call.
+
+def score_table(table, policy: Policy | None = None) -> np.ndarray:
+    """Final scores of every row of a checked indicator table (evaluator adjustments applied)."""
+    return score_details(table, policy)[1]
+
+
+def score_details(table, policy: Policy | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(公式得分, 得分) of every row: the rules' results rounded by the policy (default Excel
+    ROUND to 2 dp), and the same with each 评定得分 adjustment applied (column ``adjusted``).
+
+    Columns used: method (canonical names), points, target, actual, given, deduction, bands
+    (parsed 评分标准 of 分档/阶梯扣分/偏离度/公式 rows) and, if present, adjusted.  Rows of one
+    method (and one parsed 评分标准) are scored in one call.
     """
     method = np.asarray(table["method"], dtype=object)
     points = np.asarray(table["points"], dtype=float)
     actual = np.asarray(table["actual"], dtype=float)
     raw = np.full(len(method), np.nan)
     for name, idx in _groups(method):
-        if name == "分档":
-            bands = np.asarray(table["bands"], dtype=object)[idx]
-            for band, sub in _groups(bands, by_identity=True):  # rows sharing one band definition go together
-                sub = idx[sub]
-                raw[sub] = rules.tiered(points[sub], band, actual[sub])
+        target = np.asarray(table["target"], dtype=float)[idx]
+        if name in _SPEC_METHODS:
+            specs = np.asarray(table["bands"], dtype=object)[idx]
+            deducted = np.asarray(table["deduction"], dtype=float)[idx]
+            for spec, sub in _groups(specs, by_identity=True):  # rows sharing one parsed 评分标准 go together
+                prepared = rules.Prepared(name, points[idx][sub], target=target[sub], actual=actual[idx][sub],
+                                          deducted=deducted[sub], bands=spec)
+                raw[idx[sub]] = rules.score_prepared(prepared, policy)
             continue
         prepared = rules.Prepared(
             name, points[idx],
-            target=np.asarray(table["target"], dtype=float)[idx],
+            target=target,
             actual=actual[idx],
             given=np.asarray(table["given"], dtype=float)[idx],
             deducted=np.asarray(table["deduction"], dtype=float)[idx])
-        raw[idx] = rules.score_prepared(prepared)
-    return excel_round(raw, 2)
+        raw[idx] = rules.score_prepared(prepared, policy)
+    policy = policy or rules.DEFAULT_POLICY
+    formula = policy.round(raw)
+    adjusted = table["adjusted"] if "adjusted" in table else np.full(len(method), np.nan)
+    return formula, rules.final_scores(formula, adjusted, policy)
 
 
 def _groups(values: np.ndarray, by_identity: bool = False) -> list[tuple[object, np.ndarray]]:
@@ -90,7 +107,8 @@ class Result:
     total: float | None = None
     grade: str | None = None
     categories: list[Category] = field(default_factory=list)
-    scores: np.ndarray | None = None
+    scores: np.ndarray | None = None  # final scores (after evaluator adjustments)
+    formula_scores: np.ndarray | None = None  # 公式得分: the rules' own results, before adjustments
     budget: Budget | None = None
     budget_score: float | None = None
     units: list[dict] = field(default_factory=list)
@@ -144,7 +162,8 @@ def evaluate(model: Model) -> Result:
     result = Result(model=model, errors=list(model.errors), warnings=list(model.warnings))
     if model.errors:
         return result
-    scores = score_table(model.indicators)
+    policy = model.profile.policy
+    result.formula_scores, scores = score_details(model.indicators, policy)
     result.scores = scores
     result.categories = categories_of(model, scores)
     total = sum(c.score for c in result.categories)
@@ -154,10 +173,19 @@ def evaluate(model: Model) -> Result:
                          **budget_of([u], model.execution_base).as_dict()} for u in model.units]
     if model.profile.budget_score_points:
         rate = result.budget.execution_rate if result.budget else math.nan
+        if math.isnan(rate):  # a budget line worth points needs a budget to execute against
+            base = "实际到位" if EXECUTION_BASES[model.execution_base] == "in_place" else "调整后预算"
+            result.errors.append(Problem(SHEET_UNITS, "", (
+                f"预算执行分值为{model.profile.budget_score_points:g}分，但单位填报中的{base}合计为0（或没有单位），"
+                f"无法计算预算执行率；请填写预算数，或在参数表把预算执行分值设为0")))
+            result.scores = result.formula_scores = None
+            result.categories = []
+            return result
         share = 0.0 if math.isnan(rate) else min(rate / 100, 1.0)
-        result.budget_score = excel_round(model.profile.budget_score_points * share, 2)
+        result.budget_score = float(policy.round(model.profile.budget_score_points * share))
         total += result.budget_score
     result.total = excel_round(total, 2)
     result.grade = model.profile.grade(result.total)
     result.warnings += deviation_warnings(model, scores)
+    result.warnings += over_warnings(model, result.total)
     return result

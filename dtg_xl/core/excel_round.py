@@ -134,3 +134,22 @@ def _div_pow10(v, e):
     """v / 10**e, dividing by an exact power of ten (correctly rounded) for either sign of e."""
     e = np.asarray(e, dtype=float)
     return np.where(e >= 0, v / _pow10(np.abs(e)), v * _pow10(np.abs(e)))
+
+
+def excel_rounddown(x, digits: int = 2):
+    """ROUNDDOWN(x, digits) as Excel computes it: toward zero, on the 15-digit decimal value.
+
+    Built on ``excel_round`` so it shares its decimal view: 8.62 (stored as 8.6199999…) stays
+    8.62, 2.675 gives 2.67 and −1.239 gives −1.23.  ROUND rounds away from zero, so where it
+    went beyond the value (compared at ``digits + 9`` places, far below any score's precision
+    and far above float noise) one unit of the last place is taken back.
+    """
+    arr = np.asarray(x, dtype=float)
+    q = np.asarray(excel_round(arr, digits), dtype=float)
+    fine = np.asarray(excel_round(arr, digits + 9), dtype=float)
+    with np.errstate(invalid="ignore"):
+        over = np.abs(q) > np.abs(fine)
+    unit = 10.0 ** -digits
+    out = np.where(over, q - np.sign(arr) * unit, q)
+    out = np.asarray(excel_round(out, digits), dtype=float) + 0.0
+    return float(out) if out.ndim == 0 else out

@@ -6,6 +6,7 @@ The input is any *book* that can list its sheets and give a sheet's values as ro
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +16,7 @@ from dtg_xl.xlsx.cells import cell_ref, col_letter
 from dtg_xl.xlsx.cells import cell_text as _text
 from dtg_xl.xlsx.cells import is_blank as _blank
 from dtg_xl.core.baselines import read_baselines, resolve_actual
+from dtg_xl.core.values import Kind, cell_problem
 from dtg_xl.core.profiles import Profile, ProfileError, load_profile
 from dtg_xl.core.schema import (EXECUTION_BASES, HEADER_ROW, INDICATOR_COLUMNS, INDICATOR_REQUIRED, PARAMS,
                      SHEET_INDICATORS, SHEET_PARAMS, SHEET_UNITS, UNIT_COLUMNS, UNIT_NOT_WORKLOAD,
@@ -82,15 +84,65 @@ def _header_map(rows: list[list], sheet: str, known: dict, required, out: _Colle
     return found
 
 
+# the input columns each method reads: a table that uses the method must have them (one
+# "缺少表头" error instead of one "缺少…" per row)
+_METHOD_HEADERS = {"定性": ("定性等级", "评定得分"), "扣分": ("扣分",), "分档": ("评分标准", "实际值"),
+                   "是否": ("实际值",)}
+_QUANTITATIVE_HEADERS = ("目标值", "实际值")
+
+
+def _needed_headers(rows: list[list], cols: dict[str, int]) -> tuple[str, ...]:
+    needed = {}
+    for row in rows[HEADER_ROW:]:
+        c = cols["method"]
+        raw = row[c - 1] if c - 1 < len(row) else None
+        if _blank(raw):
+            continue
+        try:
+            method = rules.canonical_method(raw)
+        except rules.RuleError:
+            continue  # reported on its row
+        needed.update(dict.fromkeys(_METHOD_HEADERS.get(method, _QUANTITATIVE_HEADERS)))
+    return tuple(needed)
+
+
 def _read_params(rows: list[list], out: _Collector) -> tuple[dict, dict]:
     params, cells = {}, {}
     for r, row in enumerate(rows, start=1):
         label = _text(row[0]) if row else ""
         if label in PARAMS and PARAMS[label] not in params:
             value = row[1] if len(row) > 1 else None
+            problem = cell_problem(value)
+            if problem:
+                out.add(SHEET_PARAMS, cell_ref(r, 2), f"{label}：{problem}")
+                value = None
             params[PARAMS[label]] = None if _blank(value) else value
             cells[PARAMS[label]] = (r, 2)
     return params, cells
+
+
+def _sheet_key(name: str) -> str:
+    return unicodedata.normalize("NFKC", str(name)).strip().casefold()
+
+
+def sheet_problems(names: list[str], required=(SHEET_PARAMS, SHEET_INDICATORS, SHEET_UNITS)) -> list[Problem]:
+    """Each required sheet must exist exactly once under its exact name: a missing sheet, one
+    renamed with a stray space or full-width letters ("汇总 "), or two sheets of the same name
+    (a crafted workbook: which one is meant?) are problems, found before anything is read or written."""
+    out = []
+    for sheet in required:
+        exact = [n for n in names if n == sheet]
+        similar = [n for n in names if n != sheet and _sheet_key(n) == _sheet_key(sheet)]
+        if len(exact) > 1:
+            out.append(Problem(sheet, "", f"工作簿中有{len(exact)}个名为“{sheet}”的工作表，无法确定使用哪一个"))
+        elif not exact and similar:
+            out.append(Problem(sheet, "", f"缺少工作表“{sheet}”：有名为“{similar[0]}”的工作表，"
+                                          f"名称多了空格或字形不同，请改回“{sheet}”"))
+        elif not exact:
+            out.append(Problem(sheet, "", f"缺少工作表“{sheet}”"))
+        elif similar:
+            out.append(Problem(sheet, "", f"工作表“{sheet}”与“{similar[0]}”名称只差空格或字形，无法确定使用哪一个"))
+    return out
 
 
 def read_model(book, profile: str | None = None) -> Model | list[Problem]:
@@ -98,10 +150,7 @@ def read_model(book, profile: str | None = None) -> Model | list[Problem]:
     when sheets or headers are missing so nothing can be checked, the list of problems.
     ``profile`` overrides the workbook's 评价方案."""
     out = _Collector()
-    names = set(book.sheet_names())
-    for sheet in (SHEET_PARAMS, SHEET_INDICATORS, SHEET_UNITS):
-        if sheet not in names:
-            out.add(sheet, "", f"缺少工作表“{sheet}”")
+    out.errors += sheet_problems(book.sheet_names())
     if out.errors:
         return out.errors
 
@@ -109,6 +158,8 @@ def read_model(book, profile: str | None = None) -> Model | list[Problem]:
     ind_rows = book.sheet_values(SHEET_INDICATORS)
     unit_rows = book.sheet_values(SHEET_UNITS)
     ind_cols = _header_map(ind_rows, SHEET_INDICATORS, INDICATOR_COLUMNS, INDICATOR_REQUIRED, out)
+    if "method" in ind_cols:
+        _header_map(ind_rows, SHEET_INDICATORS, INDICATOR_COLUMNS, _needed_headers(ind_rows, ind_cols), out)
     unit_cols = _header_map(unit_rows, SHEET_UNITS, UNIT_COLUMNS, ("单位名称", "年初预算", "实际到位", "实际支出"), out)
     if out.errors:
         return out.errors
@@ -117,8 +168,9 @@ def read_model(book, profile: str | None = None) -> Model | list[Problem]:
     if profile:
         params["profile"] = profile
     profile, weighting, full_marks, base = _settings(params, param_cells, out)
+    profile = _policy_settings(profile, param_rows, param_cells, out)
     baselines = read_baselines(book, out.add)
-    indicators = _read_indicators(ind_rows, ind_cols, out, baselines)
+    indicators = _read_indicators(ind_rows, ind_cols, out, baselines, profile.policy)
     units, workload = _read_units(unit_rows, unit_cols, out)
     model = Model(params=params, profile=profile, weighting=weighting, full_marks=full_marks,
                   execution_base=base, indicators=indicators, units=units, workload_names=workload,
@@ -145,7 +197,7 @@ def _settings(params: dict, cells: dict, out: _Collector):
     full_marks = profile.full_marks
     if not _blank(params.get("full_marks")):
         try:
-            full_marks = rules.number(params["full_marks"], "总分")
+            full_marks = rules.number(params["full_marks"], "总分", kind=Kind.POINTS)
         except rules.RuleError as exc:
             out.add(SHEET_PARAMS, where("full_marks"), str(exc))
     base = _text(params.get("execution_base")) or profile.execution_base
@@ -155,13 +207,36 @@ def _settings(params: dict, cells: dict, out: _Collector):
     return profile, weighting, full_marks, base
 
 
+def _policy_settings(profile: Profile, rows: list[list], cells: dict, out: _Collector) -> Profile:
+    """计分规则 rows of 参数 (得分精度, 取舍方式, …) over the profile's policy; a bad value is an
+    error naming its cell and the profile's value is kept."""
+    from dtg_xl.core.policy import PolicyError, with_values
+    from dtg_xl.core.profiles import with_policy
+    from dtg_xl.core.schema import POLICY_PARAMS
+
+    policy = profile.policy
+    for label in POLICY_PARAMS:
+        name = PARAMS[label]
+        if name not in cells:
+            continue
+        r, c = cells[name]
+        value = rows[r - 1][c - 1] if len(rows[r - 1]) >= c else None
+        try:
+            policy = with_values(policy, {label: value})
+        except PolicyError as exc:
+            out.add(SHEET_PARAMS, cell_ref(r, c), str(exc))
+    return with_policy(profile, policy) if policy != profile.policy else profile
+
+
 # ---------------------------------------------------------------- 指标体系
-_NUMERIC = ("points", "target", "actual", "given", "deduction", "l1_weight", "l2_points")
-_TEXT = ("l1", "l2", "l3", "method", "criteria", "unit", "level", "reason", "deviation_reason", "improvement")
+_NUMERIC = ("points", "target", "actual", "given", "deduction", "l1_weight", "l2_points", "adjusted")
+_TEXT = ("l1", "l2", "l3", "method", "criteria", "unit", "level", "reason", "deviation_reason", "improvement",
+         "adjust_reason")
 _FILL_DOWN = ("l1", "l2")  # blank under a merged or grouped cell = same as above
 
 
-def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, baselines=None) -> dict[str, np.ndarray]:
+def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, baselines=None,
+                     policy=None) -> dict[str, np.ndarray]:
     def raw(row, name):
         c = cols.get(name)
         return row[c - 1] if c and c - 1 < len(row) else None
@@ -177,12 +252,16 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, ba
         for name in _FILL_DOWN:
             if _blank(values[name]):
                 values[name] = last.get(name)
-            last[name] = values[name]
+            last[name] = None if cell_problem(values[name]) else values[name]
         rec = {"row": r}
         for name in _TEXT:
+            problem = cell_problem(values[name]) if name != "method" else None  # method: in rules.prepare
+            if problem:
+                out.add(SHEET_INDICATORS, where(r, name), f"{_label(name)}：{problem}")
+                values[name] = None
             rec[name] = _text(values[name])
         for name in ("l1", "l2", "l3"):
-            if not rec[name]:
+            if not rec[name] and not cell_problem(raw(row, name)):
                 out.add(SHEET_INDICATORS, where(r, name), f"缺少{_label(name)}")
         key = (rec["l1"], rec["l2"], rec["l3"])
         if rec["l3"] and key in seen:
@@ -193,14 +272,15 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, ba
         try:
             values["actual"] = resolve_actual(values["actual"], baselines)  # 基准对比:<指标>
             p = rules.prepare(values["method"], values["points"], values["target"], values["actual"],
-                              values["level"], values["given"], values["deduction"], values["criteria"])
+                              values["level"], values["given"], values["deduction"], values["criteria"],
+                              values["adjust_reason"], policy)
         except rules.RuleError as exc:
             out.add(SHEET_INDICATORS, where(r, exc.field or "method"), str(exc))
             p = rules.Prepared(rec["method"] or "正向", _safe_number(values["points"]))
         else:
             _check_deduction(p, values, rec, r, where, out)
         rec.update(method=p.method, points=p.points, target=p.target, actual=p.actual,
-                   given=p.given, deduction=p.deducted, bands=p.bands)
+                   given=p.given, deduction=p.deducted, bands=p.bands, adjusted=p.adjusted)
         records.append(rec)
     columns = ("row", *_NUMERIC, *_TEXT)
     table = {name: np.array([rec[name] for rec in records],
@@ -219,7 +299,7 @@ def _check_deduction(p, values, rec, r, where, out):
             out.add(SHEET_INDICATORS, where(r, "deduction"), f"扣分{p.deducted:g}超过分值{p.points:g}")
         if p.deducted > 0 and not rec["reason"]:
             out.add(SHEET_INDICATORS, where(r, "reason"), "有扣分时必须填写扣分原因")
-    elif not _blank(values["deduction"]):
+    elif not _blank(values["deduction"]) and p.method != "公式":  # a 公式 may use 扣分
         out.add(SHEET_INDICATORS, where(r, "deduction"), f"扣分列只用于“扣分”方法，本行方法为“{p.method}”")
 
 
@@ -238,7 +318,7 @@ def _optional_number(value, r, name, cols, out) -> float:
     if _blank(value):
         return math.nan
     try:
-        return rules.number(value, _label(name), name)
+        return rules.number(value, _label(name), name, Kind.SHOWN if name == "l1_weight" else Kind.POINTS)
     except rules.RuleError as exc:
         out.add(SHEET_INDICATORS, cell_ref(r, cols[name]), str(exc))
         return math.nan
@@ -358,7 +438,11 @@ def _read_units(rows: list[list], cols: dict[str, int], out: _Collector) -> tupl
         if not name and all(_blank(v) for v in numbers.values()):
             continue
         where = cell_ref(r, cols["name"])
-        if not name:
+        problem = cell_problem(raw(cols["name"]))
+        if problem:
+            out.add(SHEET_UNITS, where, f"单位名称：{problem}")
+            name = ""
+        elif not name:
             out.add(SHEET_UNITS, where, "缺少单位名称")
         elif name in seen:
             out.add(SHEET_UNITS, where, f"单位“{name}”与第{seen[name]}行重复")
@@ -376,7 +460,7 @@ def _unit_number(value, key, label, r, cols, out) -> float:
     if _blank(value) and key == "added":
         return 0.0  # no supplementary budget
     try:
-        v = rules.number(value, label)
+        v = rules.number(value, label, kind=Kind.MONEY)
     except rules.RuleError as exc:
         out.add(SHEET_UNITS, cell_ref(r, cols.get(key, 1)), str(exc))
         return math.nan

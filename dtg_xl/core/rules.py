@@ -13,8 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dtg_xl.errors import DtgError
 from dtg_xl.core.excel_round import excel_round
+from dtg_xl.core.values import Kind, RuleError, cell_problem
+from dtg_xl.core.values import number as _number
+from dtg_xl.xlsx.cells import is_blank
+from dtg_xl.core.policy import Policy
+
+DEFAULT_POLICY = Policy()
 
 # canonical (Chinese) method name -> English alias
 METHODS = {
@@ -28,33 +33,24 @@ METHODS = {
     "是否": "yes_no",
     "排名": "rank",
     "要素": "checkpoints",
+    "阶梯扣分": "stepped",
+    "偏离度": "deviation",
+    "公式": "formula",
 }
 _BY_NAME = {**{k: k for k in METHODS}, **{v: k for k, v in METHODS.items()}}
 
 # 定性 levels and the share of points the evaluator's score must fall in: [low, high) or [low, high]
-LEVELS = {
-    "达成年度指标": (0.8, 1.0),
-    "部分达成年度指标并具有一定效果": (0.6, 0.8),
-    "未达成年度指标且效果较差": (0.0, 0.6),
-}
+# (these are the default 定性档次 80/60; a policy's levels() gives other bands such as 80/50)
+LEVELS = DEFAULT_POLICY.levels()
 YES = ("是", "yes", "y", "true", "1", "达成", "有")
 NO = ("否", "no", "n", "false", "0", "未达成", "无")
 
 
-class RuleError(DtgError):
-    """An input that a rule cannot score; the message is for the user, in Chinese.
-
-    ``field`` names the input it is about (an internal column name such as ``actual``), so a
-    table validator can point at the cell.
-    """
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
 def canonical_method(name) -> str:
     """'正向' or 'positive' -> '正向'; raises RuleError for an unknown name."""
+    problem = cell_problem(name)
+    if problem:
+        raise RuleError(f"评分方法：{problem}", "method")
     key = str(name).strip() if name is not None else ""
     found = _BY_NAME.get(key) or _BY_NAME.get(key.lower())
     if not found:
@@ -64,6 +60,9 @@ def canonical_method(name) -> str:
 
 def yes_no_value(value) -> float:
     """是/否 (and common spellings) -> 1.0 / 0.0."""
+    problem = cell_problem(value)
+    if problem:
+        raise RuleError(problem)
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     text = str(value).strip().lower() if value is not None else ""
@@ -116,11 +115,15 @@ def _floor0(actual):
     return np.maximum(np.asarray(actual, dtype=float), 0.0)  # negative actuals count as 0
 
 
-def positive(points, target, actual):
-    """正向 (≥): full at or above target, else points × actual / target."""
+def positive(points, target, actual, capped=True):
+    """正向 (≥): full at or above target, else points × actual / target.  With ``capped``
+    False (超额完成=不封顶) points × actual / target above the target too (a zero target: full)."""
     a = _floor0(actual)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.where(a >= target, points, points * a / target)
+        ratio = points * a / target
+        if capped:
+            return np.where(a >= target, points, ratio)
+        return np.where(np.asarray(target) == 0, points, np.where(a >= target, np.maximum(ratio, points), ratio))
 
 
 def reverse(points, target, actual):
@@ -138,10 +141,10 @@ def reverse_ratio(points, target, actual):
         return np.where(a <= target, points, points * target / a)
 
 
-def equal(points, target, actual):
+def equal(points, target, actual, capped=True):
     """等于: a zero target scores full only when actual ≤ 0; otherwise as 正向."""
     a = _floor0(actual)
-    return np.where(np.asarray(target) == 0, np.where(a <= 0, points, 0.0), positive(points, target, a))
+    return np.where(np.asarray(target) == 0, np.where(a <= 0, points, 0.0), positive(points, target, a, capped))
 
 
 def deduction(points, deducted):
@@ -177,11 +180,12 @@ def qualitative(points, given):
     return np.asarray(given, dtype=float) + 0 * np.asarray(points, dtype=float)
 
 
-def qualitative_problem(points, level, given) -> str | None:
-    """Why a 定性 score is not acceptable for its level, or None."""
-    if level not in LEVELS:
-        return f"定性等级应为：{'、'.join(LEVELS)}"
-    low, high = LEVELS[level]
+def qualitative_problem(points, level, given, levels=None) -> str | None:
+    """Why a 定性 score is not acceptable for its level (under 定性档次 ``levels``), or None."""
+    levels = levels or LEVELS
+    if level not in levels:
+        return f"定性等级应为：{'、'.join(levels)}"
+    low, high = levels[level]
     lo, hi = excel_round(low * points, 2), excel_round(high * points, 2)
     closed = high == 1.0
     inside = lo <= given <= hi if closed else lo <= given < hi
@@ -191,22 +195,145 @@ def qualitative_problem(points, level, given) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------- 阶梯扣分 and 偏离度
+PARTIAL_CHOICES = ("舍去", "进一", "按比例")
+PARTIAL_DEFAULT = "舍去"  # "每降低5%扣1分": a fall smaller than a whole step deducts nothing (literal reading)
+STEPPED_EXAMPLE = "起扣线=90；步长=5；每步扣分=1"
+DEVIATION_EXAMPLE = "±10%:100%；±15%:60%；±20%:20%"
+
+
+@dataclass(frozen=True)
+class Steps:
+    """阶梯扣分: full points at or beyond ``threshold`` (None = the row's 目标值); each ``step``
+    short of it deducts ``per_step`` points, never below 0."""
+    threshold: float | None
+    step: float
+    per_step: float
+    reverse: bool = False  # 方向=反向: lower is better, the shortfall is actual − threshold
+    partial: str = PARTIAL_DEFAULT
+
+
+_KEYS = {"起扣线": "threshold", "满分线": "threshold", "步长": "step", "每步扣分": "per_step",
+         "方向": "direction", "不足一步": "partial"}
+_KV = re.compile(r"^\s*([^=＝:：]+?)\s*[=＝:：]\s*(.+?)\s*$")
+
+
+def parse_steps(text) -> Steps:
+    """Parse a 阶梯扣分 cell: ``起扣线=90；步长=5；每步扣分=1`` (optional ``方向=反向``,
+    ``不足一步=舍去|进一|按比例``; without 起扣线 the row's 目标值 is the threshold)."""
+    return _parse_steps(str(text or ""))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_steps(text: str) -> Steps:
+    bad = f"阶梯扣分标准应写成“{STEPPED_EXAMPLE}”（可加“；方向=反向”“；不足一步=按比例”）"
+    items = [t for t in re.split(r"[;；\n,，]", text) if t.strip()]
+    if not items:
+        raise RuleError(f"阶梯扣分标准为空，{bad}")
+    found: dict[str, str] = {}
+    for item in items:
+        m = _KV.match(item)
+        if not m or m.group(1) not in _KEYS:
+            raise RuleError(f"“{item.strip()}”无法识别，{bad}")
+        found[_KEYS[m.group(1)]] = m.group(2).rstrip("%分").strip()
+    numbers = {}
+    for key, label in (("threshold", "起扣线"), ("step", "步长"), ("per_step", "每步扣分")):
+        if key not in found:
+            if key == "threshold":
+                continue
+            raise RuleError(f"缺少“{label}”，{bad}")
+        try:
+            numbers[key] = float(found[key])
+        except ValueError:
+            raise RuleError(f"{label}应为数字，实际为“{found[key]}”；{bad}") from None
+        if not math.isfinite(numbers[key]):
+            raise RuleError(f"{label}应为有限数字；{bad}")
+    if numbers["step"] <= 0 or numbers["per_step"] <= 0:
+        raise RuleError(f"步长和每步扣分应大于0；{bad}")
+    direction = found.get("direction", "正向")
+    if direction not in ("正向", "反向"):
+        raise RuleError(f"方向应为“正向”或“反向”，实际为“{direction}”")
+    partial = found.get("partial", PARTIAL_DEFAULT)
+    if partial not in PARTIAL_CHOICES:
+        raise RuleError(f"不足一步应为：{'、'.join(PARTIAL_CHOICES)}，实际为“{partial}”")
+    return Steps(numbers.get("threshold"), numbers["step"], numbers["per_step"], direction == "反向", partial)
+
+
+def stepped(points, steps: Steps, target, actual):
+    """阶梯扣分: points − (steps short of the threshold) × per-step deduction, never below 0.
+
+    The step count is taken at 9 decimals first (so (90 − 80) / 5 is exactly 2, not 1.9999…),
+    then a partial step counts by ``steps.partial``: 舍去 (floor), 进一 (ceil) or 按比例."""
+    a = _floor0(actual)
+    threshold = np.asarray(target, dtype=float) if steps.threshold is None else steps.threshold
+    short = (a - threshold) if steps.reverse else (threshold - a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        count = excel_round(np.maximum(short, 0.0) / steps.step, 9)
+    if steps.partial == "舍去":
+        count = np.floor(count)
+    elif steps.partial == "进一":
+        count = np.ceil(count)
+    return np.maximum(np.asarray(points, dtype=float) - count * steps.per_step, 0.0)
+
+
+@dataclass(frozen=True)
+class DeviationBand:
+    bound: float  # |actual − target| / target in %, inclusive upper bound
+    share: float  # share of the points, 0..1
+
+
+_DEV_ITEM = re.compile(r"^\s*(?:±|\+-|\+/-|≤|<=)?\s*(\d+(?:\.\d+)?)\s*%?\s*[:：]\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
+
+
+def parse_deviation(text) -> tuple[DeviationBand, ...]:
+    """Parse a 偏离度 cell: ``±10%:100%；±15%:60%；±20%:20%`` — within ±10% of the target (inclusive)
+    full points, within ±15% 60%, within ±20% 20%, beyond the last band 0."""
+    return _parse_deviation(str(text or ""))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_deviation(text: str) -> tuple[DeviationBand, ...]:
+    items = [t for t in re.split(r"[;；\n]", text) if t.strip()]
+    if not items:
+        raise RuleError(f"偏离度标准为空，应写成“{DEVIATION_EXAMPLE}”")
+    bands = []
+    for item in items:
+        m = _DEV_ITEM.match(item)
+        if not m:
+            raise RuleError(f"偏离度档“{item.strip()}”格式不对，应写成“±偏离%:得分比例”，如“{DEVIATION_EXAMPLE}”")
+        share = float(m.group(2)) / (100 if m.group(3) else 1)
+        if not 0 <= share <= 1:
+            raise RuleError(f"偏离度档“{item.strip()}”的得分比例应在0到100%之间")
+        bands.append(DeviationBand(float(m.group(1)), share))
+    return tuple(sorted(bands, key=lambda b: b.bound))
+
+
+def deviation(points, bands: tuple[DeviationBand, ...], target, actual):
+    """偏离度: the share of the first (narrowest) band that |actual − target| / target × 100 is
+    within (edges inclusive, compared at 9 decimals); beyond the last band 0."""
+    t = np.asarray(target, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dev = excel_round(np.abs(np.asarray(actual, dtype=float) - t) * 100 / t, 9)
+    share = np.select([dev <= b.bound for b in bands], [b.share for b in bands], default=0.0)
+    return np.asarray(points, dtype=float) * share
+
+
+def custom(points, formula, target, actual, deducted):
+    """公式: the row's own Excel formula over 分值/目标值/实际值/扣分 (dtg_xl.core.formula)."""
+    from dtg_xl.core.formula import evaluate_rows  # lazy: workbooks without 公式 never load it
+
+    return evaluate_rows(formula, points, target, actual, deducted)
+
+
 # ---------------------------------------------------------------- one indicator
-def number(value, what: str, field: str | None = None) -> float:
-    """A cell value as a finite float ('95%' reads as 95), or RuleError naming the input."""
-    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
-        raise RuleError(f"缺少{what}", field)
-    try:
-        result = float(str(value).strip().rstrip("%")) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        raise RuleError(f"{what}应为数字，实际为“{value}”", field) from None
-    if not math.isfinite(result):
-        raise RuleError(f"{what}应为有限数字", field)
-    return result
+def number(value, what: str, field: str | None = None, kind: Kind = Kind.SHOWN) -> float:
+    """A cell value as a finite float ('95%' reads as 95 for the default kind), or RuleError
+    naming the input; the one reading is ``dtg_xl.core.values.number``."""
+    return _number(value, what, field, kind)
 
 
 def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return is_blank(value)
 
 
 @dataclass(frozen=True)
@@ -218,24 +345,61 @@ class Prepared:
     actual: float = math.nan
     given: float = math.nan
     deducted: float = 0.0
-    bands: tuple[Band, ...] = ()
+    bands: tuple[Band, ...] = ()  # 分档 bands; the parsed Steps / DeviationBands / Formula of the new methods
+    adjusted: float = math.nan  # 评定得分 on a row that is not 定性: the evaluator's final score
+
+
+# methods whose 评分标准 is parsed into ``bands`` (by text, cached: equal texts share one object)
+_SPEC_PARSERS = {"分档": parse_bands, "阶梯扣分": parse_steps, "偏离度": parse_deviation}
+
+
+def _spec(method, criteria):
+    if method == "公式":
+        from dtg_xl.core.formula import FormulaError, compile_formula  # lazy: see dtg_xl.core.formula
+
+        try:
+            return compile_formula(criteria)
+        except FormulaError as exc:
+            raise RuleError(str(exc), exc.field) from None
+    try:
+        return _SPEC_PARSERS[method](criteria)
+    except RuleError as exc:
+        raise RuleError(str(exc), "criteria") from None
 
 
 def prepare(method, points, target=None, actual=None, level=None, given=None,
-            deducted=None, bands=None) -> Prepared:
-    """Check one indicator's raw inputs for its method; raises RuleError (with the field)."""
-    method = canonical_method(method)
-    points = number(points, "分值", "points")
+            deducted=None, bands=None, adjust_reason=None, policy: Policy | None = None) -> Prepared:
+    """Check one indicator's raw inputs for its method; raises RuleError (with the field).
+
+    ``given`` (评定得分) on a 定性 row is the level's score; on any other row it is the
+    evaluator's adjustment of the rule's result, which needs ``adjust_reason`` (调整原因)."""
+    policy = policy or DEFAULT_POLICY
+    p = _prepare_method(canonical_method(method), points, target, actual, level, given, deducted, bands, policy)
+    if p.method == "定性" or _blank(given):
+        return p
+    adjusted = number(given, "评定得分", "given", Kind.POINTS)
+    if adjusted < 0:
+        raise RuleError("评定得分不能为负数", "given")
+    if policy.capped and adjusted > p.points:
+        raise RuleError(f"评定得分{adjusted:g}超过分值{p.points:g}（超额完成为“封顶”）", "given")
+    if _blank(adjust_reason):
+        raise RuleError("本行填写了评定得分（评价人调整得分），须在“调整原因”列说明调整原因", "adjust_reason")
+    return Prepared(p.method, p.points, p.target, p.actual, p.given, p.deducted, p.bands, adjusted)
+
+
+def _prepare_method(method, points, target, actual, level, given, deducted, bands, policy) -> Prepared:
+    points = number(points, "分值", "points", Kind.POINTS)
     if points < 0:
         raise RuleError("分值不能为负数", "points")
     if method == "定性":
-        given_value = number(given, "评定得分", "given")
-        problem = qualitative_problem(points, str(level or "").strip(), given_value)
+        given_value = number(given, "评定得分", "given", Kind.POINTS)
+        levels = policy.levels()
+        problem = qualitative_problem(points, str(level or "").strip(), given_value, levels)
         if problem:
-            raise RuleError(problem, "level" if str(level or "").strip() not in LEVELS else "given")
+            raise RuleError(problem, "level" if str(level or "").strip() not in levels else "given")
         return Prepared(method, points, given=given_value)
     if method == "扣分":
-        d = 0.0 if _blank(deducted) else number(deducted, "扣分", "deduction")
+        d = 0.0 if _blank(deducted) else number(deducted, "扣分", "deduction", Kind.POINTS)
         if d < 0:
             raise RuleError("扣分不能为负数", "deduction")
         return Prepared(method, points, deducted=d)
@@ -250,15 +414,24 @@ def prepare(method, points, target=None, actual=None, level=None, given=None,
             raise RuleError(f"实际值{exc}", "actual") from None
         return Prepared(method, points, target=t, actual=a)
     if method == "分档":
-        try:
-            bands_parsed = parse_bands(bands)
-        except RuleError as exc:
-            raise RuleError(str(exc), "criteria") from None
-        return Prepared(method, points, actual=number(actual, "实际值", "actual"), bands=bands_parsed)
+        spec = _spec(method, bands)
+        return Prepared(method, points, actual=number(actual, "实际值", "actual"), bands=spec)
+    if method == "公式":
+        return _prepare_formula(points, target, actual, deducted, bands, policy)
+    if method == "阶梯扣分":
+        spec = _spec(method, bands)
+        a = number(actual, "实际值", "actual")
+        t = number(target, "目标值", "target") if spec.threshold is None else (
+            math.nan if _blank(target) else number(target, "目标值", "target"))
+        return Prepared(method, points, target=t, actual=a, bands=spec)
     t = number(target, "目标值", "target")
     a = number(actual, "实际值", "actual")
     if t < 0:
         raise RuleError("目标值不能为负数", "target")
+    if method == "偏离度":
+        if t <= 0:
+            raise RuleError("偏离度法的目标值应大于0（偏离度 = |实际值 − 目标值| ÷ 目标值）", "target")
+        return Prepared(method, points, target=t, actual=a, bands=_spec(method, bands))
     if method == "排名" and (a < 1 or t < 1):
         raise RuleError("排名和目标名次应不小于1", "actual" if a < 1 else "target")
     if method == "要素" and (t <= 0 or a > t):
@@ -267,22 +440,64 @@ def prepare(method, points, target=None, actual=None, level=None, given=None,
     return Prepared(method, points, target=t, actual=a)
 
 
-def score_prepared(p: Prepared):
-    """The unrounded score of checked inputs (scalars or, from the engine, arrays)."""
+def _prepare_formula(points, target, actual, deducted, criteria, policy) -> Prepared:
+    from dtg_xl.core.formula import FIELDS, FormulaError, evaluate_one
+
+    spec = _spec("公式", criteria)
+    labels = {"分值": "分值", "目标值": "目标值", "实际值": "实际值", "扣分": "扣分"}
+    raw = {"分值": points, "目标值": target, "实际值": actual, "扣分": deducted}
+    values = {label: (math.nan if _blank(raw[label]) else number(raw[label], labels[label], FIELDS[label]))
+              for label in FIELDS}
+    try:
+        value = evaluate_one(spec, values)
+    except FormulaError as exc:
+        raise RuleError(str(exc), exc.field) from None
+    if value < 0:
+        raise RuleError(f"公式结果{value:g}为负数；如需“扣完为止”请写成 =MAX(0, …)", "criteria")
+    if policy.capped and value > points + 1e-9:
+        raise RuleError(f"公式结果{value:g}超过分值{points:g}（超额完成为“封顶”）；请写成 =MIN(分值, …)", "criteria")
+    return Prepared("公式", points, target=values["目标值"], actual=values["实际值"],
+                    deducted=0.0 if math.isnan(values["扣分"]) else values["扣分"], bands=spec)
+
+
+def score_prepared(p: Prepared, policy: Policy | None = None):
+    """The unrounded score of checked inputs (scalars or, from the engine, arrays), before any
+    evaluator adjustment: the rule's own result (公式得分)."""
+    capped = (policy or DEFAULT_POLICY).capped
     if p.method == "定性":
         return qualitative(p.points, p.given)
     if p.method == "扣分":
         return deduction(p.points, p.deducted)
     if p.method == "分档":
         return tiered(p.points, p.bands, p.actual)
+    if p.method == "阶梯扣分":
+        return stepped(p.points, p.bands, p.target, p.actual)
+    if p.method == "偏离度":
+        return deviation(p.points, p.bands, p.target, p.actual)
+    if p.method == "公式":
+        return custom(p.points, p.bands, p.target, p.actual, p.deducted)
+    if p.method in ("正向", "等于"):
+        return RULES[p.method](p.points, p.target, p.actual, capped)
     return RULES[p.method](p.points, p.target, p.actual)
 
 
+def final_scores(formula_scores, adjusted, policy: Policy | None = None):
+    """Scores after evaluator adjustments: the rounded 评定得分 where one is given, else the
+    (already rounded) rule result."""
+    policy = policy or DEFAULT_POLICY
+    adjusted = np.asarray(adjusted, dtype=float)
+    return np.where(np.isnan(adjusted), formula_scores, policy.round(np.nan_to_num(adjusted)))
+
+
 def score_one(method, points, target=None, actual=None, level=None, given=None,
-              deducted=None, bands=None) -> float:
-    """Score one indicator, rounded as Excel's ROUND(…, 2). Raises RuleError with a Chinese message."""
-    prepared = prepare(method, points, target, actual, level, given, deducted, bands)
-    return excel_round(float(score_prepared(prepared)), 2)
+              deducted=None, bands=None, adjust_reason=None, policy: Policy | None = None) -> float:
+    """Score one indicator, rounded by the policy (default: Excel's ROUND(…, 2)), after an
+    evaluator adjustment if ``given`` is filled on a row that is not 定性.
+    Raises RuleError with a Chinese message."""
+    policy = policy or DEFAULT_POLICY
+    prepared = prepare(method, points, target, actual, level, given, deducted, bands, adjust_reason, policy)
+    score = policy.round(float(score_prepared(prepared, policy)))
+    return float(final_scores(score, prepared.adjusted, policy))
 
 
 # (points, target, actual) rules, by canonical name

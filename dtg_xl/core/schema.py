@@ -54,6 +54,8 @@ INDICATOR_COLUMNS = {
     "偏差原因": "deviation_reason",  # why a quantitative indicator missed its target
     "改进措施": "improvement",
     "得分": "score",
+    "公式得分": "formula_score",  # written by the program: the rule's own result before an adjustment
+    "调整原因": "adjust_reason",  # why 评定得分 on a row that is not 定性 replaces the rule's result
 }
 INDICATOR_REQUIRED = ("一级指标", "二级指标", "三级指标", "分值", "评分方法", "得分")
 
@@ -67,6 +69,7 @@ UNIT_COLUMNS = {
     "实际支出": "spent",
 }
 UNIT_NOT_WORKLOAD = ("序号", "备注")
+MONEY_COLUMNS = ("年初预算", "追加预算", "实际到位", "实际支出")  # 万元: a percentage is refused here
 
 # 参数: label in column A -> internal name; value in column B
 PARAMS = {
@@ -79,7 +82,15 @@ PARAMS = {
     "模板版本": "template_version",
     "收件人": "mail_to",  # dtg-xl mail: default recipients (分号分隔) and sender
     "发件人": "mail_from",
+    # 计分规则 (dtg_xl.core.policy.LABELS): blank = as the profile
+    "得分精度": "score_digits",
+    "取舍方式": "rounding",
+    "超额完成": "over",
+    "超额提示": "over_warning",
+    "定性档次": "qualitative",
+    "预算执行分值": "budget_points",
 }
+POLICY_PARAMS = ("得分精度", "取舍方式", "超额完成", "超额提示", "定性档次", "预算执行分值")
 
 # 基准对比: a baseline-year value and this year's value give 压缩率 = (基准值 − 当年值) / 基准值 × 100.
 # An indicator takes it by holding the text "基准对比:<指标>" in its 实际值 cell (resolved by the

@@ -29,24 +29,65 @@ class ChartError(DtgError):
 
 
 _FONT = None
+# file-name stems of CJK fonts, for a second look at the disk when matplotlib's cached font list
+# predates the font's installation (matplotlib reads ~/.cache/matplotlib/fontlist-*.json once)
+CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "sourcehansans", "sourcehanserif", "wqy", "msyh", "simhei",
+                  "simsun", "pingfang", "hiragino", "uming", "ukai", "droidsansfallback", "stheiti", "deng")
+
+
+def _known_cjk(font_manager) -> str | None:
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    found = next((name for name in CJK_FAMILIES if name in installed), None)
+    return found or next((f.name for f in font_manager.fontManager.ttflist if "CJK" in f.name), None)
+
+
+def _add_cjk_files(font_manager) -> list[str]:
+    """Add CJK font files found on disk to matplotlib's list (in memory); returns their paths."""
+    added = []
+    for path in font_manager.findSystemFonts():
+        stem = path.replace("\\", "/").rsplit("/", 1)[-1].lower().replace("-", "").replace("_", "")
+        if any(h in stem for h in CJK_FILE_HINTS):
+            try:
+                font_manager.fontManager.addfont(path)
+                added.append(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+    return added
 
 
 def cjk_font() -> str:
-    """Family name of an installed CJK font known to matplotlib, or ChartError."""
+    """Family name of an installed CJK font known to matplotlib, or ChartError.
+
+    First matplotlib's font list; if none is there (a list cached before the font was
+    installed), the font files on disk are looked at again and added."""
     global _FONT
     if _FONT is None:
         from matplotlib import font_manager
 
-        installed = {f.name for f in font_manager.fontManager.ttflist}
-        found = next((name for name in CJK_FAMILIES if name in installed), None)
+        found = _known_cjk(font_manager)
         if found is None:
-            found = next((f.name for f in font_manager.fontManager.ttflist if "CJK" in f.name), None)
+            _add_cjk_files(font_manager)
+            found = _known_cjk(font_manager)
         if found is None:
-            raise ChartError("未找到中文字体，无法生成图表：请安装 Noto CJK 字体"
-                             "（Debian/Ubuntu：apt-get install fonts-noto-cjk），"
+            raise ChartError("未找到中文字体，无法生成图表。已查找的字体：" + "、".join(CJK_FAMILIES)
+                             + "（及系统字体目录中文件名含 NotoSansCJK、wqy、msyh、simhei、simsun 等的字体文件）。"
+                             "请安装 Noto CJK 字体（Debian/Ubuntu：apt-get install fonts-noto-cjk），"
                              "Windows 请确认已安装“微软雅黑”或“黑体”")
         _FONT = found
     return _FONT
+
+
+def _plain_text(fn):
+    """Draw with mathtext off: a unit name such as ``$A$公司`` is text, not a formula to parse."""
+    import functools
+
+    @functools.wraps(fn)
+    def inner(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return fn(*args, **kwargs)
+    return inner
 
 
 def _figure(width: float, height: float, polar: bool = False):
@@ -68,6 +109,7 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+@_plain_text
 def category_chart(result) -> bytes:
     """Bar chart: 一级指标 score next to full points, value labels on the bars."""
     cats = result.categories
@@ -93,6 +135,7 @@ def category_chart(result) -> bytes:
     return _png(fig)
 
 
+@_plain_text
 def budget_chart(result) -> bytes:
     """Horizontal bars per unit: adjusted budget and actual spending (万元), execution rate at the end."""
     units = result.units
@@ -120,6 +163,7 @@ def budget_chart(result) -> bytes:
     return _png(fig)
 
 
+@_plain_text
 def radar_chart(result) -> bytes:
     """Radar of 一级指标 score rates (得分 ÷ 分值, %)."""
     cats = result.categories

@@ -10,6 +10,7 @@ again beyond what the engine did (``excel_round`` is used where a cut is needed)
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 
 from dtg_xl.core.excel_round import excel_round
@@ -76,3 +77,13 @@ def cn_ordinal(n: int) -> str:
         return CN_DIGITS[n]
     tens, ones = divmod(n, 10)
     return ("" if tens == 1 else CN_DIGITS[tens]) + "十" + (CN_DIGITS[ones] if ones else "")
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def doc_text(value) -> str:
+    """Cell text as a document can hold it: characters XML 1.0 forbids (a BEL typed as
+    ``_x0007_`` in Excel, other C0 controls, lone surrogates) are dropped; tab and line breaks
+    stay.  Used for every string the report and the mail body take from a workbook."""
+    return _NOT_XML.sub("", "" if value is None else str(value))

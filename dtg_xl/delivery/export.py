@@ -67,8 +67,10 @@ def _dump(root) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
-def export_email_safe(src: Path, dst: Path, when: datetime | None = None) -> Path:
-    """Write an email-safe copy of src to dst (.xlsx) and return dst."""
+def export_email_safe(src: Path, dst: Path, when: datetime | None = None, removed: list[str] | None = None) -> Path:
+    """Write an email-safe copy of src to dst (.xlsx) and return dst; the active content removed
+    (DDE names, active conditional-format/validation formulas, local-file links, OLE objects) is
+    appended to ``removed``."""
     from dtg_xl.xlsx.books import BookError, FileBook
     from dtg_xl.results.pipeline import evaluate_book
     from dtg_xl.core.schema import SHEET_SUMMARY
@@ -99,14 +101,14 @@ def export_email_safe(src: Path, dst: Path, when: datetime | None = None) -> Pat
     with tempfile.TemporaryDirectory(prefix="dtg-export-") as tmp:
         patched = Path(tmp) / f"patched{src.suffix or '.xlsx'}"
         try:
-            patch_workbook(src, patched, writes)
+            patch_workbook(src, patched, writes, book.formats)  # result cells: the template's formats
         except PatchError as exc:
             raise ExportError(f"无法导出：{exc}") from None
         except BookError as exc:
             raise ExportError(str(exc)) from None
         with zipfile.ZipFile(patched) as zin:
             try:
-                replaced = make_safe(zin, protect=set(writes), stale=stale)
+                replaced = make_safe(zin, protect=set(writes), stale=stale, removed=removed)
             except (etree.XMLSyntaxError, KeyError, ValueError) as exc:
                 if isinstance(exc, ExportError):
                     raise
@@ -121,8 +123,11 @@ def _rels_name(part: str) -> str:
     return str(p.parent / "_rels" / f"{p.name}.rels")
 
 
-def make_safe(zin: zipfile.ZipFile, protect: set[str], stale: "Staleness | None" = None) -> dict[str, bytes | None]:
-    """New bytes (None: removed) for every part that changes."""
+def make_safe(zin: zipfile.ZipFile, protect: set[str], stale: "Staleness | None" = None,
+              removed: list[str] | None = None) -> dict[str, bytes | None]:
+    """New bytes (None: removed) for every part that changes; what active content was removed
+    is appended to ``removed`` (Chinese, one item per removal)."""
+    removed = [] if removed is None else removed
     names = zin.namelist()
     xml = {n: zin.read(n) for n in names if n.endswith((".xml", ".rels", ".vml")) or n == "[Content_Types].xml"}
     out: dict[str, bytes | None] = {}
@@ -155,7 +160,7 @@ def make_safe(zin: zipfile.ZipFile, protect: set[str], stale: "Staleness | None"
     refs = wb.find(_X["externalReferences"])
     if refs is not None:
         wb.remove(refs)
-    _fix_defined_names(wb, removed_idx, removed_names)
+    _fix_defined_names(wb, removed_idx, removed_names, removed)
     summary_index = next((i for i, (s, _) in enumerate(kept) if s.get("name") == "汇总"), 0)
     active = _fix_views(wb, removed_idx, len(kept), summary_index)
     if all(s.get("state") in ("hidden", "veryHidden") for s, _ in kept):
@@ -192,6 +197,7 @@ def make_safe(zin: zipfile.ZipFile, protect: set[str], stale: "Staleness | None"
         root = _parse(xml[part])
         problems += _values_only(root, sheet.get("name"), stale)
         _drop_controls(root)
+        _drop_active_content(root, rels, sheet.get("name"), removed)
         if rels is not None:
             for rel in list(rels):
                 target = resolve_target(part, rel.get("Target") or "")
@@ -233,21 +239,112 @@ def make_safe(zin: zipfile.ZipFile, protect: set[str], stale: "Staleness | None"
                 el.set("ContentType", MAIN_XLSX)
             elif part not in remaining:
                 ct.remove(el)
-        elif el.tag == f"{{{CT_NS}}}Default" and "vbaProject" in (el.get("ContentType") or ""):
+        elif el.tag == f"{{{CT_NS}}}Default" and re.search("vbaProject|oleObject", el.get("ContentType") or ""):
             ext = "." + (el.get("Extension") or "").lower()
             if not any(n.lower().endswith(ext) for n in remaining):
                 ct.remove(el)
     out["[Content_Types].xml"] = _dump(ct)
     if removed_names and "docProps/app.xml" in xml:
         out["docProps/app.xml"] = _drop_titles(xml["docProps/app.xml"])
+    out.update(_without_form_key(zin))
     return out
+
+
+def _without_form_key(zin: zipfile.ZipFile) -> dict[str, bytes]:
+    """The unit-form key stays in the master: a copy sent out must not be able to sign forms."""
+    from dtg_xl.units.formkey import KEY_PROPERTY
+    from dtg_xl.xlsx.docprops import property_removed
+
+    return property_removed(zin, KEY_PROPERTY)
 
 
 def _is_macro_shape(shape: str) -> bool:
     return "<x:FmlaMacro" in shape or 'ObjectType="Button"' in shape or 'o:button="t"' in shape
 
 
-def _fix_defined_names(wb, removed_idx: list[int], removed_names: list[str]) -> None:
+# ---------------------------------------------------------------- active content
+# Functions that reach outside the workbook (run programs, fetch, call DLLs, link) or need this
+# project's add-in; a formula calling one, or a DDE reference (app|topic!item, the "|" outside
+# quotes), has no place in a copy meant for a recipient.
+_ACTIVE_FUNCTIONS = ("CALL", "REGISTER", "REGISTER.ID", "EXEC", "WEBSERVICE", "FILTERXML", "RTD", "HYPERLINK",
+                     "IMPORTDATA", "IMPORTXML", "DDE", "DDEAUTO")
+_FUNCTION = re.compile(r"(?<![\w.])(_xll\.|_xludf\.)?([A-Za-z_][\w.]*)\s*\(")
+SAFE_LINK_SCHEMES = ("http://", "https://", "mailto:")
+
+
+def _outside_quotes(text: str) -> str:
+    return re.sub(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", "", text)
+
+
+def unsafe_formula(text: str | None) -> str | None:
+    """Why a formula (defined name, conditional format, data validation) is active content, or None."""
+    bare = _outside_quotes(text or "")
+    if "|" in bare:
+        return "DDE 调用（可启动其他程序）"
+    for m in _FUNCTION.finditer(bare):
+        name = m.group(2).upper()
+        if m.group(1) or name.startswith("DTG_") or "XLWINGS" in name:
+            return f"调用加载项函数 {m.group(2)}"
+        if name in _ACTIVE_FUNCTIONS:
+            return f"调用外部函数 {name}"
+    if "[" in bare:
+        return "引用外部工作簿"
+    return None
+
+
+def _localname(el) -> str:
+    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+
+
+def _drop_active_content(root, rels, sheet: str, removed: list[str]) -> None:
+    """Conditional-format rules and data validations with active formulas, hyperlinks to local
+    files or other non-web targets, embedded OLE objects: removed, each named in ``removed``."""
+    for el in list(root.iter()):
+        kind = _localname(el)
+        if kind not in ("cfRule", "dataValidation"):
+            continue
+        formulas = [f.text for f in el.iter() if _localname(f) in ("formula", "formula1", "formula2", "f")]
+        why = next((w for w in map(unsafe_formula, formulas) if w), None)
+        if why:
+            parent = el.getparent()
+            parent.remove(el)
+            where = parent.get("sqref") or el.get("sqref") or ""
+            what = "条件格式" if kind == "cfRule" else "数据验证"
+            removed.append(f"{sheet}{'!' + where if where else ''} 的{what}公式（{why}）")
+            if not any(_localname(c) in ("cfRule", "dataValidation") for c in parent):
+                holder = parent.getparent()
+                if kind == "cfRule" or _localname(parent) == "dataValidations":
+                    holder.remove(parent)
+            elif _localname(parent) == "dataValidations":
+                parent.set("count", str(sum(1 for c in parent if _localname(c) == "dataValidation")))
+    by_id = {r.get("Id"): r for r in rels} if rels is not None else {}
+    for link in list(root.iter(f"{{{NS}}}hyperlink")):
+        rel = by_id.get(link.get(f"{{{R_NS}}}id"))
+        if rel is None:
+            continue
+        target = (rel.get("Target") or "").strip()
+        if not target.lower().startswith(SAFE_LINK_SCHEMES):
+            parent = link.getparent()
+            parent.remove(link)
+            if not len(parent):
+                parent.getparent().remove(parent)
+            rels.remove(rel)
+            removed.append(f"{sheet}!{link.get('ref') or ''} 的超链接（指向 {target[:80]}，不是网页地址）")
+    for ole in list(root.iter(f"{{{NS}}}oleObjects")):
+        count = sum(1 for el in ole.iter() if _localname(el) == "oleObject")
+        node = ole
+        while node.getparent() is not None and node.getparent().tag.startswith(f"{{{MC_NS}}}"):
+            node = node.getparent()
+        if node.getparent() is not None:
+            node.getparent().remove(node)
+        removed.append(f"{sheet} 的嵌入对象（OLE）{count}个")
+    if rels is not None:
+        for rel in list(rels):
+            if (rel.get("Type") or "").endswith(("/oleObject", "/package")):
+                rels.remove(rel)
+
+
+def _fix_defined_names(wb, removed_idx: list[int], removed_names: list[str], removed: list[str] | None = None) -> None:
     names = wb.find(_X["definedNames"])
     if names is None:
         return
@@ -255,7 +352,10 @@ def _fix_defined_names(wb, removed_idx: list[int], removed_names: list[str]) -> 
         text = dn.text or ""
         local = dn.get("localSheetId")
         gone = local is not None and int(local) in removed_idx
-        points_out = "[" in text or "#REF!" in text or re.search(r"(?i)\bDTG_|xlwings", text)
+        why = unsafe_formula(text)
+        points_out = why or "#REF!" in text or re.search(r"(?i)\bDTG_|xlwings", text)
+        if why and removed is not None and not (dn.get("name") or "").startswith("_xlnm."):
+            removed.append(f"定义名称“{dn.get('name')}”（{why}）")
         if gone or points_out or any(_mentions(text, s) for s in removed_names):
             names.remove(dn)
         elif local is not None:

@@ -20,8 +20,8 @@ from pathlib import Path
 from dtg_xl.errors import DtgError
 from dtg_xl.delivery import cnfmt
 from dtg_xl.xlsx.books import FileBook
-from dtg_xl.xlsx.atomic import atomic_write_bytes
-from dtg_xl.results.layout import FACT_ROW, losses
+from dtg_xl.xlsx.atomic import atomic_write_bytes, safe_filename
+from dtg_xl.results.layout import FACT_ROW, adjustments, losses
 from dtg_xl.xlsx.cells import cell_ref
 from dtg_xl.core.model import read_model
 from dtg_xl.core.schema import SHEET_PARAMS, SHEET_SUMMARY
@@ -46,9 +46,19 @@ class Draft:
     notes: list[str] = field(default_factory=list)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def _one_line(text: str, where: str, what: str) -> None:
+    """A header value must be one line: a line break would end the header (mail header injection)."""
+    if _CONTROL.search(text):
+        raise MailError(f"{where}：{what}含有换行或控制字符，不能用在邮件头中，请删除后重试")
+
+
 def _addresses(value, where: str) -> list[str]:
     if value is None or (isinstance(value, str) and not value.strip()):
         return []
+    _one_line(str(value).strip(), where, "邮箱地址")
     out = []
     for item in _SPLIT.split(str(value).strip()) if "<" not in str(value) else re.split(r"[;；,，]", str(value)):
         item = item.strip()
@@ -96,6 +106,11 @@ def body(result, attachment_names: list[str]) -> str:
     for i, x in enumerate(lost, start=1):
         reason = x["reason"] or "未填写原因"
         lines.append(f"  {i}. {x['l1']}—{x['l3']}（{cnfmt.score(x['points'])}分）扣{cnfmt.score(x['lost'])}分：{reason}")
+    adjusted = adjustments(result)
+    if adjusted:  # the evaluator's final scores that replaced a rule's result (raised ones too)
+        lines += ["", "评价调整（评定得分替代公式得分）："]
+        lines += [f"  {i}. {x['l1']}—{x['l3']}：公式得分{cnfmt.score(x['formula_score'])}分，"
+                  f"评定得分{cnfmt.score(x['score'])}分，原因：{x['reason']}" for i, x in enumerate(adjusted, start=1)]
     if result.budget:
         b = result.budget
         lines += ["", f"预算执行：年初预算{cnfmt.amount(b.initial)}，追加预算{cnfmt.amount(b.added)}，"
@@ -142,7 +157,7 @@ def _attachment_of(src: Path, original: bool, notes: list[str]) -> tuple[str, by
 
 
 def build_draft(src: str | Path, to=None, sender=None, cc=None, report: bool = False,
-                original: bool = False) -> Draft:
+                original: bool = False, require_finished: bool = False) -> Draft:
     """The draft for an evaluated workbook; to/sender/cc override 参数's 收件人/发件人."""
     src = Path(src)
     if not src.is_file():
@@ -164,6 +179,8 @@ def build_draft(src: str | Path, to=None, sender=None, cc=None, report: bool = F
         r, c = model.param_cells.get(name, (0, 0))
         return f"{SHEET_PARAMS}!{cell_ref(r, c)}" if r else "选项"
 
+    project = str(model.params.get("project") or "")
+    _one_line(project, param_where("project"), "项目名称")
     recipients = _addresses(to, "--to") if to else _addresses(model.params.get("mail_to"), param_where("mail_to"))
     copies = _addresses(cc, "--cc") if cc else []
     senders = _addresses(sender, "--from") if sender else _addresses(model.params.get("mail_from"),
@@ -173,14 +190,21 @@ def build_draft(src: str | Path, to=None, sender=None, cc=None, report: bool = F
     name, data = _attachment_of(src, original, notes)
     _check_current(name, data, result, src)
     attachments[name] = data
+    unfinished = ""
     if report:
         from dtg_xl.delivery.report import report_title, write_report
 
         year, project = report_title(result)
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"{year}{project}绩效评价报告.docx"
-            write_report(src, path)
+            path = Path(tmp) / f"{safe_filename(year + project, '评价')}绩效评价报告.docx"
+            info = write_report(src, path)
             attachments[path.name] = path.read_bytes()
+        unfinished = info.unfinished_text()
+        if unfinished and require_finished:
+            raise MailError(f"评价报告尚未完成：{unfinished}；请在“报告文字”表和指标体系中补齐后重试"
+                            "（或去掉 --require-finished）")
+        if unfinished:
+            notes.append(f"附上的评价报告尚未完成：{unfinished}")
 
     msg = EmailMessage(policy=EML_POLICY)
     msg["Subject"] = subject(result)
@@ -193,7 +217,10 @@ def build_draft(src: str | Path, to=None, sender=None, cc=None, report: bool = F
     if copies:
         msg["Cc"] = ", ".join(copies)
     msg["X-Unsent"] = "1"  # Outlook: open as an unsent draft
-    msg.set_content(body(result, list(attachments)))
+    text = body(result, list(attachments))
+    if unfinished:
+        text += f"\n（注意：附上的评价报告尚未完成——{unfinished}，发送前请补齐。）\n"
+    msg.set_content(text)
     for filename, payload in attachments.items():
         maintype, subtype = MIME.get(Path(filename).suffix.lower(), ("application", "octet-stream"))
         msg.add_attachment(payload, maintype=maintype, subtype=subtype, filename=filename)

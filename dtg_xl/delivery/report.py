@@ -46,6 +46,17 @@ class ReportInfo:
     placeholders: list[str] = field(default_factory=list)  # 报告文字 labels left empty
     charts: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    placeholder_count: int = 0  # 【待填写…】 marks in the document (prose and 扣分原因)
+    deviation_hints: list[str] = field(default_factory=list)  # indicators missing 偏差原因
+
+    def unfinished_text(self) -> str:
+        """'还有N处【待填写】、M条偏差提示' or '' when the report is complete."""
+        parts = []
+        if self.placeholder_count:
+            parts.append(f"还有{self.placeholder_count}处【待填写】")
+        if self.deviation_hints:
+            parts.append(f"{len(self.deviation_hints)}条偏差提示（未写偏差原因）")
+        return "、".join(parts)
 
 
 # ---------------------------------------------------------------- inputs
@@ -181,10 +192,10 @@ class _Writer:
         self._page_number(section)
 
     def heading(self, text: str, level: int):
-        return self.doc.add_heading(text, level=level)
+        return self.doc.add_heading(cnfmt.doc_text(text), level=level)
 
     def para(self, text: str, style: str | None = None):
-        return self.doc.add_paragraph(text, style=style)
+        return self.doc.add_paragraph(cnfmt.doc_text(text), style=style)
 
     def free(self, label: str, lead: str = "") -> None:
         """The 报告文字 paragraphs of a label (the first after ``lead``), or a placeholder."""
@@ -215,7 +226,7 @@ class _Writer:
         for r, values in enumerate([headers, *rows]):
             for c, value in enumerate(values):
                 cell = table.rows[r].cells[c]
-                cell.text = "" if value is None else str(value)
+                cell.text = cnfmt.doc_text(value)
                 for p in cell.paragraphs:
                     p._p.style = self.table_style_id  # by id: the style lookup is slow per cell
                     if r == 0:
@@ -318,7 +329,7 @@ def build_document(result: Result, texts: dict[str, list[str]], charts: dict[str
     lost = _losses_by_category(result)
     charts = charts or {}
 
-    w.doc.add_heading(f"{year}{project}绩效评价报告", level=0)
+    w.doc.add_heading(cnfmt.doc_text(f"{year}{project}绩效评价报告"), level=0)
 
     w.heading("一、基本情况", 1)
     w.heading("（一）项目概况", 2)
@@ -465,7 +476,7 @@ def _indicator_table(w: _Writer, result: Result) -> None:
                 if r - start > 1:
                     top = table.cell(start + 1, col)
                     merged = top.merge(table.cell(r, col))
-                    merged.text = str(rows[start][col])
+                    merged.text = cnfmt.doc_text(rows[start][col])
                     for p in merged.paragraphs:
                         p._p.style = w.table_style_id
                 start = r
@@ -508,9 +519,17 @@ def write_report(book_or_path, out_path, charts: bool = True) -> ReportInfo:
         images = result_charts(result)
     doc, placeholders = build_document(result, texts, images)
     year, project = report_title(result)
-    doc.core_properties.title = f"{year}{project}绩效评价报告"
+    doc.core_properties.title = cnfmt.doc_text(f"{year}{project}绩效评价报告")
     doc.core_properties.author = "dtg_xl"
     out = Path(out_path)
     with atomic_output(out) as tmp:
         doc.save(str(tmp))
-    return ReportInfo(out, result, placeholders, list(images), warnings)
+    hints = [str(w) for w in result.warnings if "偏差原因" in str(w)]
+    return ReportInfo(out, result, placeholders, list(images), warnings, _count_placeholders(doc), hints)
+
+
+def _count_placeholders(doc) -> int:
+    """Every 【待填写 mark in the body and its tables (merged cells counted once)."""
+    from docx.oxml.ns import qn
+
+    return "".join(t.text or "" for t in doc.element.body.iter(qn("w:t"))).count("【待填写")

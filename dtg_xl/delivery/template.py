@@ -12,11 +12,12 @@ from pathlib import Path
 
 from dtg_xl.results import layout
 from dtg_xl.errors import DtgError
-from dtg_xl.xlsx.atomic import atomic_output
+from dtg_xl.xlsx.atomic import atomic_output, close_xlsxwriter
 from dtg_xl.xlsx.cells import DEFAULT_ROW_POINTS, fitted_row_height
 from dtg_xl.core.profiles import available_profiles, load_profile
+from dtg_xl.core.policy import CAPPED, HINTS, ROUND_DOWN, ROUND_HALF_UP, UNCAPPED
 from dtg_xl.core.rules import LEVELS, METHODS
-from dtg_xl.core.schema import REPORT_TEXT, SHEET_REPORT_TEXT
+from dtg_xl.core.schema import POLICY_PARAMS, REPORT_TEXT, SHEET_REPORT_TEXT
 from dtg_xl.core.schema import SHEET_BASELINES
 from dtg_xl.core.schema import (EXECUTION_BASES, INDICATOR_COLUMNS, PARAMS, SHEET_GUIDE, SHEET_INDICATORS,
                      SHEET_PARAMS, SHEET_SUMMARY, SHEET_UNITS, TEMPLATE_VERSION, UNIT_COLUMNS,
@@ -28,7 +29,9 @@ UNIT_ROWS = 60
 DEFAULT_WORKLOAD = ("监管船舶艘次", "出入境人员（万人次）", "货运量（万吨）", "报关单量（万票）", "上年评价得分")
 COLUMN_WIDTHS = {"一级指标": 8, "一级权重": 7, "二级指标": 10, "二级分值": 7, "三级指标": 26, "分值": 6,
                  "评分方法": 8, "评分标准": 36, "目标值": 9, "实际值": 9, "计量单位": 8, "定性等级": 16,
-                 "评定得分": 8, "扣分": 6, "扣分原因": 36, "偏差原因": 30, "改进措施": 30, "得分": 8}
+                 "评定得分": 8, "扣分": 6, "扣分原因": 36, "偏差原因": 30, "改进措施": 30, "得分": 8,
+                 "公式得分": 8, "调整原因": 30}
+OUTPUT_COLUMNS = ("得分", "公式得分")  # written by the program
 
 GUIDE = [
     "绩效评价工作簿 使用说明",
@@ -40,6 +43,11 @@ GUIDE = [
     "   · 扣分：填写扣分及扣分原因，扣完为止。",
     "   · 分档：在评分标准中写“≥95:100%；≥90:80%；≥80:60%”，并填写实际值。",
     "   · 是否：目标值、实际值填“是”或“否”。",
+    "   · 阶梯扣分：在评分标准中写“起扣线=90；步长=5；每步扣分=1”（可加“；方向=反向”“；不足一步=舍去/进一/按比例”，默认舍去），并填写实际值。",
+    "   · 偏离度：在评分标准中写“±10%:100%；±15%:60%；±20%:20%”，填写目标值和实际值；超出最后一档得0分。",
+    "   · 公式：在评分标准中写Excel公式，如“=MIN(分值, 分值*实际值/目标值*0.25)”，可用分值、目标值、实际值、扣分。",
+    "   · 评价人调整：非定性指标填写“评定得分”即以其为最终得分，须在“调整原因”列说明；程序在“公式得分”列保留按规则计算的得分，",
+    "     汇总表“评价调整”列出每项调整。",
     "   · 分层权重方式下还须填写一级权重（%）和二级分值（同一一级指标下二级分值合计100）。",
     "   · 定量指标（定性、扣分以外）未得满分时，请填写偏差原因和改进措施；未填写的，计算后在汇总表列为“提示”。",
     "3. 在“单位填报”表填写各单位年初预算、追加预算、实际到位、实际支出及业务量。",
@@ -50,6 +58,7 @@ GUIDE = [
     "7. 模拟：在“模拟”表填写工作表、单元格和模拟值（如 指标体系 / J12 / 95），计算后右侧显示模拟得分和变动的指标，",
     "   其他工作表不会被修改。命令行：dtg-xl whatif 文件名 --set 指标体系!J12=95。",
     "8. 同比：dtg-xl compare 上年文件 本年文件，结果写入“同比”表。",
+    "9. 计分规则：“参数”表的得分精度、取舍方式、超额完成、超额提示、定性档次、预算执行分值留空即按评价方案，填写则覆盖评价方案。",
 ]
 
 
@@ -78,8 +87,10 @@ def write_template(path: str | Path, profile: str | None = None, example: str | 
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False})
         try:
             build_template(wb, profile=profile, example=example, data=data)
-        finally:
-            wb.close()
+        except BaseException:
+            wb.close()  # the error is the build's; this write is thrown away
+            raise
+        close_xlsxwriter(wb, path)
     return path
 
 
@@ -152,6 +163,9 @@ def _params(ws, f, params: dict):
         "预算执行率口径": "预算执行率 = 实际支出 ÷ 实际到位（或调整后预算）",
         "模板版本": "由程序填写，请勿修改",
     }
+    for label in POLICY_PARAMS:  # 计分规则: what it means, and each profile's value
+        each = "；".join(f"{n}：{load_profile(n).policy.values()[label] or '空'}" for n in available_profiles())
+        notes[label] = f"{HINTS[label]}。留空=按评价方案（{each}）"
     ws.set_column("A:A", 16)
     ws.set_column("B:B", 40)
     ws.set_column("C:C", 80)
@@ -168,6 +182,10 @@ def _params(ws, f, params: dict):
                                                              "error_type": "warning"})
     ws.data_validation(rows["计分方式"], 1, rows["计分方式"], 1, {"validate": "list", "source": [WEIGHTING_FLAT, WEIGHTING_NESTED]})
     ws.data_validation(rows["预算执行率口径"], 1, rows["预算执行率口径"], 1, {"validate": "list", "source": list(EXECUTION_BASES)})
+    for label, choices in (("得分精度", ["0", "1", "2"]), ("取舍方式", [ROUND_HALF_UP, ROUND_DOWN]),
+                           ("超额完成", [CAPPED, UNCAPPED]), ("定性档次", ["80/60", "80/50"])):
+        ws.data_validation(rows[label], 1, rows[label], 1, {"validate": "list", "source": choices,
+                                                            "error_type": "warning" if label == "定性档次" else "stop"})
     ws.freeze_panes(1, 1)
 
 
@@ -183,8 +201,8 @@ def _indicators(ws, f, rows: list[dict]):
         data = rows[r - 1] if r <= len(rows) else {}
         for h, c in col.items():
             value = data.get(h)
-            style = f["output"] if h == "得分" else f["number"] if h in numeric else f["text"]
-            if value is None or h == "得分":
+            style = f["output"] if h in OUTPUT_COLUMNS else f["number"] if h in numeric else f["text"]
+            if value is None or h in OUTPUT_COLUMNS:
                 ws.write_blank(r, c, None, style)
             else:
                 ws.write(r, c, value, style)

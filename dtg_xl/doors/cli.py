@@ -5,13 +5,14 @@ internal error (reported in one line; DTG_DEBUG=1 shows the traceback).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from pathlib import Path
 
+from dtg_xl.doors.cliparse import ChineseParser
 from dtg_xl.errors import DtgError
+from dtg_xl.xlsx.atomic import refuse_input_as_output
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 
@@ -53,8 +54,8 @@ def cmd_evaluate(args) -> int:
 
     src = _existing(args.input)
     out = src if args.in_place else Path(args.output) if args.output else default_output(src)
-    if out.resolve() == src.resolve() and not args.in_place:
-        raise UserError("输出文件与输入文件相同；要改写输入文件请使用 --in-place")
+    if not args.in_place:
+        refuse_input_as_output(out, [src], hint="要改写输入文件请使用 --in-place")
     book = FileBook(src)
     try:
         result = evaluate_book(book, profile=args.profile)
@@ -94,22 +95,28 @@ def cmd_report(args) -> int:
 
     src = _existing(args.input)
     out = Path(args.output) if args.output else src.with_name(f"{src.stem}-评价报告.docx")
+    refuse_input_as_output(out, [src])
     info = write_report(src, out, charts=not args.no_charts)
     print(f"已生成报告：{out}（综合得分 {info.result.total:g} 分，等次：{info.result.grade}）")
     for w in info.warnings:
         print(f"提示：{w}")
     if info.placeholders:
         print(f"待填写（“报告文字”表）：{'、'.join(info.placeholders)}")
+    if info.unfinished_text():
+        print(f"提示：报告尚未完成：{info.unfinished_text()}")
     return EXIT_OK
 
 
 def cmd_mail(args) -> int:
     from dtg_xl.delivery.mail import write_draft
 
-    draft = write_draft(args.input, args.output, to=args.to, sender=args.sender, cc=args.cc,
-                        report=args.report, original=args.original)
+    src = _existing(args.input)
+    out = Path(args.output) if args.output else src.with_name(f"{src.stem}-邮件草稿.eml")
+    refuse_input_as_output(out, [src])
+    draft = write_draft(src, out, to=args.to, sender=args.sender, cc=args.cc,
+                        report=args.report, original=args.original, require_finished=args.require_finished)
     msg = draft.message
-    print(f"已生成邮件草稿（未发送）：{args.output}")
+    print(f"已生成邮件草稿（未发送）：{out}")
     print(f"  主题：{msg['Subject']}")
     print(f"  收件人：{msg['To'] or '（未填写）'}")
     print(f"  附件：{'、'.join(draft.attachments)}")
@@ -140,6 +147,13 @@ def _print_summary(result, out: Path) -> None:
         b = result.budget
         print(f"预算 {b.initial:g} + {b.added:g} = {b.adjusted:g} 万元，实际到位 {b.in_place:g}，"
               f"实际支出 {b.spent:g}，执行率 {b.execution_rate:g}%")
+    if result.budget_score is not None:
+        print(f"  预算执行 {result.budget_score:g} / {result.model.profile.budget_score_points:g}")
+    from dtg_xl.results.layout import adjustments
+
+    for x in adjustments(result):  # evaluator adjustments: the rule's score and the final one
+        print(f"评价调整：{x['l3']} 公式得分{x['formula_score']:g} → 评定得分{x['score']:g}"
+              f"（{x['difference']:+g}），原因：{x['reason']}")
     for p in result.warnings:
         print(f"提示：{p}")
     print(f"结果已写入：{out}")
@@ -151,7 +165,7 @@ def cmd_profiles(args) -> int:
     for name in available_profiles():
         p = load_profile(name)
         bands = " / ".join(f"{g}≥{lo:g}" for g, lo in p.grades)
-        print(f"{name}\t{p.title}\t{bands}")
+        print(f"{name}\t{p.title}\t{bands}\t{p.policy.describe()}")
     return EXIT_OK
 
 
@@ -190,8 +204,7 @@ def cmd_consolidate(args) -> int:
 
     src = _existing(args.master)
     out = Path(args.output) if args.output else src.with_name(f"{src.stem}-汇集{src.suffix}")
-    if out.resolve() == src.resolve():
-        raise UserError("输出文件与主表相同；请用 -o 指定另一个文件")
+    refuse_input_as_output(out, [src, *args.forms], hint="主表和填报表不会被改写，请用 -o 指定另一个文件")
     report = consolidate(src, [Path(f) for f in args.forms], out, jobs=args.jobs)
     if args.json:
         _print_json(report_json(report))
@@ -207,8 +220,7 @@ def cmd_allocate(args) -> int:
 
     src = _existing(args.input)
     out = Path(args.output) if args.output else src.with_name(f"{src.stem}-分配建议{src.suffix}")
-    if out.resolve() == src.resolve():
-        raise UserError("输出文件与输入文件相同；请用 -o 指定另一个文件")
+    refuse_input_as_output(out, [src])
     book = FileBook(src)
     try:
         alloc = read_allocation(book, profile=args.profile)
@@ -241,9 +253,14 @@ def cmd_build_workbook(args) -> int:
 def cmd_export(args) -> int:
     from dtg_xl.delivery.export import export_email_safe
 
-    src, out = _existing(args.input), Path(args.output)
-    export_email_safe(src, out)
+    src = _existing(args.input)
+    out = Path(args.output) if args.output else src.with_name(f"{src.stem}-邮寄副本.xlsx")
+    refuse_input_as_output(out, [src])
+    removed: list[str] = []
+    export_email_safe(src, out, removed=removed)
     print(f"已导出（无宏、公式已转为数值、结果表已保护）：{out}")
+    for item in removed:
+        print(f"  已删除：{item}")
     return EXIT_OK
 
 
@@ -272,11 +289,11 @@ def cmd_compare(args) -> int:
 
     paths = [_existing(args.last), _existing(args.this)]
     out = Path(args.output) if args.output else default_output(paths[1])
-    if out.resolve() in {p.resolve() for p in paths}:
-        raise UserError("输出文件不能是输入文件之一，请用 -o 另指定")
+    refuse_input_as_output(out, paths)
     last, this = FileBook(paths[0]), FileBook(paths[1])
     try:
-        data = compare_books(last, this, paths[0].name, paths[1].name, profile=args.profile)
+        data = compare_books(last, this, paths[0].name, paths[1].name, profile=args.profile,
+                             paths=tuple(paths))
         has_sheet = SHEET_COMPARE in this.sheet_names()
         if args.output and not has_sheet:
             raise UserError(f"“{paths[1].name}”中没有“{SHEET_COMPARE}”工作表（dtg-xl new 生成的新模板才有），"
@@ -305,8 +322,7 @@ def cmd_portfolio(args) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".xlsx":
         raise UserError(f"输出文件应为 .xlsx：{out}")
-    if any(Path(i).is_file() and Path(i).resolve() == out.resolve() for i in args.inputs):
-        raise UserError("输出文件不能是输入文件之一，请用 -o 另指定")
+    refuse_input_as_output(out, [Path(i) for i in args.inputs if Path(i).is_file()])
     pf = run_portfolio(args.inputs, cache_path(out), jobs=args.jobs, profile=args.profile,
                        resume=not args.fresh, exclude=(out,))
     write_portfolio_book(pf, out)
@@ -321,8 +337,8 @@ def cmd_portfolio(args) -> int:
 
 
 # ---------------------------------------------------------------- wiring
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dtg-xl", description="项目支出绩效评价工作簿工具")
+def build_parser() -> ChineseParser:
+    parser = ChineseParser(prog="dtg-xl", description="项目支出绩效评价工作簿工具")
     sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
 
     p = sub.add_parser("new", help="生成评价工作簿模板")
@@ -349,12 +365,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mail", help="生成邮件草稿（.eml，不发送）：附评价工作簿和结果摘要")
     p.add_argument("input", help="已计算的评价工作簿（.xlsx/.xlsm）")
-    p.add_argument("-o", "--output", required=True, help="输出的邮件草稿（.eml）")
+    p.add_argument("-o", "--output", help="输出的邮件草稿（.eml，默认：输入文件名-邮件草稿.eml）")
     p.add_argument("--to", help="收件人，多个用分号分隔（默认取“参数”表的收件人）")
     p.add_argument("--cc", help="抄送，多个用分号分隔")
     p.add_argument("--from", dest="sender", help="发件人（默认取“参数”表的发件人）")
     p.add_argument("--report", action="store_true", help="同时附上评价报告（.docx）")
     p.add_argument("--original", action="store_true", help="附上工作簿本身，而不是邮件安全版本")
+    p.add_argument("--require-finished", action="store_true",
+                   help="报告仍有【待填写】或偏差提示时拒绝生成（与 --report 一起用）")
     p.set_defaults(func=cmd_mail)
 
     p = sub.add_parser("whatif", help="模拟：改变若干输入后重新计分（不修改文件）")
@@ -375,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("master", help="主表（评价工作簿）")
     p.add_argument("forms", nargs="+", help="交回的单位填报表")
     p.add_argument("-o", "--output", help="输出文件（默认：主表文件名-汇集）")
-    p.add_argument("--jobs", type=int, default=0, help="并行读取的进程数（默认按文件数自动）")
+    p.add_argument("--jobs", type=int, default=0, help="并行读取的进程数（默认按文件数自动；最多为 CPU 数和文件数）")
     p.add_argument("--json", action="store_true", help="在标准输出打印JSON结果")
     p.set_defaults(func=cmd_consolidate)
 
@@ -396,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="导出可邮寄的副本：无宏、公式转为数值、结果表保护")
     p.add_argument("input", help="评价工作簿（.xlsx/.xlsm）")
-    p.add_argument("-o", "--output", required=True, help="输出文件（.xlsx）")
+    p.add_argument("-o", "--output", help="输出文件（.xlsx，默认：输入文件名-邮寄副本.xlsx）")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("verify", help="核验：按输入重新计算，检查显示的结果是否被改动")
@@ -431,17 +449,52 @@ def os_error_message(exc: OSError) -> str:
     name = exc.filename2 or exc.filename or ""
     reasons = {errno.EACCES: "没有写入权限：文件可能正在 Excel/WPS 中打开，或文件/文件夹是只读的",
                errno.EPERM: "没有权限：文件可能正在 Excel/WPS 中打开，或文件/文件夹是只读的",
-               errno.EROFS: "所在磁盘是只读的", errno.ENOSPC: "磁盘空间不足",
+               errno.EROFS: "所在磁盘是只读的", errno.ENOSPC: "磁盘空间不足，未写入任何内容",
+               errno.EFBIG: "文件超出允许的大小（或磁盘空间不足），未写入任何内容", errno.EDQUOT: "磁盘配额已满，未写入任何内容",
                errno.ENOENT: "文件或文件夹不存在", errno.EISDIR: "这是一个文件夹，不是文件",
                errno.ENOTDIR: "路径中的某一级不是文件夹", errno.EBUSY: "文件正被其他程序占用"}
     reason = reasons.get(exc.errno, f"无法读写文件（{exc.strerror or exc}）")
     return f"{reason}：{name}" if name else reason
 
 
+def _terminate(signum, frame):  # a plain `kill`: unwind, so temp files are removed
+    raise SystemExit(128 + signum)
+
+
+def _stdout_closed() -> int:
+    """`dtg-xl verify x | head -1`: the reader has gone; not an error, and nothing more to say."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the guard: a reader that has gone is seen here, not at exit
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        raise
     except DtgError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -47,22 +47,53 @@ def _cells(values) -> list:
 
 
 # ---------------------------------------------------------------- one indicator
+_CRITERIA_METHODS = ("分档", "阶梯扣分", "偏离度", "公式")
+
+
+def policy_option(options):
+    """DTG_SCORE's 计分规则 argument: blank (default policy), a profile name (its policy) or items
+    such as “得分精度=0；取舍方式=截尾；超额完成=不封顶；定性档次=80/50” over the default policy."""
+    import re
+
+    from dtg_xl.core.policy import Policy, PolicyError, with_values
+
+    if _blank(options):
+        return Policy()
+    text = str(options).strip()
+    if "=" not in text and "＝" not in text:
+        return load_profile(text).policy
+    values = {}
+    for item in (t for t in re.split(r"[;；\n]", text) if t.strip()):
+        label, sep, value = item.replace("＝", "=").partition("=")
+        if not sep:
+            raise rules.RuleError(f"计分规则“{item.strip()}”应写成“名称=值”，如“得分精度=0；取舍方式=截尾”")
+        values[label.strip()] = value.strip()
+    try:
+        return with_values(Policy(), values)
+    except PolicyError as exc:
+        raise rules.RuleError(str(exc)) from None
+
+
+# ---------------------------------------------------------------- one indicator
 @xw.func(category=CATEGORY)
-@xw.arg("method", doc="评分方法：正向、反向、反向比值、等于、定性、扣分、分档、是否、排名、要素（或英文别名）")
+@xw.arg("method", doc="评分方法：正向、反向、反向比值、等于、定性、扣分、分档、是否、排名、要素、阶梯扣分、偏离度、公式（或英文别名）")
 @xw.arg("points", doc="分值（该三级指标的满分）")
 @xw.arg("target", doc="目标值；“是否”方法填“是”或“否”（空=是）；定性、扣分、分档可留空")
 @xw.arg("actual", doc="实际值（实际完成值）；定性、扣分可留空")
-@xw.arg("detail", doc="按方法填写：定性→定性等级；扣分→扣分合计；分档→分档标准，如“≥95:100%；≥90:80%”")
-@xw.arg("given", doc="定性方法的评定得分（须落在定性等级对应的区间内）")
-def DTG_SCORE(method, points, target=None, actual=None, detail=None, given=None):
-    """计算一个三级指标的得分（与“计算评分”按钮同一套评分规则，按Excel的ROUND保留两位小数）。"""
+@xw.arg("detail", doc="按方法填写：定性→定性等级；扣分→扣分合计；分档、阶梯扣分、偏离度、公式→评分标准，如“≥95:100%；≥90:80%”")
+@xw.arg("given", doc="评定得分：定性方法的得分（须落在定性等级对应的区间内）；其他方法为评价人调整后的得分（须填调整原因）")
+@xw.arg("reason", doc="调整原因（非定性方法填写评定得分时必填）")
+@xw.arg("options", doc="计分规则：留空为默认；评价方案名（如 self-eval-20-80）；或“得分精度=0；取舍方式=截尾；超额完成=不封顶；定性档次=80/50”")
+def DTG_SCORE(method, points, target=None, actual=None, detail=None, given=None, reason=None, options=None):
+    """计算一个三级指标的得分（与“计算评分”按钮同一套评分规则；默认按Excel的ROUND保留两位小数，可用计分规则改变）。"""
     try:
         name = rules.canonical_method(method)
         actual = _actual(actual, None, "请直接引用基准对比表的压缩率单元格，或改用 DTG_SCORE_TABLE")
         level = detail if name == "定性" else None
         deducted = detail if name == "扣分" else None
-        bands = detail if name == "分档" else None
-        return rules.score_one(name, points, target, actual, level, given, deducted, bands)
+        bands = detail if name in _CRITERIA_METHODS else None
+        return rules.score_one(name, points, target, actual, level, given, deducted, bands, reason,
+                               policy_option(options))
     except Exception as exc:  # noqa: BLE001 - a cell shows a message, never a traceback
         return _message(exc)
 
@@ -136,7 +167,8 @@ def score_table_values(rows: list[list], baseline_rows: list[list] | None = None
             prepared.append(rules.prepare(
                 cell(row, "method"), cell(row, "points"), cell(row, "target"),
                 _actual(cell(row, "actual"), baselines, "请在第二个参数给出基准对比区域（含表头）"),
-                cell(row, "level"), cell(row, "given"), cell(row, "deduction"), cell(row, "criteria")))
+                cell(row, "level"), cell(row, "given"), cell(row, "deduction"), cell(row, "criteria"),
+                cell(row, "adjust_reason")))
             good.append(k)
         except Exception as exc:  # noqa: BLE001
             out[k] = _message(exc)
@@ -151,6 +183,7 @@ def score_table_values(rows: list[list], baseline_rows: list[list] | None = None
             "given": [p.given for p in prepared],
             "deduction": [p.deducted for p in prepared],
             "bands": bands,
+            "adjusted": [p.adjusted for p in prepared],
         }
         for k, score in zip(good, engine.score_table(table).tolist()):
             out[k] = score

@@ -56,8 +56,17 @@ def _side(label: str, book, profile: str | None) -> Side:
         side.items.append({"row": int(t["row"][i]), "l1": t["l1"][i], "l2": t["l2"][i], "l3": t["l3"][i],
                            "method": t["method"][i], "points": _num(t["points"][i]),
                            "target": _num(t["target"][i]), "actual": _num(t["actual"][i]),
-                           "score": float(result.scores[i]), "ordinal": ordinal[group]})
+                           "score": float(result.scores[i]), "ordinal": ordinal[group],
+                           "adjustment": _adjustment(result, i)})
     return side
+
+
+def _adjustment(result: Result, i: int) -> str:
+    """“公式得分10→评定得分7（原因）” for a row the evaluator adjusted, else ''."""
+    t = result.model.indicators
+    if "adjusted" not in t or math.isnan(t["adjusted"][i]) or result.formula_scores is None:
+        return ""
+    return f"公式得分{float(result.formula_scores[i]):g}→评定得分{float(result.scores[i]):g}（{t['adjust_reason'][i]}）"
 
 
 def _num(value) -> float | None:
@@ -124,6 +133,7 @@ def compare_results(last: Side, this: Side) -> dict:
             old = x[key] if x else None
             new = y[key] if y else None
             rec[key] = {"last": old, "this": new, "change": _diff(new, old, 2 if key == "score" else 6)}
+        rec["adjustment"] = {"last": x["adjustment"] if x else "", "this": y["adjustment"] if y else ""}
         indicators.append(rec)
     cats_last = {c.name: c for c in last.result.categories}
     cats_this = {c.name: c for c in this.result.categories}
@@ -161,8 +171,43 @@ def _year(side: Side):
     return int(year) if isinstance(year, float) and year.is_integer() else year
 
 
-def compare_books(last_book, this_book, last_label: str, this_label: str, profile: str | None = None) -> dict:
-    return compare_results(_side(last_label, last_book, profile), _side(this_label, this_book, profile))
+def compare_books(last_book, this_book, last_label: str, this_label: str, profile: str | None = None,
+                  paths: tuple | None = None) -> dict:
+    data = compare_results(_side(last_label, last_book, profile), _side(this_label, this_book, profile))
+    data["warnings"] = compare_warnings(data, paths)
+    return data
+
+
+def compare_warnings(data: dict, paths: tuple | None = None) -> list[str]:
+    """What makes a comparison meaningless or backwards: one workbook twice, years reversed."""
+    out = []
+    if paths is not None:
+        import hashlib
+
+        from dtg_xl.xlsx.atomic import same_file
+
+        a, b = paths
+        same = same_file(a, b) or (hashlib.sha256(Path(a).read_bytes()).digest()
+                                   == hashlib.sha256(Path(b).read_bytes()).digest())
+        if same:
+            out.append(f"上年文件“{data['last']['file']}”与本年文件“{data['this']['file']}”是同一个工作簿，"
+                       "对比结果全部“不变”没有意义；请确认选择了两个年度的文件")
+    y0, y1 = _year_number(data["last"]["year"]), _year_number(data["this"]["year"])
+    if y0 is not None and y1 is not None:
+        if y0 > y1:
+            out.append(f"上年文件的评价年度（{y0}）晚于本年文件（{y1}）：两个文件可能放反了，"
+                       "用法为 dtg-xl compare 上年工作簿 本年工作簿")
+        elif y0 == y1 and not out:
+            out.append(f"两个文件的评价年度相同（{y0}），同比对比通常应选择相邻的两个年度")
+    return out
+
+
+def _year_number(value):
+    try:
+        number = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 # ---------------------------------------------------------------- the 同比 sheet
@@ -248,6 +293,7 @@ def format_compare(data: dict) -> list[str]:
               f"  更名：{r['last']} → {r['this']}" for r in data["renamed"]]
     lines += [f"  新增：{name}" for name in data["added"]]
     lines += [f"  删除：{name}" for name in data["removed"]]
+    lines += [f"提示：{w}" for w in data.get("warnings", [])]
     lines.append("一级指标得分：")
     for x in data["categories"]:
         s = x["score"]
@@ -263,7 +309,9 @@ def format_compare(data: dict) -> list[str]:
             parts = [f"{label} {_show(r[k]['last'])}→{_show(r[k]['this'])}"
                      for k, label in (("points", "分值"), ("target", "目标值"), ("actual", "实际值"), ("score", "得分"))
                      if r[k]["change"] or (r[k]["last"] is None) != (r[k]["this"] is None)]
-            lines.append(f"  {r['l1']}/{r['l2']}/{r['l3']}：" + "，".join(parts))
+            notes = [f"{side}评价调整：{r['adjustment'][key]}" for side, key in (("上年", "last"), ("本年", "this"))
+                     if r.get("adjustment", {}).get(key)]
+            lines.append(f"  {r['l1']}/{r['l2']}/{r['l3']}：" + "，".join(parts) + (f"（{'；'.join(notes)}）" if notes else ""))
     return lines
 
 

@@ -61,7 +61,8 @@ def _plain(x):
     if isinstance(x, (set, frozenset)):
         return sorted((_plain(v) for v in x), key=repr)
     if dataclasses.is_dataclass(x):
-        return [[f.name, _plain(getattr(x, f.name))] for f in dataclasses.fields(x) if f.name not in _SKIP_FIELDS]
+        return [[f.name, _plain(getattr(x, f.name))] for f in dataclasses.fields(x)
+                if f.name not in _SKIP_FIELDS and f.compare]  # compare=False: a cache (公式's compiled function)
     if hasattr(x, "__dict__"):
         return _plain({k: v for k, v in vars(x).items() if not k.startswith("_") and k not in _SKIP_FIELDS})
     return str(x)
@@ -71,5 +72,38 @@ def fingerprint(model, engine: str = ENGINE) -> str | None:
     """``sha256:…`` of the model's inputs, its profile and the engine version (None: no model)."""
     if model is None or isinstance(model, list):
         return None
-    payload = json.dumps([engine, _plain(model)], ensure_ascii=False, separators=(",", ":"))
+    payload = json.dumps([engine, _without_unused_policy(_plain(model), model)], ensure_ascii=False,
+                         separators=(",", ":"))
     return PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:DIGITS]
+
+
+# inputs added by issue 12 (scoring policy, evaluator adjustment): left out while unused, so a
+# workbook that uses none of them keeps the fingerprint it had before they existed (and a file
+# evaluated by an earlier build still verifies)
+_POLICY_PARAMS = ("score_digits", "rounding", "over", "over_warning", "qualitative", "budget_points")
+_NEW_COLUMNS = ("formula_score", "adjust_reason")
+
+
+def _without_unused_policy(plain: list, model) -> list:
+    from dtg_xl.core.policy import Policy
+
+    unused_params = {k for k in _POLICY_PARAMS if model.params.get(k) is None}
+    t = model.indicators
+    unused_columns = set()
+    if "adjusted" in t and all(v != v for v in t["adjusted"].tolist()):
+        unused_columns.add("adjusted")
+    if "adjust_reason" in t and not any(t["adjust_reason"].tolist()):
+        unused_columns.add("adjust_reason")
+    default_policy = model.profile.policy == Policy(budget_points=model.profile.budget_score_points)
+    out = []
+    for name, value in plain:
+        if name in ("params", "param_cells"):
+            value = [kv for kv in value if kv[0] not in unused_params]
+        elif name == "indicator_columns":
+            value = [kv for kv in value if kv[0] not in _NEW_COLUMNS or kv[0] not in unused_columns | {"formula_score"}]
+        elif name == "indicators":
+            value = [kv for kv in value if kv[0] not in unused_columns]
+        elif name == "profile" and default_policy:
+            value = [kv for kv in value if kv[0] != "policy"]
+        out.append([name, value])
+    return out

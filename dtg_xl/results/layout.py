@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dtg_xl import __version__
+import numpy as np
+
 from dtg_xl.core.deviation import WARNING_PREFIX
+from dtg_xl.core.excel_round import excel_round
 from dtg_xl.core.engine import Result
 from dtg_xl.results.fingerprint import fingerprint
 from dtg_xl.results.margin import result_margin
@@ -51,7 +54,9 @@ BUDGET = Block("预算执行情况（万元）", 100, 101, 1, ("年初预算", "
 UNITS = Block("各单位预算执行（万元）", 105, 106, 60, ("单位名称", "单位类别", "年初预算", "追加预算", "调整后预算", "实际到位", "实际支出", "资金到位率", "预算执行率"))
 # errors first, then warnings prefixed 提示 (same where-to-fix list; a warning does not stop scoring)
 ERRORS = Block("校验问题与提示", 20, 21, 100, ("工作表", "单元格", "问题"), col=11)
-SUMMARY_BLOCKS = (CATEGORIES, LOSSES, BUDGET, UNITS, ERRORS)
+# evaluator adjustments (评定得分 on a row that is not 定性), below the units
+ADJUSTMENTS = Block("评价调整", 169, 170, 60, ("一级指标", "二级指标", "三级指标", "公式得分", "评定得分", "差额", "调整原因"))
+SUMMARY_BLOCKS = (CATEGORIES, LOSSES, BUDGET, UNITS, ERRORS, ADJUSTMENTS)
 PERCENT_COLUMNS = {CATEGORIES: (3,), BUDGET: (5, 6), UNITS: (7, 8)}  # 0-based within the block
 
 
@@ -72,10 +77,36 @@ def loss_reason(result: Result, i: int) -> str:
     """Why indicator i lost points: the evaluator's reason, or what the numbers say, followed
     by the 偏差原因 and 改进措施 the evaluator wrote."""
     t = result.model.indicators
+    formula = result.formula_scores if result.formula_scores is not None else result.scores
+    adjusted = _adjustment_note(t, i, formula) if formula is not None else ""
     base = _numbers_reason(t, i)
+    if adjusted:  # the evaluator's judgement first; what the numbers say stays beside it
+        base = "；".join(x for x in (adjusted, base) if x)
     notes = [f"{label}：{t[name][i]}" for label, name in (("偏差原因", "deviation_reason"), ("改进措施", "improvement"))
              if name in t and t[name][i]]
     return "；".join(x for x in (base, *notes) if x)
+
+
+def adjustments(result: Result) -> list[dict]:
+    """Rows whose 评定得分 replaced the rule's result, in table order."""
+    t = result.model.indicators
+    if result.scores is None or "adjusted" not in t:
+        return []
+    formula = result.formula_scores if result.formula_scores is not None else result.scores
+    out = []
+    for i in np.flatnonzero(~np.isnan(t["adjusted"])):
+        out.append({"row": int(t["row"][i]), "l1": t["l1"][i], "l2": t["l2"][i], "l3": t["l3"][i],
+                    "formula_score": float(formula[i]), "score": float(result.scores[i]),
+                    "difference": float(excel_round(float(result.scores[i] - formula[i]), 2)),
+                    "reason": t["adjust_reason"][i]})
+    return out
+
+
+def _adjustment_note(t: dict, i: int, formula) -> str:
+    if "adjusted" not in t or np.isnan(t["adjusted"][i]):
+        return ""
+    base = f"评价调整：公式得分{float(formula[i]):g}，评定得分{float(t['adjusted'][i]):g}"
+    return f"{base}（{t['adjust_reason'][i]}）" if t["adjust_reason"][i] else base
 
 
 def _numbers_reason(t: dict, i: int) -> str:
@@ -132,7 +163,7 @@ def result_blocks(result: Result, when: datetime | None = None) -> list[tuple[st
     error_rows = [[p.sheet, p.cell, p.message] for p in result.errors]
     error_rows += [[p.sheet, p.cell, f"{WARNING_PREFIX}：{p.message}"] for p in result.warnings]
     blocks.append(_block(ERRORS, error_rows))
-    category_rows, loss_rows, budget_rows, unit_rows = [], [], [], []
+    category_rows, loss_rows, budget_rows, unit_rows, adjustment_rows = [], [], [], [], []
     if result.ok:
         for c in result.categories:
             rate = c.raw_score / c.raw_points if c.raw_points else None
@@ -148,8 +179,12 @@ def result_blocks(result: Result, when: datetime | None = None) -> list[tuple[st
                             b.execution_rate / 100, result.budget_score]]
         unit_rows = [[u["name"], u["kind"], u["initial"], u["added"], u["adjusted"], u["in_place"],
                       u["spent"], u["in_place_rate"] / 100, u["execution_rate"] / 100] for u in result.units]
+        adjustment_rows = [[x["l1"], x["l2"], x["l3"], x["formula_score"], x["score"], x["difference"], x["reason"]]
+                           for x in adjustments(result)]
     blocks += [_block(CATEGORIES, category_rows), _block(LOSSES, loss_rows),
                _block(BUDGET, budget_rows), _block(UNITS, unit_rows)]
+    if _has_adjustment_block(model):
+        blocks.append(_block(ADJUSTMENTS, adjustment_rows))
     if model is not None and len(model.rows):
         blocks += score_column_blocks(result)
     if model is not None:
@@ -163,11 +198,25 @@ def _block(block: Block, rows: list[list]):
     return (SHEET_SUMMARY, block.first_row, block.col, _fill(block, rows))
 
 
+def _has_adjustment_block(model) -> bool:
+    """Write the 评价调整 block (blank when nothing is adjusted) only into workbooks whose
+    template has the 调整原因 column, so an older workbook's 汇总 stays as it was."""
+    return model is not None and "adjust_reason" in model.indicator_columns
+
+
 def score_column_blocks(result: Result):
-    """指标体系.得分, one contiguous run of rows per block (blank when not scored)."""
+    """指标体系.得分 (and 公式得分 when the header exists), one contiguous run of rows per block
+    (blank when not scored)."""
+    runs = _column_runs(result, "score", result.scores)
+    if "formula_score" in result.model.indicator_columns:
+        runs += _column_runs(result, "formula_score", result.formula_scores)
+    return runs
+
+
+def _column_runs(result: Result, name: str, scores):
     model = result.model
-    col = model.indicator_columns["score"]
-    values = result.scores if result.ok else [None] * len(model.rows)
+    col = model.indicator_columns[name]
+    values = scores if result.ok and scores is not None else [None] * len(model.rows)
     runs, start, current = [], None, []
     for row, value in zip(model.rows.tolist(), values):
         if start is not None and row != start + len(current):
@@ -184,3 +233,49 @@ def score_column_blocks(result: Result):
 def block_range(block: Block) -> str:
     return (f"{col_letter(block.col)}{block.first_row}:"
             f"{col_letter(block.col + block.width - 1)}{block.last_row}")
+
+
+# ---------------------------------------------------------------- how result cells are displayed
+# The template formats every result cell with one of these (template._formats: output,
+# output_text, output_pct).  Anything else on a result cell can show what the cell does not hold
+# (a format '"75.00"' on 汇总!B7, ';;;"中"' on B8): verify reports it, evaluate and export reset it.
+PLAIN_FORMATS = ("General", "0.00", "0.00%")
+
+
+def result_format(sheet: str, row: int, col: int) -> str | None:
+    """The template's own number format of a result cell; None where any plain format is the
+    template's (cells outside the formatted areas, other sheets)."""
+    if sheet == SHEET_SUMMARY:
+        if col == 2 and row in FACT_ROW.values():
+            return "0.00" if row == FACT_ROW["综合得分"] else "General"
+        for b in SUMMARY_BLOCKS:
+            if b.first_row <= row <= b.last_row and b.col <= col < b.col + b.width:
+                return "0.00%" if col - b.col in PERCENT_COLUMNS.get(b, ()) else "0.00"
+    if sheet == SHEET_INDICATORS:
+        return "0.00"
+    return None
+
+
+def display_problem(sheet: str, row: int, col: int, code: str) -> str | None:
+    """Why a result cell's number format does not show its value as the template does, or None."""
+    from dtg_xl.xlsx.cells import normalize_format
+
+    expected = result_format(sheet, row, col)
+    shown = normalize_format(code)
+    if expected is not None and shown.lower() == normalize_format(expected).lower():
+        return None
+    if expected is None and shown.lower() in {normalize_format(f).lower() for f in PLAIN_FORMATS}:
+        return None
+    return f"数字格式为“{code}”，不是模板的“{expected or '常规'}”：单元格显示的可能不是它的值"
+
+
+def reset_formats(book) -> dict[str, dict[tuple[int, int], str]]:
+    """The written cells whose number format is not the template's, with the format to give them."""
+    out: dict[str, dict[tuple[int, int], str]] = {}
+    for sheet, cells in book.writes.items():
+        for (r, c), value in cells.items():
+            code = book.number_format(sheet, r, c)
+            if display_problem(sheet, r, c, code):
+                fallback = "0.00" if isinstance(value, (int, float)) and not isinstance(value, bool) else "General"
+                out.setdefault(sheet, {})[(r, c)] = result_format(sheet, r, c) or fallback
+    return out

@@ -8,14 +8,24 @@ from __future__ import annotations
 from datetime import datetime
 
 from dtg_xl.core.engine import Result, evaluate
-from dtg_xl.results.layout import losses, result_blocks
+from dtg_xl.core.schema import SHEET_SUMMARY
+from dtg_xl.errors import DtgError
+from dtg_xl.results.layout import adjustments, losses, reset_formats, result_blocks
 from dtg_xl.results.margin import result_margin
-from dtg_xl.core.model import read_model
+from dtg_xl.core.model import read_model, sheet_problems
 from dtg_xl.results.whatif import SHEET_SIMULATION, simulation_blocks
 
 
+class OutputSheetError(DtgError):
+    """The sheet results go to is missing or ambiguous; the message is for the user."""
+
+
 def evaluate_book(book, when: datetime | None = None, profile: str | None = None) -> Result:
-    """Evaluate a book and write its results (or its problem list) into it."""
+    """Evaluate a book and write its results (or its problem list) into it.  A book whose output
+    sheet (汇总) is missing or ambiguous is refused before anything is read or written."""
+    missing = sheet_problems(book.sheet_names(), (SHEET_SUMMARY,))
+    if missing:
+        raise OutputSheetError("；".join(p.message for p in missing) + "（结果写在这里），未写入任何内容")
     model = read_model(book, profile=profile)
     result = Result(model=None, errors=model) if isinstance(model, list) else evaluate(model)
     present = set(book.sheet_names())
@@ -25,6 +35,8 @@ def evaluate_book(book, when: datetime | None = None, profile: str | None = None
     if SHEET_SIMULATION in present:  # what-if rows typed on 模拟: simulated beside them, inputs untouched
         for sheet, row, col, values in simulation_blocks(book, profile, base=result):
             book.write(sheet, row, col, values)
+    if hasattr(book, "number_format"):  # a file: result cells get the template's own formats back
+        book.formats = reset_formats(book)
     return result
 
 
@@ -43,6 +55,7 @@ def result_json(result: Result) -> dict:
         "categories": [{"name": c.name, "points": c.points, "score": c.score} for c in result.categories],
         "indicators": [],
         "losses": losses(result) if result.ok and model else [],
+        "adjustments": adjustments(result) if result.ok and model else [],
         "budget": result.budget.as_dict() if result.budget else None,
         "budget_score": result.budget_score,
         "units": [{k: _num(v) for k, v in u.items()} for u in result.units],
@@ -57,7 +70,9 @@ def result_json(result: Result) -> dict:
                 "row": int(t["row"][i]), "l1": t["l1"][i], "l2": t["l2"][i], "l3": t["l3"][i],
                 "method": t["method"][i], "points": _num(float(t["points"][i])),
                 "target": _num(float(t["target"][i])), "actual": _num(float(t["actual"][i])),
+                "formula_score": float(result.formula_scores[i]) if result.formula_scores is not None else None,
                 "score": float(result.scores[i]) if result.scores is not None else None,
+                "adjustment_reason": t["adjust_reason"][i] if "adjust_reason" in t else "",
                 "deduction": _num(float(t["deduction"][i])), "reason": t["reason"][i],
                 "deviation_reason": t["deviation_reason"][i], "improvement": t["improvement"][i],
             })

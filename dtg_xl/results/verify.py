@@ -7,11 +7,13 @@ import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dtg_xl.core.schema import SHEET_SUMMARY
+from dtg_xl.core.schema import SHEET_PARAMS, SHEET_SUMMARY
 from dtg_xl.results.fingerprint import ENGINE, PREFIX, VOLATILE_FACTS, fingerprint
-from dtg_xl.results.layout import FACT_ROW
+from dtg_xl.results.layout import FACT_ROW, display_problem
 from dtg_xl.results.pipeline import evaluate_book
+from dtg_xl.xlsx.cells import cell_text as _text
 from dtg_xl.xlsx.cells import col_letter
+from dtg_xl.xlsx.cells import is_blank as _blank
 from dtg_xl.xlsx.patch import _ILLEGAL_XML, MAX_TEXT
 
 
@@ -21,8 +23,13 @@ class Difference:
     cell: str
     shown: object
     expected: object
+    kind: str = "value"  # "value": another value; "form": a formula or a number format in a result cell
 
     def __str__(self) -> str:
+        if self.kind == "form":
+            if self.expected:
+                return f"{self.sheet}!{self.cell}：结果单元格含{self.shown}，应为{self.expected}（缓存的结果可能已过时或被伪造）"
+            return f"{self.sheet}!{self.cell}：{self.shown}"
         return f"{self.sheet}!{self.cell}：显示为 {_show(self.shown)}，按输入重新计算应为 {_show(self.expected)}"
 
 
@@ -37,7 +44,7 @@ class Verdict:
     def as_dict(self) -> dict:
         return {"ok": self.ok, "fingerprint": self.stored, "recomputed": self.recomputed, "messages": self.lines,
                 "differences": [{"sheet": d.sheet, "cell": d.cell, "shown": _json(d.shown),
-                                 "expected": _json(d.expected)} for d in self.differences]}
+                                 "expected": _json(d.expected), "kind": d.kind} for d in self.differences]}
 
 
 def _json(v):
@@ -69,6 +76,18 @@ def _same(shown, expected) -> bool:
     return str(shown) == text
 
 
+def _profile_line(result) -> str:
+    model = result.model
+    if model is None:
+        return "未能按输入重新计算（输入有问题，见下）"
+    r, c = model.param_cells.get("profile", (0, 0))
+    where = f"{SHEET_PARAMS}!{col_letter(c)}{r}" if r else f"{SHEET_PARAMS}表"
+    raw = _text(model.params.get("profile"))
+    if raw:
+        return f"按评价方案“{model.profile.name}”重新计算（取自{where}“{raw}”；不采用汇总表中记录的方案）"
+    return f"按评价方案“{model.profile.name}”重新计算（{where}未填写评价方案，使用默认方案）"
+
+
 def verify_book(book) -> Verdict:
     """Re-run the pipeline on the book's inputs (nothing is saved) and compare."""
     names = set(book.sheet_names())
@@ -83,21 +102,38 @@ def verify_book(book) -> Verdict:
     stored = shown_at(SHEET_SUMMARY, FACT_ROW["数据指纹"], 2)
     stored = stored if isinstance(stored, str) and stored.startswith(PREFIX) else None
     engine = shown_at(SHEET_SUMMARY, FACT_ROW["引擎版本"], 2) or ENGINE
-    profile = shown_at(SHEET_SUMMARY, FACT_ROW["评价方案"], 2)
-    result = evaluate_book(book, profile=profile if isinstance(profile, str) and profile else None)
+    recorded = _text(shown_at(SHEET_SUMMARY, FACT_ROW["评价方案"], 2))
+    # recomputed from the inputs alone: the profile is 参数!评价方案's, never the result area's
+    result = evaluate_book(book)
     volatile = {(SHEET_SUMMARY, FACT_ROW[label], 2) for label in VOLATILE_FACTS}
-    diffs = []
+    diffs, shape = [], []
+    cells_of = getattr(book, "sheet_cells", None)
     for sheet, cells in book.writes.items():
+        formulas = cells_of(sheet).formulas if cells_of else {}
         for (r, c), expected in sorted(cells.items()):
+            ref = f"{col_letter(c)}{r}"
+            if (r, c) in formulas:
+                shape.append(Difference(sheet, ref, f"公式 ={formulas[(r, c)][:60]}", "由程序写入的数值", "form"))
+            if hasattr(book, "number_format") and not _blank(shown_at(sheet, r, c)):
+                code = book.number_format(sheet, r, c)
+                problem = display_problem(sheet, r, c, code)
+                if problem:
+                    shape.append(Difference(sheet, ref, problem, "", "form"))
             if (sheet, r, c) in volatile:
                 continue
             shown = shown_at(sheet, r, c)
             if not _same(shown, expected):
-                diffs.append(Difference(sheet, f"{col_letter(c)}{r}", shown, expected))
+                diffs.append(Difference(sheet, ref, shown, expected))
     never_evaluated = stored is None and bool(diffs) and all(d.shown in (None, "") for d in diffs)
-    verdict = Verdict(ok=True, differences=[] if never_evaluated else diffs, stored=stored)
+    verdict = Verdict(ok=True, differences=[] if never_evaluated else diffs + shape, stored=stored)
     verdict.recomputed = fingerprint(result.model, str(engine))
     lines = verdict.lines
+    lines.append(_profile_line(result))
+    used = result.model.profile.name if result.model else None
+    if recorded and used and recorded != used:
+        verdict.ok = False
+        lines.append(f"汇总表记录的评价方案为“{recorded}”，但按“参数”表应为“{used}”：结果不是按参数表的评价方案计算的"
+                     f"（若要使用“{recorded}”，请在参数表中选择它后重新计算）")
     if never_evaluated:
         verdict.ok = False
         lines.append("该文件尚未计算（结果区为空、没有数据指纹）：请先运行 dtg-xl evaluate，或在 Excel 中点击计算")
@@ -116,7 +152,10 @@ def verify_book(book) -> Verdict:
     if diffs:
         verdict.ok = False
         lines.append(f"有 {len(diffs)} 个结果单元格与按输入重新计算的值不符（可能被手工修改）：")
-    else:
+    if shape:
+        verdict.ok = False
+        lines.append(f"有 {len(shape)} 处结果单元格的显示方式不可信（公式或数字格式，显示的可能不是它的值）：")
+    elif not shape:
         lines.append(f"全部 {sum(len(c) for c in book.writes.values()) - len(volatile)} 个结果单元格与重新计算一致"
                      f"（综合得分 {_show(result.total)}，等次 {result.grade or '（无）'}）")
     return verdict

@@ -16,13 +16,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import cell_text as _text
 from dtg_xl.xlsx.cells import is_blank as _blank
 from dtg_xl.core.excel_round import excel_round
+from dtg_xl.core.values import Kind, parse_decimal
 from dtg_xl.core.schema import (ALLOC_FACTOR_HEADERS, ALLOC_GRADE_HEADERS, ALLOC_TOTAL_LABEL, HEADER_ROW, LAST_SCORE_COLUMN,
                      SHEET_ALLOC_PARAMS, SHEET_ALLOCATION, SHEET_UNITS, UNIT_COLUMNS)
 
@@ -95,25 +96,19 @@ class Allocation:
 
 
 # ---------------------------------------------------------------- exact arithmetic
-def exact(value) -> Fraction:
-    """A cell number as the decimal the user typed: 0.1 -> 1/10 (not the binary float)."""
-    if isinstance(value, bool):
-        raise ValueError(value)
-    if isinstance(value, int):
-        return Fraction(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(value)
-        return Fraction(Decimal(format(value, ".15g")))
-    text = str(value).strip().replace(",", "").replace("，", "")
-    percent = text.endswith("%")
-    try:
-        d = Decimal(text.rstrip("%").strip())
-    except InvalidOperation:
-        raise ValueError(value) from None
-    if not d.is_finite():
-        raise ValueError(value)
-    return Fraction(d) / (100 if percent else 1)
+def exact(value, kind: Kind = Kind.FRACTION, what: str = "数值") -> Fraction:
+    """A cell number as the decimal the user typed: 0.1 -> 1/10 (not the binary float), read by the
+    one value parser (``dtg_xl.core.values``: full-width forms, separators, percents by ``kind``).
+    Raises RuleError, a ValueError, with the parser's Chinese message."""
+    return Fraction(parse_decimal(value, what, kind=kind))
+
+
+def _why(exc: ValueError) -> str | None:
+    """The parser's own message when it says more than "not a number" (what the cell holds, a
+    refused percent, a misplaced separator, a magnitude), else None: the reader says it its way."""
+    text = str(exc)
+    markers = ("单元格是", "公式尚未计算", "不能填百分数", "逗号位置", "超出可计算")
+    return text if any(m in text for m in markers) else None
 
 
 def largest_remainder(amounts: list[Fraction], total: int) -> list[int]:
@@ -195,10 +190,10 @@ def read_allocation(book, profile: str | None = None) -> Allocation:
         value = _cell(rows[total_row - 1], 2)
         where = cell_ref(total_row, 2)
         try:
-            total = exact(value)
-        except ValueError:
-            add(SHEET_ALLOC_PARAMS, where, f"下年度资金总额应为数字，实际为“{_text(value)}”" if not _blank(value)
-                else "缺少下年度资金总额")
+            total = exact(value, Kind.MONEY, "下年度资金总额")
+        except ValueError as exc:
+            add(SHEET_ALLOC_PARAMS, where, (_why(exc) or f"下年度资金总额应为数字，实际为“{_text(value)}”")
+                if not _blank(value) else "缺少下年度资金总额")
         else:
             if total <= 0:
                 add(SHEET_ALLOC_PARAMS, where, "下年度资金总额必须大于0")
@@ -241,11 +236,12 @@ def read_allocation(book, profile: str | None = None) -> Allocation:
             c = col_of[f.source]
             raw = _cell(row, c)
             try:
-                x = exact(raw)
-            except ValueError:
+                x = exact(raw, Kind.SHOWN, f.source)
+            except ValueError as exc:
                 if not any(p.cell == cell_ref(u["row"], c) for p in err):
-                    add(SHEET_UNITS, cell_ref(u["row"], c), f"“{u['name']}”的{f.source}"
-                        + ("未填写（无业务量请填0）" if _blank(raw) else f"应为数字，实际为“{_text(raw)}”"))
+                    add(SHEET_UNITS, cell_ref(u["row"], c), f"“{u['name']}”的"
+                        + (f"{f.source}未填写（无业务量请填0）" if _blank(raw)
+                           else _why(exc) or f"{f.source}应为数字，实际为“{_text(raw)}”"))
                 x = Fraction(0)
             if x < 0:
                 add(SHEET_UNITS, cell_ref(u["row"], c), f"“{u['name']}”的{f.source}不能为负数（{_text(raw)}）")
@@ -266,10 +262,11 @@ def read_allocation(book, profile: str | None = None) -> Allocation:
             raw = _cell(unit_rows[u["row"] - 1], score_col)
             if not _blank(raw):
                 try:
-                    score = float(exact(raw))
+                    score = float(exact(raw, Kind.POINTS, LAST_SCORE_COLUMN))
                     grade = model.profile.grade(score)
-                except ValueError:
-                    add(SHEET_UNITS, cell_ref(u["row"], score_col), f"{LAST_SCORE_COLUMN}应为数字，实际为“{_text(raw)}”")
+                except ValueError as exc:
+                    add(SHEET_UNITS, cell_ref(u["row"], score_col),
+                        _why(exc) or f"{LAST_SCORE_COLUMN}应为数字，实际为“{_text(raw)}”")
         if result.coefficients:
             if grade is None and not any(p.cell == cell_ref(u["row"], score_col or 1) for p in err):
                 add(SHEET_UNITS, cell_ref(u["row"], score_col) if score_col else "1:1",
@@ -322,10 +319,10 @@ def _read_factors(rows, header_row, stop_row, result: Allocation, add, cell_ref)
         if not source:
             add(SHEET_ALLOC_PARAMS, cell_ref(r, cols["取值来源列"]), f"因素“{name}”缺少取值来源列")
         try:
-            weight = exact(w_raw)
-        except ValueError:
+            weight = exact(w_raw, Kind.FRACTION, "权重")
+        except ValueError as exc:
             add(SHEET_ALLOC_PARAMS, cell_ref(r, cols["权重"]),
-                f"因素“{name}”的权重" + ("未填写" if _blank(w_raw) else f"应为数字，实际为“{_text(w_raw)}”"))
+                f"因素“{name}”的" + ("权重未填写" if _blank(w_raw) else _why(exc) or f"权重应为数字，实际为“{_text(w_raw)}”"))
             continue
         if weight < 0:
             add(SHEET_ALLOC_PARAMS, cell_ref(r, cols["权重"]), f"因素“{name}”的权重不能为负数")
@@ -357,9 +354,9 @@ def _read_grades(rows, header_row, profile, result: Allocation, add, cell_ref):
             add(SHEET_ALLOC_PARAMS, cell_ref(r, c_grade), f"等次“{grade}”不在评价方案{profile.name}中（{'、'.join(known)}）")
             continue
         try:
-            coef = exact(raw)
-        except ValueError:
-            add(SHEET_ALLOC_PARAMS, cell_ref(r, c_coef), f"等次系数应为数字，实际为“{_text(raw)}”")
+            coef = exact(raw, Kind.FRACTION, "等次系数")
+        except ValueError as exc:
+            add(SHEET_ALLOC_PARAMS, cell_ref(r, c_coef), _why(exc) or f"等次系数应为数字，实际为“{_text(raw)}”")
             continue
         if coef < 0:
             add(SHEET_ALLOC_PARAMS, cell_ref(r, c_coef), "等次系数不能为负数")

@@ -2,27 +2,42 @@
 
 Every form is read with python-calamine through ``FileBook`` (so the hostile-file pre-flight runs
 before any parser sees it), checked against the master — form type and template version, unit
-identity, fingerprint, header and locked cells, nothing written outside the unit's row, numbers
+identity, signature (HMAC with the master's key), header and locked cells, nothing written outside the unit's row, numbers
 in the input cells — and then the accepted forms' input cells are written into the master's
 单位填报 rows by ``FileBook.write`` + ``save`` (a patched copy; the master and the forms are
 never modified).  Every file is checked; problems are listed per file and cell.  A form with a
 problem, and every form of a unit that sent more than one, is not merged; the rest are.
 
-Reading runs in worker processes when there are many files (calamine holds the GIL per call,
-and the per-file cost is mostly parsing), with a tqdm bar on stderr when it is a terminal.
+Forms are read in worker processes (``--jobs``, bounded by the CPU count and the number of
+files; several when there are many files, since calamine holds the GIL per call and the per-file
+cost is mostly parsing), with a tqdm bar on stderr when it is a terminal.  A worker is a
+firewall: a file that kills its reader (an abort inside a parser) costs only that file — when a
+worker dies, every file it may have held is read again alone in a fresh process, and the one that
+dies again gets its own error line.  Workers die with the parent (Linux ``PR_SET_PDEATHSIG``, and a
+watchdog thread elsewhere), so killing ``dtg-xl consolidate`` leaves no reader behind.
+
+Authenticity: a form counts for a unit only when its 签名 verifies with the master's key
+(``dtg_xl.units.formkey``) and its 项目名称/评价年度 are the master's.  A forged or foreign form is
+refused with its reason and never claims a unit, so it can neither be merged nor make the
+genuine form look like a duplicate.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dtg_xl.errors import DtgError
-from dtg_xl.core.schema import HEADER_ROW, SHEET_UNITS, TEMPLATE_VERSION
+from dtg_xl.core.schema import HEADER_ROW, MONEY_COLUMNS, SHEET_UNITS, TEMPLATE_VERSION
+from dtg_xl.units.formkey import FormKey, FormKeyError, read_key
 from dtg_xl.units.unitforms import (FORM_KIND, FORM_ROW, LOCKED_COLUMNS, REQUIRED_COLUMNS, SHEET_STAMP, STAMP_ROW,
-                        TEXT_COLUMNS, MasterUnits, UnitFormError, canon, expected_fingerprint, fingerprint, read_master)
+                                    TEXT_COLUMNS, MasterUnits, UnitFormError, canon, read_master, signed_fields)
 
 PARALLEL_FROM = 64  # files; below this, starting workers costs more than it saves
 MAX_OUTSIDE_REPORTED = 10  # cells listed per file for content outside the unit's row
@@ -68,6 +83,8 @@ class Report:
     problems: list[FormProblem] = field(default_factory=list)
     cells_written: int = 0
     skipped: list[str] = field(default_factory=list)  # Excel/WPS lock files (~$name.xlsx)
+    refused: list = field(default_factory=list)  # files of forged or foreign forms (they claim no unit)
+    jobs: int = 1  # reader processes used
 
     @property
     def ok(self) -> bool:
@@ -101,13 +118,69 @@ def read_form(path: str) -> FormRead:
 
 
 def _read_many(paths: list[str], jobs: int):
-    if jobs <= 1:
-        for p in paths:
-            yield read_form(p)
+    """Every file's FormRead, as they finish; each file is read in a worker process."""
+    if not paths:
         return
-    chunk = max(1, min(32, len(paths) // (jobs * 8)))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(read_form, paths, chunksize=chunk)
+    suspects: list[str] = []
+    ctx = _context()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                             initargs=(os.getpid(),)) as pool:
+        futures = {pool.submit(read_form, p): p for p in paths}
+        for fut in as_completed(futures):
+            try:
+                yield fut.result()
+            except BrokenProcessPool:  # a worker died: this file, or another one it held
+                suspects.append(futures[fut])
+    for path in sorted(suspects, key=paths.index):
+        yield _read_alone(path, ctx)
+
+
+def _context():
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _read_alone(path: str, ctx) -> FormRead:
+    """One file in a fresh process of its own: its death names it."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init,
+                             initargs=(os.getpid(),)) as pool:
+        try:
+            return pool.submit(read_form, path).result()
+        except BrokenProcessPool:
+            return FormRead(path, error="读取该文件时读取进程异常终止（文件可能已损坏或是恶意构造的），已跳过；"
+                                        "其他文件不受影响。请让该单位用原填报表重新填写")
+
+
+def _worker_init(parent: int) -> None:
+    """A reader dies with its parent: a killed consolidate leaves no worker running."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C goes to the parent, which stops the pool
+    try:  # a parser dying in a worker must not print its (English, Rust) backtrace to the user
+        import faulthandler
+
+        faulthandler.disable()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+    except OSError:
+        pass
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch():
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _progress(iterable, total: int, show: bool | None):
@@ -125,8 +198,21 @@ def _progress(iterable, total: int, show: bool | None):
                 ncols=size.columns or 80, nrows=size.lines or 20)
 
 
+def cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def auto_jobs(n_files: int) -> int:
-    return 1 if n_files < PARALLEL_FROM else max(1, min(2, os.cpu_count() or 1))
+    return 1 if n_files < PARALLEL_FROM else max(1, min(2, cpu_count()))
+
+
+def bounded_jobs(requested: int, n_files: int) -> int:
+    """--jobs as used: 0 → automatic; never more than the CPUs or the files, never below 1."""
+    jobs = requested if requested and requested > 0 else auto_jobs(n_files)
+    return max(1, min(jobs, cpu_count(), max(1, n_files)))
 
 
 def consolidate(master_path: str | Path, form_paths: list[str | Path], output: str | Path | None,
@@ -135,28 +221,38 @@ def consolidate(master_path: str | Path, form_paths: list[str | Path], output: s
     (None: check only).  Raises ConsolidateError only when the master itself is unusable."""
     from dtg_xl.xlsx.books import FileBook
 
+    from dtg_xl.xlsx.atomic import refuse_input_as_output
+
     master_path = Path(master_path)
     if output is not None:
-        inputs = {Path(p).resolve() for p in [master_path, *form_paths]}
-        if Path(output).resolve() in inputs:
-            raise ConsolidateError(f"输出文件“{Path(output).name}”是输入文件之一；主表和填报表不会被改写，请换一个输出文件名")
+        refuse_input_as_output(output, [master_path, *form_paths], hint="主表和填报表不会被改写，请换一个输出文件名")
     book = FileBook(master_path)  # its BookError is a DtgError: the doors report it as it is
     try:
         try:
             master = read_master(book)
         except UnitFormError as exc:
             raise ConsolidateError(str(exc)) from None
+        try:
+            key = read_key(master_path)
+        except FormKeyError as exc:
+            raise ConsolidateError(str(exc)) from None
+        if key is None:
+            raise ConsolidateError(f"主表“{master_path.name}”中没有填报表密钥：填报表须由这份主表用 dtg-xl unit-forms 生成"
+                                   "（生成时密钥保存在主表的文档属性中），无法核对交回的填报表")
         report = Report(master=str(master_path), output=str(output) if output else None, files=len(form_paths))
         # a form open in Excel leaves a ~$ lock file beside it; a DIR/*.xlsx glob picks it up
         report.skipped = [str(p) for p in form_paths if Path(p).name.startswith("~$")]
         paths = [str(p) for p in form_paths if not Path(p).name.startswith("~$")]
         report.files = len(paths)
-        jobs = jobs or auto_jobs(len(paths))
+        jobs = report.jobs = bounded_jobs(jobs, len(paths))
         claims: dict[str, list[tuple[str, list, bool]]] = {}  # unit -> [(file, row values, clean)]
         for read in _progress(_read_many(paths, jobs), len(paths), progress):
-            unit, values, clean = _check_form(read, master, report.problems)
-            if unit is not None:
+            unit, values, clean, genuine = _check_form(read, master, key, report.problems)
+            if unit is not None and genuine:
                 claims.setdefault(unit, []).append((read.path, values, clean))
+            elif unit is not None:
+                report.refused.append((unit, read.path))
+        claims = {u: sorted(c, key=lambda f: paths.index(f[0])) for u, c in claims.items()}
         for unit, forms in claims.items():
             if len(forms) > 1:
                 names = [Path(f).name for f, _, _ in forms]
@@ -172,7 +268,11 @@ def consolidate(master_path: str | Path, form_paths: list[str | Path], output: s
                 report.cells_written += _merge(book, master, unit, values)
             else:
                 report.rejected[unit] = [f]
-        report.missing = [u for u in master.rows if u not in claims]
+        for unit, f in report.refused:  # named a unit but not signed for this master: that unit is not merged
+            if unit not in report.accepted:
+                report.rejected.setdefault(unit, []).append(f)
+        report.refused = [f for _, f in report.refused]
+        report.missing = [u for u in master.rows if u not in report.accepted and u not in report.rejected]
         report.problems.sort(key=lambda p: p.file)  # stable: each file's problems stay in cell order
         if output is not None and report.accepted:
             book.save(output)
@@ -183,9 +283,10 @@ def consolidate(master_path: str | Path, form_paths: list[str | Path], output: s
     return report
 
 
-def _check_form(read: FormRead, master: MasterUnits, problems: list) -> tuple[str | None, list, bool]:
+def _check_form(read: FormRead, master: MasterUnits, key: FormKey,
+                problems: list) -> tuple[str | None, list, bool, bool]:
     """Check one form; problems go to ``problems``.  Returns (claimed unit or None, the unit's
-    row values, clean)."""
+    row values, clean, genuine: signed with the master's key for this master)."""
     name = Path(read.path).name
     before = len(problems)
 
@@ -194,31 +295,37 @@ def _check_form(read: FormRead, master: MasterUnits, problems: list) -> tuple[st
 
     if read.error:
         add("", "", read.error)
-        return None, [], False
+        return None, [], False, False
     if read.stamp is None or read.units is None:
         missing = "、".join(s for s, v in ((SHEET_UNITS, read.units), (SHEET_STAMP, read.stamp)) if v is None)
         add("", "", f"不是 dtg-xl unit-forms 生成的单位填报表（缺少工作表“{missing}”）")
-        return None, [], False
+        return None, [], False, False
     stamp = {canon(row[0]): (row[1] if len(row) > 1 else None) for row in read.stamp if row}
     if canon(stamp.get("表单类型")) != FORM_KIND:
         add(SHEET_STAMP, f"B{STAMP_ROW['表单类型']}", f"表单类型应为“{FORM_KIND}”，实际为“{canon(stamp.get('表单类型'))}”")
-        return None, [], False
+        return None, [], False, False
     version = canon(stamp.get("模板版本"))
     unit = canon(stamp.get("单位名称"))
     if version != TEMPLATE_VERSION:  # another layout: nothing else in it can be trusted
         add(SHEET_STAMP, f"B{STAMP_ROW['模板版本']}",
             f"模板版本为“{version or '（空）'}”，主表为“{TEMPLATE_VERSION}”：请用当前主表重新生成填报表（dtg-xl unit-forms）")
-        return (unit if unit in master.rows else None), [], False
+        return (unit if unit in master.rows else None), [], False, False
     if unit not in master.rows:
         add(SHEET_STAMP, f"B{STAMP_ROW['单位名称']}", f"主表中没有单位“{unit}”")
-        return None, [], False
+        return None, [], False, False
 
     from dtg_xl.xlsx.cells import cell_ref
     from dtg_xl.core import rules
 
     rows = read.units
     header = [canon(v) for v in (rows[HEADER_ROW - 1] if len(rows) >= HEADER_ROW else [])]
+    while header and not header[-1]:
+        header.pop()
     width = len(master.header)
+    own_values = list(rows[FORM_ROW - 1]) if len(rows) >= FORM_ROW else []
+    own_locked = {h: canon(own_values[c] if c < len(own_values) else None)
+                  for c, h in enumerate(header) if h in LOCKED_COLUMNS}
+    genuine = _authentic(stamp, header, own_locked, master, key, add)
     for c in range(max(width, len(header))):
         want = master.header[c] if c < width else ""
         got = header[c] if c < len(header) else ""
@@ -249,7 +356,7 @@ def _check_form(read: FormRead, master: MasterUnits, problems: list) -> tuple[st
                 add(SHEET_UNITS, cell_ref(FORM_ROW, c + 1), f"缺少{h}")
             continue
         try:
-            number = rules.number(v, h)
+            number = rules.number(v, h, kind=rules.Kind.MONEY if h in MONEY_COLUMNS else rules.Kind.SHOWN)
         except rules.RuleError as exc:
             add(SHEET_UNITS, cell_ref(FORM_ROW, c + 1), str(exc))
             continue
@@ -257,18 +364,35 @@ def _check_form(read: FormRead, master: MasterUnits, problems: list) -> tuple[st
             add(SHEET_UNITS, cell_ref(FORM_ROW, c + 1), f"{h}不能为负数")
         values[c] = number
     clean = len(problems) == before
-    if clean:  # cells agree with the master; now the stamp itself
-        stored = canon(stamp.get("指纹"))
-        locked = {h: canon(values[c]) for c, h in enumerate(header) if h in LOCKED_COLUMNS}
-        own = fingerprint(version, unit, header[:width], canon(stamp.get("可填列")).split("|"), locked)
-        if stored != own:
-            add(SHEET_STAMP, f"B{STAMP_ROW['指纹']}", "指纹与表单内容不符：隐藏的“表单信息”被修改（请用原填报表重填）")
-            clean = False
-        elif stored != expected_fingerprint(master, unit):
-            add(SHEET_STAMP, f"B{STAMP_ROW['指纹']}", "指纹与主表不符：主表在发出填报表后改动了表头或锁定内容"
-                                                     "（请重新生成填报表）")
-            clean = False
-    return unit, values, clean
+    return unit, values, clean, genuine
+
+
+def _authentic(stamp: dict, header: list[str], locked: dict[str, str], master: MasterUnits, key: FormKey, add) -> bool:
+    """Is this form the master's own?  Each refusal says why, at the 表单信息 cell concerned."""
+    def at(label):
+        return f"B{STAMP_ROW[label]}"
+
+    signature, key_id = canon(stamp.get("签名")), canon(stamp.get("密钥编号"))
+    project, year = canon(stamp.get("项目名称")), canon(stamp.get("评价年度"))
+    if not signature:
+        add(SHEET_STAMP, at("签名"), "缺少签名：不是本程序当前版本的 dtg-xl unit-forms 生成的填报表（或“表单信息”被改动），"
+                                  "未汇集；请用主表重新生成填报表（dtg-xl unit-forms）")
+        return False
+    if key_id != key.key_id:
+        whose = f"（表单的项目为“{project}”、评价年度为“{year}”）" if (project, year) != (master.project, master.year) else ""
+        add(SHEET_STAMP, at("密钥编号"), f"这份填报表不是由本主表生成的（密钥编号为“{key_id}”，本主表为“{key.key_id}”）{whose}，"
+                                      "可能来自另一份主表或上一年度，未汇集")
+        return False
+    if not key.verifies(signed_fields(stamp, header, locked), signature):
+        add(SHEET_STAMP, at("签名"), "签名不符：隐藏的“表单信息”或锁定单元格（表头、序号、单位名称、单位类别、上年评价得分）"
+                                  "在发出后被改动，或这是伪造的填报表，未汇集；请用原填报表重新填写")
+        return False
+    if (project, year) != (master.project, master.year):  # genuine, but cut when the master said otherwise
+        label = "评价年度" if year != master.year else "项目名称"
+        add(SHEET_STAMP, at(label), f"这份填报表属于“{year}年度 {project}”，主表为“{master.year}年度 {master.project}”："
+                                    "可能是上一年度或另一项目的填报表，未汇集")
+        return False
+    return True
 
 
 def _merge(book, master: MasterUnits, unit: str, values: list) -> int:
@@ -287,6 +411,9 @@ def format_report(report: Report) -> list[str]:
     units = len(report.accepted) + len(report.rejected) + len(report.missing)
     lines = [f"共{report.files}个文件，主表{units}个单位：已汇集{len(report.accepted)}个，"
              f"未汇集{len(report.rejected)}个，未收到{len(report.missing)}个。"]
+    if report.refused:
+        lines.append(f"拒收{len(report.refused)}个未通过签名核对的填报表（伪造、被改动、旧版本或来自其他主表）（不计入任何单位）：" +
+                     "、".join(Path(p).name for p in report.refused))
     if report.problems:
         lines.append(f"发现{len(report.problems)}个问题：")
         lines += [f"  {p}" for p in report.problems]
@@ -307,5 +434,5 @@ def report_json(report: Report) -> dict:
         "master": report.master, "output": report.output, "files": report.files, "ok": report.ok,
         "accepted": report.accepted, "rejected": report.rejected, "missing": report.missing,
         "cells_written": report.cells_written, "problems": [p.as_dict() for p in report.problems],
-        "skipped": report.skipped,
+        "skipped": report.skipped, "refused": report.refused, "jobs": report.jobs,
     }

@@ -3,25 +3,25 @@
 Each form holds the master's 单位填报 header and that unit's row only (other units' figures are
 absent).  The unit's input cells are unlocked and yellow; the header, 序号, 单位名称, 单位类别 and
 上年评价得分 are locked, and the sheets are protected (no password: protection prevents slips,
-the fingerprint catches the rest).  A hidden, protected 表单信息 sheet stamps the template
-version, the unit, the master's file name and row, the editable columns and a fingerprint of the
-stamped content; ``dtg_xl.units.consolidate`` recomputes that fingerprint from the master.
+the signature catches the rest).  A hidden, protected 表单信息 sheet stamps the template
+version, the unit, the master's file name and row, 项目名称 and 评价年度, the editable columns, the
+master key's id and an HMAC signature of all that and the locked cells, made with the key kept
+only in the master (``dtg_xl.units.formkey``); ``dtg_xl.units.consolidate`` checks it with the
+master's key.
 
 Written with XlsxWriter (not a copy of the master) so a form carries nothing but the unit's row.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import re
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import col_letter
-from dtg_xl.xlsx.atomic import atomic_output
+from dtg_xl.xlsx.atomic import atomic_output, close_xlsxwriter, refuse_input_as_output, safe_filename
 from dtg_xl.core.schema import HEADER_ROW, LAST_SCORE_COLUMN, PARAMS, SHEET_PARAMS, SHEET_UNITS, TEMPLATE_VERSION
 
 SHEET_FORM_GUIDE = "填报说明"
@@ -31,7 +31,8 @@ LOCKED_COLUMNS = ("序号", "单位名称", "单位类别", LAST_SCORE_COLUMN)  
 TEXT_COLUMNS = ("备注",)
 REQUIRED_COLUMNS = ("年初预算", "实际到位", "实际支出")
 # 表单信息: label -> row (value in column B)
-STAMP_LABELS = ("表单类型", "模板版本", "单位名称", "主表文件", "主表行号", "可填列", "生成时间", "指纹")
+STAMP_LABELS = ("表单类型", "模板版本", "单位名称", "主表文件", "主表行号", "项目名称", "评价年度", "可填列", "生成时间",
+                "密钥编号", "签名")
 STAMP_ROW = {label: i + 2 for i, label in enumerate(STAMP_LABELS)}  # row 1 is the header
 FORM_KIND = "dtg-xl 单位填报表"
 
@@ -47,6 +48,8 @@ class MasterUnits:
     rows: dict[str, tuple[int, list]]  # unit name -> (Excel row, row values)
     name_col: int  # 1-based
     template_version: str
+    project: str = ""  # 参数 项目名称 / 评价年度, canonical text
+    year: str = ""
 
     @property
     def editable(self) -> list[str]:
@@ -68,21 +71,18 @@ def canon(value) -> str:
     return str(value).strip()
 
 
-def fingerprint(version: str, unit: str, header: list[str], editable: list[str], locked: dict[str, str]) -> str:
-    """SHA-256 over everything a unit must not change, as canonical JSON (first 32 hex digits)."""
-    payload = json.dumps([version, unit, header, editable, sorted(locked.items())], ensure_ascii=False,
-                         separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
-
-
 def locked_values(master: MasterUnits, unit: str) -> dict[str, str]:
     _, values = master.rows[unit]
     return {h: canon(values[c] if c < len(values) else None)
             for c, h in enumerate(master.header) if h in LOCKED_COLUMNS}
 
 
-def expected_fingerprint(master: MasterUnits, unit: str) -> str:
-    return fingerprint(master.template_version, unit, master.header, master.editable, locked_values(master, unit))
+def signed_fields(stamp: dict[str, str], header: list[str], locked: dict[str, str]) -> dict:
+    """What a form's 签名 covers: every stamp entry but the signature, the header and the locked
+    cells, all canonical text (the same dict from the master when cutting and from the form when
+    checking)."""
+    return {"stamp": {k: canon(stamp.get(k)) for k in STAMP_LABELS if k != "签名"},
+            "header": [canon(h) for h in header], "locked": {k: canon(v) for k, v in sorted(locked.items())}}
 
 
 def read_master(book) -> MasterUnits:
@@ -91,11 +91,12 @@ def read_master(book) -> MasterUnits:
     problems = [f"缺少工作表“{s}”" for s in (SHEET_PARAMS, SHEET_UNITS) if s not in names]
     if problems:
         raise UnitFormError("主表" + "；".join(problems))
-    version = ""
+    labels = {v: k for k, v in PARAMS.items()}
+    params = {}
     for row in book.sheet_values(SHEET_PARAMS):
-        if row and canon(row[0]) == next(k for k, v in PARAMS.items() if v == "template_version"):
-            version = canon(row[1]) if len(row) > 1 else ""
-            break
+        if row and canon(row[0]) in (labels["template_version"], labels["project"], labels["year"]):
+            params.setdefault(canon(row[0]), canon(row[1]) if len(row) > 1 else "")
+    version = params.get(labels["template_version"], "")
     if version != TEMPLATE_VERSION:
         problems.append(f"主表的模板版本为“{version or '（空）'}”，本程序为“{TEMPLATE_VERSION}”")
     rows = book.sheet_values(SHEET_UNITS)
@@ -118,18 +119,23 @@ def read_master(book) -> MasterUnits:
         problems.append("主表单位填报中没有单位")
     if problems:
         raise UnitFormError("主表不能生成单位填报表：" + "；".join(problems))
-    return MasterUnits(header, units, name_col, version)
+    return MasterUnits(header, units, name_col, version, params.get(labels["project"], ""),
+                       params.get(labels["year"], ""))
 
 
 def form_filename(index: int, width: int, unit: str) -> str:
-    safe = re.sub(r'[\\/:*?"<>|\s]+', "_", unit).strip("._") or "单位"
-    return f"{index:0{width}d}-{safe}.xlsx"
+    return f"{index:0{width}d}-{safe_filename(unit, '单位')}.xlsx"
 
 
 def write_unit_forms(master_path: str | Path, out_dir: str | Path, force: bool = False,
                      when: datetime | None = None) -> list[Path]:
-    """Write one form per unit of the master into out_dir; returns the paths in master order."""
+    """Write one form per unit of the master into out_dir; returns the paths in master order.
+
+    The first run on a master saves a new form key into it (``formkey.ensure_key``).  When a
+    form cannot be written (a full disk …) the forms this run wrote, and the folder if this run
+    made it, are removed again: a folder of forms is complete or absent."""
     from dtg_xl.xlsx.books import FileBook
+    from dtg_xl.units.formkey import ensure_key
 
     master_path, out_dir = Path(master_path), Path(out_dir)
     book = FileBook(master_path)  # its BookError is a DtgError: the doors report it as it is
@@ -139,33 +145,77 @@ def write_unit_forms(master_path: str | Path, out_dir: str | Path, force: bool =
         book.close()
     if out_dir.exists() and not out_dir.is_dir():
         raise UnitFormError(f"输出位置不是文件夹：{out_dir}")
-    out_dir.mkdir(parents=True, exist_ok=True)
     width = max(2, len(str(len(master.rows))))
     targets = [(unit, out_dir / form_filename(i, width, unit)) for i, unit in enumerate(master.rows, start=1)]
+    for _, path in targets:
+        refuse_input_as_output(path, [master_path], what="填报表", hint="请换一个输出文件夹")
+    names = [p.name.casefold() for _, p in targets]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:  # two units whose names differ only in characters a file name cannot hold
+        raise UnitFormError(f"有单位名称转成文件名后相同：{'、'.join(clash[:5])}；请在主表中修改单位名称")
     existing = [p.name for _, p in targets if p.exists()]
     if existing and not force:
         raise UnitFormError(f"文件夹中已有同名填报表（覆盖请加 --force）：{'、'.join(existing[:5])}"
                             + (f" 等{len(existing)}个" if len(existing) > 5 else ""))
+    key, _ = ensure_key(master_path)
+    made_dir = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
     stamp_time = (when or datetime.now()).strftime("%Y-%m-%d %H:%M:%S")
-    for unit, path in targets:
-        write_form(path, master, unit, master_path.name, stamp_time)
+    written: list[Path] = []
+    try:
+        for unit, path in targets:
+            write_form(path, master, unit, master_path.name, stamp_time, key)
+            written.append(path)
+    except BaseException:
+        for path in written:  # a folder of half the forms would be sent out as if complete
+            try:
+                path.unlink()
+            except OSError:
+                pass
+        if made_dir:
+            try:
+                os.rmdir(out_dir)
+            except OSError:
+                pass
+        raise
     return [p for _, p in targets]
 
 
-def write_form(path: Path, master: MasterUnits, unit: str, master_name: str, stamp_time: str) -> Path:
+def form_stamp(master: MasterUnits, unit: str, master_name: str, stamp_time: str, key) -> dict:
+    """表单信息 of one form, 签名 included."""
+    row_no, _ = master.rows[unit]
+    info = {
+        "表单类型": FORM_KIND,
+        "模板版本": TEMPLATE_VERSION,
+        "单位名称": unit,
+        "主表文件": master_name,
+        "主表行号": str(row_no),
+        "项目名称": master.project,
+        "评价年度": master.year,
+        "可填列": "|".join(master.editable),
+        "生成时间": stamp_time,
+        "密钥编号": key.key_id,
+    }
+    info["签名"] = key.sign(signed_fields(info, master.header, locked_values(master, unit)))
+    return info
+
+
+def write_form(path: Path, master: MasterUnits, unit: str, master_name: str, stamp_time: str, key) -> Path:
     import xlsxwriter
 
     row_no, values = master.rows[unit]
+    info = form_stamp(master, unit, master_name, stamp_time, key)
     with atomic_output(path) as tmp:
         wb = xlsxwriter.Workbook(str(tmp), {"in_memory": True, "strings_to_formulas": False})  # user text stays text
         try:
-            _build_form(wb, master, unit, row_no, values, master_name, stamp_time)
+            _build_form(wb, master, unit, row_no, values, master_name, stamp_time, info)
         finally:
-            wb.close()
+            close_xlsxwriter(wb, path)
     return path
 
 
-def _build_form(wb, master: MasterUnits, unit: str, row_no: int, values: list, master_name: str, stamp_time: str):
+def _build_form(wb, master: MasterUnits, unit: str, row_no: int, values: list, master_name: str, stamp_time: str,
+                info: dict):
     base = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "border": 1}
     header_f = wb.add_format({**base, "bold": True, "bg_color": "#DDEBF7", "text_wrap": True, "align": "center"})
     locked_f = wb.add_format({**base, "bg_color": "#F2F2F2", "num_format": "0.00"})
@@ -209,7 +259,7 @@ def _build_form(wb, master: MasterUnits, unit: str, row_no: int, values: list, m
         f"1. 请在“{SHEET_UNITS}”表第{FORM_ROW}行的黄色单元格填写本单位数据（金额单位：万元）。",
         "2. 灰色单元格（表头、序号、单位名称、单位类别、上年评价得分）由评价组填写，已锁定，请勿修改；"
         "也请勿在其他行、其他列填写内容。",
-        "3. 请勿删除或修改隐藏的“表单信息”表：汇集时据此核对单位、模板版本和指纹（文件名可以修改）。",
+        "3. 请勿删除或修改隐藏的“表单信息”表：汇集时据此核对单位、主表和签名（文件名可以修改）。",
         "4. 填好后保存为 .xlsx 并交回评价组，由其运行 dtg-xl consolidate 汇集。",
         "",
         f"单位：{unit}    模板版本：{TEMPLATE_VERSION}    主表：{master_name}    生成时间：{stamp_time}",
@@ -223,17 +273,6 @@ def _build_form(wb, master: MasterUnits, unit: str, row_no: int, values: list, m
     stamp.set_column(0, 0, 12)
     stamp.set_column(1, 1, 60)
     stamp.write_row(0, 0, ["项目", "值"], header_f)
-    editable = master.editable
-    info = {
-        "表单类型": FORM_KIND,
-        "模板版本": TEMPLATE_VERSION,
-        "单位名称": unit,
-        "主表文件": master_name,
-        "主表行号": row_no,
-        "可填列": "|".join(editable),
-        "生成时间": stamp_time,
-        "指纹": expected_fingerprint(master, unit),
-    }
     for label, row in STAMP_ROW.items():
         stamp.write(row - 1, 0, label, locked_text)
         stamp.write(row - 1, 1, info[label], locked_text)

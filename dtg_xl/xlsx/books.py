@@ -15,8 +15,9 @@ from pathlib import Path
 from lxml import etree
 
 from dtg_xl.errors import DtgError
+from dtg_xl.xlsx.cells import CellError, Percent, Uncalculated, is_percent_format
 from dtg_xl.xlsx.patch import PatchError, patch_workbook
-
+from dtg_xl.xlsx.sheetinfo import SheetCells, package_parts, read_number_formats, scan_sheet
 
 class BookError(DtgError):
     """A workbook that cannot be opened; the message is for the user."""
@@ -43,7 +44,13 @@ class FileBook:
                 raise
             raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
         self._cache: dict[str, list[list]] = {}
+        self._cells: dict[str, SheetCells] = {}
+        self._formats: list[str] | None = None
+        self._parts: dict[str, str] | None = None
         self.writes: dict[str, dict[tuple[int, int], object]] = defaultdict(dict)
+        # number formats to give written cells on save (the pipeline resets result cells to the
+        # template's own formats, dtg_xl.results.layout.reset_formats)
+        self.formats: dict[str, dict[tuple[int, int], str]] = {}
 
     def sheet_names(self) -> list[str]:
         return list(self._wb.sheet_names)
@@ -58,7 +65,63 @@ class FileBook:
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
                 raise BookError(f"无法读取工作簿“{self.path.name}”的工作表“{name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
+            self._mark(name, self._cache[name])
         return self._cache[name]
+
+    # ------------------------------------------------------------ what calamine does not say
+    def _package(self):
+        if self._parts is None:
+            try:
+                with zipfile.ZipFile(self.path) as zf:
+                    self._parts, styles = package_parts(zf)
+                    self._formats = read_number_formats(zf, styles)
+            except (KeyError, zipfile.BadZipFile, zlib.error, EOFError, etree.XMLSyntaxError, ValueError):
+                raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
+        return self._parts, self._formats
+
+    def sheet_cells(self, name: str) -> SheetCells:
+        """Styles, formulas and error cells of a sheet, from its XML (read once per sheet)."""
+        if name not in self._cells:
+            parts, _ = self._package()
+            try:
+                with zipfile.ZipFile(self.path) as zf:
+                    self._cells[name] = scan_sheet(zf.read(parts[name]))
+            except (KeyError, zipfile.BadZipFile, zlib.error, EOFError, etree.XMLSyntaxError, ValueError):
+                raise BookError(f"无法读取工作簿“{self.path.name}”的工作表“{name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
+        return self._cells[name]
+
+    def number_format(self, name: str, row: int, col: int) -> str:
+        """The format code of a cell ('General' for an unstyled one)."""
+        _, formats = self._package()
+        index = self.sheet_cells(name).styles.get((row, col), 0)
+        return formats[index] if 0 <= index < len(formats) else "General"
+
+    def _mark(self, name: str, rows: list[list]) -> None:
+        """Wrap cells whose value calamine cannot tell apart: percent-formatted numbers, error
+        values and formulas without a cached value (both of which calamine gives as '')."""
+        info = self.sheet_cells(name)
+        _, formats = self._package()
+        percent = {i for i, code in enumerate(formats) if is_percent_format(code)}
+
+        def put(r, c, value):
+            while len(rows) < r:
+                rows.append([""] * (len(rows[0]) if rows else 0))
+            line = rows[r - 1]
+            if len(line) < c:
+                line.extend([""] * (c - len(line)))
+            line[c - 1] = value
+
+        if percent:
+            for (r, c), s in info.styles.items():
+                if s in percent and r <= len(rows) and c <= len(rows[r - 1]):
+                    v = rows[r - 1][c - 1]
+                    if isinstance(v, (int, float)) and not isinstance(v, bool):
+                        rows[r - 1][c - 1] = Percent(v)
+        for (r, c), text in info.errors.items():
+            put(r, c, CellError(text))
+        for r, c in info.uncalculated:
+            if (r, c) not in info.errors:
+                put(r, c, Uncalculated(info.formulas.get((r, c), "")))
 
     def write(self, sheet: str, row: int, col: int, values: list[list]) -> None:
         for i, line in enumerate(values):
@@ -69,7 +132,7 @@ class FileBook:
         """Write the collected values into a copy at path (atomic; path may be the source)."""
         path = Path(path)
         try:
-            patch_workbook(self.path, path, dict(self.writes))
+            patch_workbook(self.path, path, dict(self.writes), self.formats)
         except PatchError as exc:
             raise BookError(f"无法写入“{path.name}”：{exc}") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, etree.XMLSyntaxError):  # pre-flight checks these first

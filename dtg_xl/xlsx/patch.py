@@ -31,6 +31,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from dtg_xl.xlsx.parts import resolve_target  # noqa: F401  (the one resolver; importers use it from here too)
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import col_letter, col_number
 from dtg_xl.xlsx.atomic import atomic_output
@@ -69,27 +70,15 @@ def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     return parts
 
 
-def resolve_target(base_part: str, target: str) -> str:
-    """A relationship's Target as a zip part name: absolute (``/xl/…``) or relative to the folder
-    of the part that owns the relationship; ``.`` and ``..`` folded."""
-    joined = target if target.startswith("/") else f"{base_part.rpartition('/')[0]}/{target}"
-    out: list[str] = []
-    for piece in joined.split("/"):
-        if piece == "..":
-            if out:
-                out.pop()
-        elif piece and piece != ".":
-            out.append(piece)
-    return "/".join(out)
-
-
 def _sheet_ids(zf: zipfile.ZipFile) -> dict[str, str]:
     wb = parse(zf.read("xl/workbook.xml"))
     return {s.get("name"): s.get("sheetId") for s in wb.iter(f"{{{NS}}}sheet")}
 
 
-def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tuple[int, int], object]]) -> list[str]:
-    """Copy src to dst with ``writes[sheet][(row, col)] = value`` applied (atomically).
+def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tuple[int, int], object]],
+                   formats: dict[str, dict[tuple[int, int], str]] | None = None) -> list[str]:
+    """Copy src to dst with ``writes[sheet][(row, col)] = value`` applied (atomically);
+    ``formats[sheet][(row, col)] = code`` gives those cells that number format (their style copied).
 
     Returns the names of the parts whose bytes changed (or were removed)."""
     src, dst = Path(src), Path(dst)
@@ -102,10 +91,11 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
             raise PatchError(f"工作簿中没有工作表：{'、'.join(missing)}")
         new_parts: dict[str, bytes | None] = {}
         dropped_formulas: dict[str, set[str]] = {}
+        restyled = _restyle(zin, parts, formats or {}, new_parts)
         for name, cells in writes.items():
             if not cells:
                 continue
-            xml, dropped = _patch_sheet(zin.read(parts[name]), cells, name)
+            xml, dropped = _patch_sheet(zin.read(parts[name]), cells, name, restyled.get(name, {}))
             new_parts[parts[name]] = xml
             if dropped:
                 dropped_formulas[ids[name]] = dropped
@@ -126,6 +116,27 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
                 new_parts["xl/workbook.xml"] = updated
     write_copy(src, dst, new_parts)
     return sorted(new_parts)
+
+
+def _restyle(zin, parts: dict[str, str], formats: dict, new_parts: dict) -> dict[str, dict[tuple[int, int], int]]:
+    """Style index per cell for the requested number formats (the styles part updated in new_parts)."""
+    from dtg_xl.xlsx.sheetinfo import scan_sheet
+    from dtg_xl.xlsx.styles import restyle
+
+    wanted = {name: cells for name, cells in formats.items() if cells and name in parts}
+    if not wanted:
+        return {}
+    rels = parse(zin.read("xl/_rels/workbook.xml.rels"))
+    styles_part = next((resolve_target("xl/workbook.xml", r.get("Target") or "")
+                        for r in rels.iter(f"{{{PKG_REL_NS}}}Relationship")
+                        if (r.get("Type") or "").endswith("/styles")), None)
+    if not styles_part or styles_part not in zin.namelist():
+        return {}
+    old = {name: scan_sheet(zin.read(parts[name])).styles for name in wanted}
+    requests = {(old[name].get(key, 0), code) for name, cells in wanted.items() for key, code in cells.items()}
+    new_parts[styles_part], index = restyle(zin.read(styles_part), requests)
+    return {name: {key: index[(old[name].get(key, 0), code)] for key, code in cells.items()}
+            for name, cells in wanted.items()}
 
 
 def write_copy(src: Path, dst: Path, replaced: dict[str, bytes | None]) -> None:
@@ -283,7 +294,8 @@ def _prune_calc_chain(xml: bytes, dropped: dict[str, set[str]]) -> bytes | None:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
-def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = "") -> tuple[bytes, set[str]]:
+def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = "",
+                 styles: dict[tuple[int, int], int] | None = None) -> tuple[bytes, set[str]]:
     root = parse(xml)
     data = root.find(f"{{{NS}}}sheetData")
     if data is None:
@@ -319,6 +331,8 @@ def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = 
                 cell = _insert_cell(row, existing, r, col, col_styles)
             if _set_value(cell, value):
                 dropped.add(cell.get("r"))
+            if styles and (r, col) in styles:
+                cell.set("s", str(styles[(r, col)]))
     _grow_dimension(root, cells)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True), dropped
 

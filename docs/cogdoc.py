@@ -21,9 +21,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cog  # provided by cogapp while it runs a page
+try:
+    import cog  # provided by cogapp while it runs a page (pages may `from cogdoc import cog`)
+except ImportError:  # run as a script (`cogdoc.py edit …`, the dtg-edit setup step)
+    cog = None
 
-_SHORTCUTS = {"dtg-xl": [sys.executable, "-m", "dtg_xl"], "python": [sys.executable]}
+_SHORTCUTS = {"dtg-xl": [sys.executable, "-m", "dtg_xl"], "python": [sys.executable],
+              # a setup step that changes cells of a workbook, as a clerk would before the shown command:
+              #   dtg-edit 主表.xlsx 指标体系!J13=8000 指标体系!O4=   (empty: clear; a number stays a number)
+              "dtg-edit": [sys.executable, str(Path(__file__).resolve()), "edit"]}
 
 
 def _argv(command: str) -> list[str]:
@@ -37,8 +43,18 @@ def _env() -> dict:
     return env
 
 
+def _glob(words: list[str], cwd: Path) -> list[str]:
+    """Expand ``填报表/*.xlsx`` as a shell would (sorted; a pattern that matches nothing stays as typed)."""
+    out = []
+    for word in words:
+        matches = sorted(str(p.relative_to(cwd)) for p in cwd.glob(word)) if any(c in word for c in "*?[") else []
+        out += matches or [word]
+    return out
+
+
 def _exec(command: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(_argv(command), cwd=cwd, env=_env(), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.run(_glob(_argv(command), cwd), cwd=cwd, env=_env(), capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
 
 
 def output(command: str, setup: list[str] | tuple = (), files: dict[str, str] | None = None,
@@ -52,10 +68,14 @@ def output(command: str, setup: list[str] | tuple = (), files: dict[str, str] | 
             done = _exec(step, cwd)
             if done.returncode != 0:
                 raise RuntimeError(f"setup step failed: {step}\n{done.stdout}{done.stderr}")
-        done = _exec(command, cwd)
-        if exit_code is not None and done.returncode != exit_code:
-            raise RuntimeError(f"{command}: exit {done.returncode}, expected {exit_code}\n{done.stdout}{done.stderr}")
-        text = done.stdout + (done.stderr if stderr else "")
+        text = ""
+        steps = command.split(" && ")  # as a shell runs `a && b`: b only when a succeeded, outputs in order
+        for i, step in enumerate(steps):
+            done = _exec(step, cwd)
+            text += done.stdout + (done.stderr if stderr else "")
+            last = i == len(steps) - 1
+            if (not last and done.returncode != 0) or (last and exit_code is not None and done.returncode != exit_code):
+                raise RuntimeError(f"{step}: exit {done.returncode}, expected {exit_code if last else 0}\n{text}")
         return text.replace(tmp, ".").rstrip() + "\n"
 
 
@@ -74,3 +94,32 @@ def run(command: str, setup: list[str] | tuple = (), files: dict[str, str] | Non
 def help(verb: str | None = None) -> None:
     """The real ``dtg-xl [VERB] --help`` as a fenced block."""
     run("dtg-xl " + (f"{verb} " if verb else "") + "--help")
+
+
+def edit(book: str, assignments: list[str]) -> None:
+    """Set ``工作表!单元格=值`` in book, in place, with the lossless zip patch (dtg_xl.xlsx.patch)."""
+    from dtg_xl.results.whatif import parse_set  # the same reading as `dtg-xl whatif --set`
+
+    writes: dict[str, dict] = {}
+    for text in assignments:
+        parsed = parse_set(text)
+        if isinstance(parsed, str):
+            sys.exit(parsed)
+        sheet, row, col, value = parsed
+        writes.setdefault(sheet, {})[(row, col)] = value
+    from dtg_xl.xlsx.patch import patch_workbook
+
+    patch_workbook(book, book, writes)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["edit"]:
+    edit(sys.argv[2], sys.argv[3:])
+
+
+def table(headers: list[str], rows: list[list], undocumented: str = "**（待补充说明）**") -> None:
+    """A Markdown table from the program's own constants (a row without a description says so)."""
+    cog.outl("| " + " | ".join(headers) + " |")
+    cog.outl("|" + "---|" * len(headers))
+    for row in rows:
+        cells = [undocumented if cell is None else str(cell).replace("|", "\\|").replace("\n", " ") for cell in row]
+        cog.outl("| " + " | ".join(cells) + " |")

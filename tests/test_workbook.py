@@ -238,6 +238,32 @@ def test_cli_build_workbook_bad_output(tmp_path, capsys, name, message):
     assert not list(tmp_path.glob("*.xlsm")) and not list(tmp_path.glob("*.py"))
 
 
+def test_build_workbook_default_is_the_checkouts_workbook_wherever_it_runs(tmp_path, capsys, monkeypatch):
+    """Issue 11: `dtg-xl build-workbook` without -o worked only from the repository root."""
+    assert workbook_build.DEFAULT_OUTPUT == COMMITTED  # found from the package, not from the current folder
+    repo = tmp_path / "checkout"
+    (repo / "workbook").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text("[project]\n", encoding="utf-8")
+    monkeypatch.setattr(workbook_build, "REPOSITORY", repo)
+    monkeypatch.setattr(workbook_build, "DEFAULT_OUTPUT", repo / "workbook" / "dtg.xlsm")
+    elsewhere = tmp_path / "somewhere" / "else"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    code, stdout, err = run_cli(["build-workbook"], capsys)
+    assert code == 0, err
+    assert (repo / "workbook" / "dtg.xlsm").is_file() and (repo / "workbook" / "dtg.py").is_file()
+    assert str(repo / "workbook" / "dtg.xlsm") in stdout and not list(elsewhere.iterdir())
+
+
+def test_build_workbook_without_a_checkout_asks_for_an_output(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(workbook_build, "REPOSITORY", tmp_path / "site-packages")
+    monkeypatch.setattr(workbook_build, "DEFAULT_OUTPUT", tmp_path / "site-packages" / "workbook" / "dtg.xlsm")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["build-workbook"], capsys)
+    assert code == 2 and "请用 -o 指定输出文件" in err and "Traceback" not in err
+    assert not list(tmp_path.rglob("*.xlsm"))
+
+
 def test_headless_evaluate_of_the_xlsm_keeps_macros_and_buttons(tmp_path, capsys):
     out = tmp_path / "dtg-评价结果.xlsm"
     code, data = run_json(["evaluate", COMMITTED, "-o", out], capsys)

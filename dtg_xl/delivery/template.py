@@ -13,6 +13,7 @@ from pathlib import Path
 from dtg_xl.results import layout
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.atomic import atomic_output, close_xlsxwriter
+from dtg_xl.xlsx.cells import DEFAULT_ROW_POINTS, fitted_row_height
 from dtg_xl.core.profiles import available_profiles, load_profile
 from dtg_xl.core.policy import CAPPED, HINTS, ROUND_DOWN, ROUND_HALF_UP, UNCAPPED
 from dtg_xl.core.rules import LEVELS, METHODS
@@ -147,6 +148,9 @@ def _formats(wb) -> dict:
         "output": fmt(border=1, num_format="0.00", bg_color="#F2F2F2"),
         "output_text": fmt(border=1, bg_color="#F2F2F2", text_wrap=True),
         "output_pct": fmt(border=1, num_format="0.00%", bg_color="#F2F2F2"),
+        # 汇总 facts (merged B:G): read left to right, one line (a wrapped sentence would overrun the fixed row)
+        "fact": fmt(border=1, bg_color="#F2F2F2", align="left"),
+        "fact_number": fmt(border=1, num_format="0.00", bg_color="#F2F2F2", align="left"),
         "label": fmt(bold=True, border=1, bg_color="#DDEBF7"),
         "note": fmt(font_color="#595959", text_wrap=True),
         "plain": fmt(),
@@ -181,6 +185,7 @@ def _params(ws, f, params: dict):
         value = params.get(label)
         ws.write(r, 1, value if value is not None else "", f["text"])
         ws.write(r, 2, notes.get(label, ""), f["note"])
+        _fit_row(ws, r, [(value, 40), (notes.get(label, ""), 80)])
     rows = {label: r for r, label in enumerate(labels, start=1)}
     ws.data_validation(rows["评价方案"], 1, rows["评价方案"], 1, {"validate": "list", "source": available_profiles(),
                                                              "error_type": "warning"})
@@ -212,6 +217,7 @@ def _indicators(ws, f, rows: list[dict]):
                 ws.write_blank(r, c, None, style)
             else:
                 ws.write(r, c, value, style)
+        _fit_row(ws, r, [(data.get(h), COLUMN_WIDTHS.get(h, 10)) for h in headers if h not in numeric])
     last = max(INPUT_ROWS, len(rows))
     ws.data_validation(1, col["评分方法"], last, col["评分方法"],
                        {"validate": "list", "source": list(METHODS),
@@ -220,6 +226,13 @@ def _indicators(ws, f, rows: list[dict]):
     ws.freeze_panes(1, col["三级指标"] + 1)
     ws.autofilter(0, 0, last, len(headers) - 1)
     _print_setup(ws, repeat_rows=True)
+
+
+def _fit_row(ws, r: int, cells) -> None:
+    """Give row r (0-based) the height its wrapped text needs; rows of one line keep the default."""
+    height = fitted_row_height(cells)
+    if height > DEFAULT_ROW_POINTS:
+        ws.set_row(r, height)
 
 
 def _workload_names(units: list[dict]) -> list[str]:
@@ -256,8 +269,8 @@ def _summary(ws, f):
     ws.set_column(12, 12, 60)
     for label, r in layout.FACT_ROW.items():
         ws.write(r - 1, 0, label, f["label"])
-        style = f["output"] if label == "综合得分" else f["output_text"]
-        # facts such as the grade margin are sentences: the value cell B spans B:G
+        style = f["fact_number"] if label == "综合得分" else f["fact"]
+        # facts such as the grade margin are sentences: the value cell B spans B:G, left-aligned
         ws.merge_range(r - 1, 1, r - 1, 6, None, style)
     for block in layout.SUMMARY_BLOCKS:
         ws.write(block.header_row - 2, block.col - 1, block.title, f["title"])
@@ -283,6 +296,7 @@ def _report_text(ws, f, texts: dict):
         text = texts.get(label, "")
         ws.write(r, 1, text.strip(), f["text"]) if text.strip() else ws.write_blank(r, 1, None, f["text"])
         ws.write(r, 2, REPORT_TEXT.get(label, ""), f["note"])
+        _fit_row(ws, r, [(text.strip(), 100), (REPORT_TEXT.get(label, ""), 36)])
     ws.freeze_panes(1, 1)
 
 

@@ -245,10 +245,12 @@ def cmd_build_workbook(args) -> int:
     from dtg_xl.doors.workbook_build import build_workbook
 
     out = build_workbook(args.output, example=None if args.blank else "dtg-2020")
-    print(f"已生成：{out}（宏工作簿）和 {out.with_suffix('.py')}（按钮调用的 Python 模块）")
+    shown = out if args.output is not None or not out.is_relative_to(Path.cwd()) else out.relative_to(Path.cwd())
+    print(f"已生成：{shown}（宏工作簿）和 {shown.with_suffix('.py')}（按钮调用的 Python 模块）")
     from dtg_xl.doors.addin_build import NAME, build_addin
 
-    print(f"已生成：{build_addin(out.parent / f'{NAME}.xlam')}（“绩效评价”加载项）")
+    build_addin(out.parent / f"{NAME}.xlam")
+    print(f"已生成：{shown.parent / f'{NAME}.xlam'}（“绩效评价”加载项）")
     return EXIT_OK
 
 
@@ -464,7 +466,8 @@ def build_parser() -> ChineseParser:
     p.set_defaults(func=cmd_profiles)
 
     p = sub.add_parser("build-workbook", help="生成带按钮和 xlwings 宏的 Excel 工作簿（dtg.xlsm）和“绩效评价”加载项（dtg_xl.xlam）")
-    p.add_argument("-o", "--output", default="workbook/dtg.xlsm", help="输出文件（.xlsm，默认 workbook/dtg.xlsm）")
+    p.add_argument("-o", "--output", default=None,
+                   help="输出文件（.xlsm，默认为项目源代码中的 workbook/dtg.xlsm，在任何文件夹运行都一样）")
     p.add_argument("--blank", action="store_true", help="不填入2020年示例数据")
     p.set_defaults(func=cmd_build_workbook)
 

@@ -26,7 +26,10 @@ from dtg_xl.doors import excel_door as door
 from dtg_xl.xlsx.atomic import atomic_write_bytes
 from dtg_xl.core.profiles import available_profiles
 
-DEFAULT_OUTPUT = Path("workbook") / "dtg.xlsm"
+# the committed workbook of a source checkout, found from the package (not the current folder), so
+# `dtg-xl build-workbook` refreshes workbook/dtg.xlsm from wherever it is run
+REPOSITORY = Path(__file__).resolve().parents[2]
+DEFAULT_OUTPUT = REPOSITORY / "workbook" / "dtg.xlsm"
 QUICKSTART_MACRO = "SampleCall"  # Module1 of xlwings' quickstart_standalone.xlsm
 CONF_SHEET = "xlwings.conf"  # the quickstart ships it as "_xlwings.conf" (inactive)
 UDF_MODULES = "dtg_xl.udfs"
@@ -135,9 +138,18 @@ def xlwings_version() -> str:
 
 
 # ---------------------------------------------------------------- the workbook
-def build_workbook(output: str | Path = DEFAULT_OUTPUT, example: str | None = EXAMPLE,
+def default_output() -> Path:
+    """workbook/dtg.xlsm of the source checkout dtg_xl runs from; an installed copy has none to refresh."""
+    if (REPOSITORY / "pyproject.toml").is_file() and DEFAULT_OUTPUT.parent.is_dir():
+        return DEFAULT_OUTPUT
+    raise BuildError("未找到项目源代码中的 workbook 文件夹（dtg_xl 不是从源代码目录安装的）："
+                     "请用 -o 指定输出文件，如 dtg-xl build-workbook -o dtg.xlsm")
+
+
+def build_workbook(output: str | Path | None = None, example: str | None = EXAMPLE,
                    interpreter: str | None = None) -> Path:
-    """Build the macro workbook at output (.xlsm) and its Python module beside it.
+    """Build the macro workbook at output (.xlsm; default: the checkout's workbook/dtg.xlsm) and its Python
+    module beside it.
 
     interpreter: the xlwings.conf value of Interpreter_Win (default: the quickstart's ``python``);
     ``dtg-xl bundle-windows`` sets the per-user venv's python.exe."""
@@ -145,7 +157,7 @@ def build_workbook(output: str | Path = DEFAULT_OUTPUT, example: str | None = EX
 
     from dtg_xl.delivery.template import build_template
 
-    output = Path(output)
+    output = Path(output) if output is not None else default_output()
     name = output.stem
     if output.suffix.lower() != ".xlsm":
         raise BuildError("输出文件应为 .xlsm（含宏的工作簿）")

@@ -47,6 +47,33 @@ def cell_ref(row: int, col: int) -> str:
     return f"{col_letter(col)}{row}"
 
 
+# Row heights that fit wrapped text.  Neither Excel nor LibreOffice re-fits a row's height when a file opens,
+# and XlsxWriter cannot measure text, so a wrapped cell written with the default height draws its lines over
+# the next row (issue 11).  Written by hand (a few lines of stdlib ``unicodedata``): a column width counts
+# digits of the default font; a CJK character is about two of them, any other about 1.1.
+LINE_POINTS = 14.5  # one line of 10-pt 宋体 / Noto CJK, with its leading
+DEFAULT_ROW_POINTS = 15.0
+
+
+def text_units(text: str) -> float:
+    """Width of one line of text in column-width units (digits)."""
+    import unicodedata
+
+    return sum(2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in text)
+
+
+def wrapped_lines(text: str, width: float) -> int:
+    """How many lines ``text`` takes when wrapped in a column ``width`` digits wide (each paragraph apart)."""
+    room = max(width - 1.0, 1.0)  # the cell's inner padding
+    return sum(max(1, math.ceil(text_units(line) / room)) for line in str(text).split("\n"))
+
+
+def fitted_row_height(cells) -> float:
+    """Points a row needs so that every ``(text, column width)`` in ``cells`` shows all its wrapped lines."""
+    lines = max((wrapped_lines(text, width) for text, width in cells if not is_blank(text)), default=1)
+    return DEFAULT_ROW_POINTS if lines <= 1 else round(lines * LINE_POINTS + 2.0, 1)
+
+
 # ---------------------------------------------------------------- what a cell holds besides its value
 # Readers (calamine, xlwings) give bare values: an error cell and a formula that was never
 # calculated both come back as '', a percent-formatted 95% as 0.95.  The books wrap such cells in

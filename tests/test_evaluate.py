@@ -270,3 +270,26 @@ def test_outputs_get_the_usual_file_mode(example_copy, tmp_path, capsys):
         assert stat.S_IMODE(out.stat().st_mode) == 0o664  # a replaced file keeps its mode
     finally:
         os.umask(umask)
+
+
+def test_unreadable_output_sheet_is_refused_before_writing(example_copy, tmp_path, capsys):
+    """Found by the part-mutation fuzz tier (case part-418): 汇总's mergeCell refs damaged so that calamine cannot
+    parse the sheet; evaluate used to write results into it (exit 0) that no reader, verify included, could read."""
+    import zipfile
+
+    from dtg_xl.xlsx.patch import sheet_parts
+
+    with zipfile.ZipFile(example_copy) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+        summary = sheet_parts(z)["汇总"]
+    parts[summary] = parts[summary].replace(b'<mergeCell ref="B8:G8"/>', b'<mergeCell ref="A99999"/>', 1).replace(
+        b'<mergeCell ref="B10:G10"/>', b'<mergeCell ref="$A$1"/>', 1)
+    bad = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    before = bad.read_bytes()
+    out = tmp_path / "out.xlsx"
+    code, _, err = run_cli(["evaluate", str(bad), "-o", str(out)], capsys)
+    assert code == 2 and "工作表“汇总”" in err and "bad.xlsx" in err
+    assert not out.exists() and bad.read_bytes() == before

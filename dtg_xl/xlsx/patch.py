@@ -445,14 +445,19 @@ def _column_styles(root) -> list[tuple[int, int, str]]:
 
 
 def _insert_row(data, rows: dict, r: int):
-    row = etree.Element(_ROW, r=str(r))
-    later = [k for k in rows if k > r]
+    return _insert_ordered(data, rows, r, etree.Element(_ROW, r=str(r)))
+
+
+def _insert_ordered(parent, index: dict, key: int, element):
+    """Put element into parent before the first indexed sibling with a larger key (rows by number, cells by
+    column: the order Excel requires), and index it."""
+    later = [k for k in index if k > key]
     if later:
-        rows[min(later)].addprevious(row)
+        index[min(later)].addprevious(element)
     else:
-        data.append(row)
-    rows[r] = row
-    return row
+        parent.append(element)
+    index[key] = element
+    return element
 
 
 def _insert_cell(row, existing: dict, r: int, col: int, col_styles=()):
@@ -463,13 +468,7 @@ def _insert_cell(row, existing: dict, r: int, col: int, col_styles=()):
         style = next((s for lo, hi, s in col_styles if lo <= col <= hi), None)
     if style and style != "0":
         cell.set("s", style)
-    later = [k for k in existing if k > col]
-    if later:
-        existing[min(later)].addprevious(cell)
-    else:
-        row.append(cell)
-    existing[col] = cell
-    return cell
+    return _insert_ordered(row, existing, col, cell)
 
 
 def _set_value(cell, value) -> bool:

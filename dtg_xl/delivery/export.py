@@ -101,7 +101,7 @@ def export_email_safe(src: Path, dst: Path, when: datetime | None = None, remove
     with tempfile.TemporaryDirectory(prefix="dtg-export-") as tmp:
         patched = Path(tmp) / f"patched{src.suffix or '.xlsx'}"
         try:
-            patch_workbook(src, patched, writes, book.formats)  # result cells: the template's formats
+            patch_workbook(src, patched, writes, book.reformat)  # result cells: the template's formats
         except PatchError as exc:
             raise ExportError(f"无法导出：{exc}") from None
         except BookError as exc:

@@ -19,7 +19,7 @@ from dtg_xl.core.excel_round import excel_round
 from dtg_xl.core.engine import Result
 from dtg_xl.results.fingerprint import fingerprint
 from dtg_xl.results.margin import result_margin
-from dtg_xl.xlsx.cells import col_letter
+from dtg_xl.xlsx.cells import col_letter, normalize_format
 from dtg_xl.core.schema import SHEET_INDICATORS, SHEET_SUMMARY
 from dtg_xl.core.survey import SUMMARY_HEADERS as SURVEY_HEADERS
 
@@ -270,6 +270,7 @@ def block_range(block: Block) -> str:
 # output_text, output_pct).  Anything else on a result cell can show what the cell does not hold
 # (a format '"75.00"' on 汇总!B7, ';;;"中"' on B8): verify reports it, evaluate and export reset it.
 PLAIN_FORMATS = ("General", "0.00", "0.00%")
+_PLAIN = {normalize_format(f).lower() for f in PLAIN_FORMATS}
 
 
 def result_format(sheet: str, row: int, col: int) -> str | None:
@@ -288,25 +289,21 @@ def result_format(sheet: str, row: int, col: int) -> str | None:
 
 def display_problem(sheet: str, row: int, col: int, code: str) -> str | None:
     """Why a result cell's number format does not show its value as the template does, or None."""
-    from dtg_xl.xlsx.cells import normalize_format
-
     expected = result_format(sheet, row, col)
-    shown = normalize_format(code)
-    if expected is not None and shown.lower() == normalize_format(expected).lower():
+    shown = normalize_format(code).lower()
+    if expected is not None and shown == normalize_format(expected).lower():
         return None
-    if expected is None and shown.lower() in {normalize_format(f).lower() for f in PLAIN_FORMATS}:
+    if expected is None and shown in _PLAIN:
         return None
     wanted = "常规" if (expected or "General") == "General" else expected
     return f"数字格式为“{code}”，不是模板的“{wanted}”：单元格显示的可能不是它的值"
 
 
-def reset_formats(book) -> dict[str, dict[tuple[int, int], str]]:
-    """The written cells whose number format is not the template's, with the format to give them."""
-    out: dict[str, dict[tuple[int, int], str]] = {}
-    for sheet, cells in book.writes.items():
-        for (r, c), value in cells.items():
-            code = book.number_format(sheet, r, c)
-            if display_problem(sheet, r, c, code):
-                fallback = "0.00" if isinstance(value, (int, float)) and not isinstance(value, bool) else "General"
-                out.setdefault(sheet, {})[(r, c)] = result_format(sheet, r, c) or fallback
-    return out
+def format_reset(sheet: str, row: int, col: int, code: str, value) -> str | None:
+    """The format a written result cell gets back when its own (``code``) does not show its value as
+    the template does, else None.  The zip patch calls this for each cell it writes, with the cell's
+    format read from the styles part, so no sheet is parsed for it twice."""
+    if display_problem(sheet, row, col, code) is None:
+        return None
+    fallback = "0.00" if isinstance(value, (int, float)) and not isinstance(value, bool) else "General"
+    return result_format(sheet, row, col) or fallback

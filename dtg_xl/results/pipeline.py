@@ -10,7 +10,7 @@ from datetime import datetime
 from dtg_xl.core.engine import Result, evaluate
 from dtg_xl.core.schema import SHEET_SUMMARY
 from dtg_xl.errors import DtgError
-from dtg_xl.results.layout import adjustments, losses, reset_formats, result_blocks
+from dtg_xl.results.layout import adjustments, format_reset, losses, result_blocks
 from dtg_xl.results.margin import result_margin
 from dtg_xl.core.model import read_model, sheet_problems
 from dtg_xl.core.survey import LEVEL_NAMES
@@ -40,8 +40,8 @@ def evaluate_book(book, when: datetime | None = None, profile: str | None = None
     if SHEET_SIMULATION in present:  # what-if rows typed on 模拟: simulated beside them, inputs untouched
         for sheet, row, col, values in simulation_blocks(book, profile, base=result):
             book.write(sheet, row, col, values)
-    if hasattr(book, "number_format"):  # a file: result cells get the template's own formats back
-        book.formats = reset_formats(book)
+    if hasattr(book, "number_format"):  # a file: result cells get the template's own formats back on save
+        book.reformat = format_reset
     return result
 
 

@@ -49,9 +49,9 @@ class FileBook:
         self._formats: list[str] | None = None
         self._parts: dict[str, str] | None = None
         self.writes: dict[str, dict[tuple[int, int], object]] = defaultdict(dict)
-        # number formats to give written cells on save (the pipeline resets result cells to the
-        # template's own formats, dtg_xl.results.layout.reset_formats)
-        self.formats: dict[str, dict[tuple[int, int], str]] = {}
+        # on save, (sheet, row, col, format code, value) -> the format a written cell gets instead, or
+        # None (the pipeline gives result cells the template's own formats: results.layout.format_reset)
+        self.reformat = None
 
     def sheet_names(self) -> list[str]:
         return list(self._wb.sheet_names)
@@ -136,7 +136,7 @@ class FileBook:
         """Write the collected values into a copy at path (atomic; path may be the source)."""
         path = Path(path)
         try:
-            patch_workbook(self.path, path, dict(self.writes), self.formats)
+            patch_workbook(self.path, path, dict(self.writes), self.reformat)
         except PatchError as exc:
             raise BookError(f"无法写入“{path.name}”：{exc}") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, etree.XMLSyntaxError):  # pre-flight checks these first

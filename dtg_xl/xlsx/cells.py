@@ -4,6 +4,7 @@ Kept free of openpyxl so the evaluate path does not pay for importing it.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 
@@ -25,6 +26,7 @@ def cell_text(value) -> str:
     return str(value).strip()
 
 
+@functools.lru_cache(maxsize=16384)
 def col_letter(col: int) -> str:
     """1 -> 'A', 27 -> 'AA'."""
     letters = ""
@@ -34,6 +36,7 @@ def col_letter(col: int) -> str:
     return letters
 
 
+@functools.lru_cache(maxsize=32768)
 def col_number(letters: str | bytes) -> int:
     """'A' -> 1, 'aa' -> 27 (str or ASCII bytes, any case)."""
     text = letters.decode("ascii") if isinstance(letters, bytes) else letters

@@ -19,6 +19,8 @@ string that looks like a formula (``=…``, ``+…``, ``-…``, ``@…``) is sti
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import html
 import math
 import numbers
@@ -39,7 +41,7 @@ from dtg_xl.xlsx.atomic import atomic_output
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-_C, _ROW, _V, _F, _IS, _T = (f"{{{NS}}}{n}" for n in ("c", "row", "v", "f", "is", "t"))
+_C, _ROW, _V, _F, _IS, _T, _EXT = (f"{{{NS}}}{n}" for n in ("c", "row", "v", "f", "is", "t", "extLst"))
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False, huge_tree=False)
 _REF = re.compile(r"^([A-Z]+)(\d+)$")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -76,9 +78,12 @@ def _sheet_ids(zf: zipfile.ZipFile) -> dict[str, str]:
 
 
 def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tuple[int, int], object]],
-                   formats: dict[str, dict[tuple[int, int], str]] | None = None) -> list[str]:
-    """Copy src to dst with ``writes[sheet][(row, col)] = value`` applied (atomically);
-    ``formats[sheet][(row, col)] = code`` gives those cells that number format (their style copied).
+                   reformat=None) -> list[str]:
+    """Copy src to dst with ``writes[sheet][(row, col)] = value`` applied (atomically).
+
+    ``reformat(sheet, row, col, format_code, value)`` is asked for each cell written, with the
+    number format its style has now; a code it returns becomes the cell's format (a copy of its
+    style with that format, appended to the styles part), None leaves the style as it is.
 
     Returns the names of the parts whose bytes changed (or were removed)."""
     src, dst = Path(src), Path(dst)
@@ -91,14 +96,17 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
             raise PatchError(f"工作簿中没有工作表：{'、'.join(missing)}")
         new_parts: dict[str, bytes | None] = {}
         dropped_formulas: dict[str, set[str]] = {}
-        restyled = _restyle(zin, parts, formats or {}, new_parts)
+        fmt = _Formats(zin, reformat)
         for name, cells in writes.items():
             if not cells:
                 continue
-            xml, dropped = _patch_sheet(zin.read(parts[name]), cells, name, restyled.get(name, {}))
+            fmt.sheet = name
+            xml, dropped = _patch_sheet(zin.read(parts[name]), cells, name, fmt)
             new_parts[parts[name]] = xml
             if dropped:
                 dropped_formulas[ids[name]] = dropped
+        if fmt.requests:
+            new_parts[fmt.part] = fmt.styles_xml(zin)
         if dropped_formulas and CALC_CHAIN in names:
             chain = _prune_calc_chain(zin.read(CALC_CHAIN), dropped_formulas)
             if chain is None:  # nothing left: drop the part and every pointer to it
@@ -118,37 +126,45 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
     return sorted(new_parts)
 
 
-def _restyle(zin, parts: dict[str, str], formats: dict, new_parts: dict) -> dict[str, dict[tuple[int, int], int]]:
-    """Style index per cell for the requested number formats (the styles part updated in new_parts)."""
-    from dtg_xl.xlsx.styles import restyle
+class _Formats:
+    """The number format of each written cell, as ``reformat`` wants it: the cell's current format
+    code from the styles part (read once), and new cell styles in order of first request."""
 
-    wanted = {name: cells for name, cells in formats.items() if cells and name in parts}
-    if not wanted:
-        return {}
-    rels = parse(zin.read("xl/_rels/workbook.xml.rels"))
-    styles_part = next((resolve_target("xl/workbook.xml", r.get("Target") or "")
-                        for r in rels.iter(f"{{{PKG_REL_NS}}}Relationship")
-                        if (r.get("Type") or "").endswith("/styles")), None)
-    if not styles_part or styles_part not in zin.namelist():
-        return {}
-    old = {name: _cell_styles(zin.read(parts[name]), set(cells)) for name, cells in wanted.items()}
-    requests = {(old[name].get(key, 0), code) for name, cells in wanted.items() for key, code in cells.items()}
-    new_parts[styles_part], index = restyle(zin.read(styles_part), requests)
-    return {name: {key: index[(old[name].get(key, 0), code)] for key, code in cells.items()}
-            for name, cells in wanted.items()}
+    def __init__(self, zin: zipfile.ZipFile, reformat):
+        from dtg_xl.xlsx.sheetinfo import read_number_formats
 
+        self.reformat, self.sheet = reformat, ""
+        self.requests: dict[tuple[int, str], int] = {}  # (old style, code) -> new style index
+        self.part = None
+        if reformat is not None:
+            rels = parse(zin.read("xl/_rels/workbook.xml.rels"))
+            part = next((resolve_target("xl/workbook.xml", r.get("Target") or "")
+                         for r in rels.iter(f"{{{PKG_REL_NS}}}Relationship")
+                         if (r.get("Type") or "").endswith("/styles")), None)
+            self.part = part if part in zin.namelist() else None  # no styles part: nothing to restyle
+        self.codes = read_number_formats(zin, self.part) if self.part else []
 
-def _cell_styles(xml: bytes, keys: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
-    """Style index (s) of the given cells, by their r attributes."""
-    out = {}
-    for cell in parse(xml).iter(_C):
-        m = _REF.match(cell.get("r", ""))
+    def apply(self, cell, row: int, col: int, value) -> None:
+        if self.part is None:
+            return
         s = cell.get("s")
-        if m and s and s.isdigit():
-            key = (int(m.group(2)), col_number(m.group(1)))
-            if key in keys:
-                out[key] = int(s)
-    return out
+        old = int(s) if s and s.isdigit() else 0
+        code = self.codes[old] if 0 <= old < len(self.codes) else "General"
+        wanted = self.reformat(self.sheet, row, col, code, value)
+        if wanted is None:
+            return
+        key = (old, wanted)
+        if key not in self.requests:
+            self.requests[key] = len(self.codes) + len(self.requests)
+        cell.set("s", str(self.requests[key]))
+
+    def styles_xml(self, zin: zipfile.ZipFile) -> bytes:
+        from dtg_xl.xlsx.styles import restyle
+
+        xml, index = restyle(zin.read(self.part), list(self.requests))
+        if index != self.requests:  # the styles part counts its cell styles otherwise than it reads
+            raise PatchError("样式表（styles.xml）的单元格样式数量不一致，文件已损坏，请在 Excel 中打开并另存后重试")
+        return xml
 
 
 def write_copy(src: Path, dst: Path, replaced: dict[str, bytes | None]) -> None:
@@ -307,20 +323,43 @@ def _prune_calc_chain(xml: bytes, dropped: dict[str, set[str]]) -> bytes | None:
 
 
 def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = "",
-                 styles: dict[tuple[int, int], int] | None = None) -> tuple[bytes, set[str]]:
+                 fmt: _Formats | None = None) -> tuple[bytes, set[str]]:
+    """The sheet part with the cells written, and the references of the formulas overwritten.
+    Streamed a run of rows at a time where the bytes allow it (see _split_sheet), so memory is
+    bounded by the rows written, not by the sheet; else through one lxml tree of the whole part."""
+    split = _split_sheet(xml)
+    if split is None:
+        return _patch_tree(xml, cells, sheet, fmt)
+    return _patch_stream(xml, split, cells, sheet, fmt)
+
+
+def _by_row(cells) -> dict[int, dict[int, object]]:
+    by_row = defaultdict(dict)
+    for (r, c), value in cells.items():
+        by_row[r][c] = value
+    return by_row
+
+
+def _patch_tree(xml: bytes, cells, sheet: str, fmt) -> tuple[bytes, set[str]]:
     root = parse(xml)
     data = root.find(f"{{{NS}}}sheetData")
     if data is None:
         raise PatchError(f"工作表“{sheet}”缺少sheetData，文件已损坏")
     _explicit_refs(data, sheet)
     rows = {int(r.get("r")): r for r in data.iter(_ROW)}
-    by_row = defaultdict(dict)
-    for (r, c), value in cells.items():
-        by_row[r][c] = value
     targets = {f"{col_letter(c)}{r}" for r, c in cells}
     _check_arrays(data, cells, sheet)
     _unshare_overwritten_masters(data, targets)
-    col_styles = _column_styles(root)
+    dropped = _patch_rows(data, rows, _by_row(cells), _column_styles(root), fmt)
+    dim = root.find(f"{{{NS}}}dimension")
+    if dim is not None and cells:
+        dim.set("ref", _grown_dimension(dim.get("ref", "A1"), cells))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True), dropped
+
+
+def _patch_rows(data, rows: dict, by_row: dict, col_styles, fmt) -> set[str]:
+    """Write by_row's values into the rows of data (rows: number -> element, new rows inserted in
+    order); the references of the formulas overwritten."""
     dropped = set()
     for r in sorted(by_row):
         row = rows.get(r)
@@ -343,10 +382,186 @@ def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = 
                 cell = _insert_cell(row, existing, r, col, col_styles)
             if _set_value(cell, value):
                 dropped.add(cell.get("r"))
-            if styles and (r, col) in styles:
-                cell.set("s", str(styles[(r, col)]))
-    _grow_dimension(root, cells)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True), dropped
+            if fmt is not None:
+                fmt.apply(cell, r, col, value)
+    return dropped
+
+
+# ---------------------------------------------------------------- the streamed patch
+# The byte patterns below find the <sheetData> element and its <row> start tags.  They read the
+# markup as a parser does only when no comment, CDATA section, DTD, processing instruction or
+# character reference inside a tag can hide or fake a tag, and when no shared, array or data-table
+# formula ties rows together (overwriting one cell of those changes other rows): any of these takes
+# the whole-tree path.  In text, a literal "<" cannot occur (it is always &lt;), so every "<row" the
+# pattern finds is a row element.
+_PROCESSING = re.compile(rb"<\?(?!xml[\s?])")
+_REF_IN_TAG = re.compile(rb"<[^>]*&#")
+_LINKED_FORMULA = re.compile(rb"""\st\s*=\s*["'](?:shared|array|dataTable)["']""")
+_SHEET_DATA = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)sheetData(?=[\s/>])[^>]*?(/?)>")
+_XMLNS = re.compile(rb"""\s(xmlns(?::[A-Za-z_][\w.-]*)?)\s*=\s*(["'])(.*?)\2""")
+_ROOT_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)([^>]*)>")
+_R_ATTR = re.compile(rb"""\sr\s*=\s*(["'])(.*?)\1""")
+_REF_ATTR = re.compile(rb"""(\sref\s*=\s*)(["'])(.*?)\2""")
+CHUNK_ROWS = 512  # rows parsed at a time: small enough to bound memory, large enough to amortise
+
+
+def _split_sheet(xml: bytes):
+    """Where the streamed patch cuts a part it can read: (start of <sheetData>, start and end of
+    its body, its start tag, the start tag to parse rows under, the end tag, whether it was an
+    empty <sheetData/>); None for a part that needs the whole tree.  What follows </sheetData> is
+    copied as it is, so only what comes before it is looked at."""
+    m = _SHEET_DATA.search(xml)
+    root = _ROOT_TAG.search(xml)
+    if m is None or root is None:
+        return None
+    close = b"</" + m.group(1) + b"sheetData>"
+    empty = bool(m.group(2))
+    body_start, body_end = m.end(), m.end()
+    if not empty:
+        body_end = xml.find(close, m.end())
+        if body_end < 0:
+            return None
+    def has(word: bytes) -> bool:
+        return xml.find(word, 0, body_end) >= 0
+
+    if has(b"<!") or _PROCESSING.search(xml, 0, body_end) or (has(b"&#") and _REF_IN_TAG.search(xml, 0, body_end)):
+        return None
+    if any(map(has, (b"shared", b"array", b"dataTable"))) and _LINKED_FORMULA.search(xml, 0, body_end):
+        return None
+    # rows are parsed under a copy of the real start tag with the root's namespace declarations
+    own = {x.group(1) for x in _XMLNS.finditer(m.group(0))}
+    decls = b"".join(x.group(0) for x in _XMLNS.finditer(root.group(2)) if x.group(1) not in own)
+    opening = m.group(0)[:-1].rstrip(b"/").rstrip() + b">"
+    return m.start(), body_start, body_end, opening, opening[:-1] + decls + b">", close, empty
+
+
+def _patch_stream(xml: bytes, split, cells, sheet: str, fmt) -> tuple[bytes, set[str]]:
+    tag_start, body_start, body_end, opening, wrapper_tag, close, empty = split
+    body = xml[body_start:body_end]
+    starts, numbers = _row_starts(body, close[2:-len(b"sheetData>")], sheet)
+    if any(b <= a for a, b in zip(numbers, numbers[1:])):  # rows out of order: the tree puts new ones right
+        return _patch_tree(xml, cells, sheet, fmt)
+    by_row = _by_row(cells)
+    # the rows to parse: existing rows written to, and the row after which each new row goes
+    at = {n: i for i, n in enumerate(numbers)}
+    attach: dict[int, list[int]] = defaultdict(list)  # row index -> new rows inserted in its run
+    for r in by_row:
+        if r not in at and not all(_is_blank(v) for v in by_row[r].values()):
+            attach[max(bisect.bisect_left(numbers, r) - 1, 0) if numbers else -1].append(r)
+    touched = sorted({at[r] for r in by_row if r in at} | set(attach))
+    if not touched:
+        return _head(xml, tag_start, cells) + xml[tag_start:], set()
+    col_styles = _column_styles(parse(xml[:tag_start] + b"</" + _ROOT_TAG.search(xml).group(1) + b">"))
+    ends = starts[1:] + [len(body)]
+    out = [_head(xml, tag_start, cells), xml[tag_start:body_start] if not empty else opening]
+    dropped, pos, i = set(), 0, 0
+    while i < len(touched):  # runs of consecutive rows, at most CHUNK_ROWS each
+        run = [touched[i]]
+        while i + 1 < len(touched) and touched[i + 1] == run[-1] + 1 and len(run) < CHUNK_ROWS:
+            i += 1
+            run.append(touched[i])
+        i += 1
+        lo = starts[run[0]] if run[0] >= 0 else 0
+        hi = ends[run[-1]] if run[-1] >= 0 else len(body)
+        out.append(body[pos:lo])
+        wrapper = parse(wrapper_tag + body[lo:hi] + close)
+        rows = {}
+        for el, n in zip(wrapper.iter(_ROW), numbers[run[0]:run[-1] + 1] if run[0] >= 0 else ()):
+            if el.get("r") is None:
+                el.set("r", str(n))
+            rows[n] = el
+        wanted = {n: by_row[n] for n in rows if n in by_row}
+        for k in run:
+            wanted.update({n: by_row[n] for n in attach.get(k, ())})
+        dropped |= _patch_run(wrapper, rows, wanted, col_styles, fmt, sheet)
+        text = etree.tostring(wrapper)
+        out.append(text[text.index(b">") + 1: text.rindex(b"</")] if len(wrapper) else b"")
+        pos = hi
+    out.append(body[pos:])
+    out.append(xml[body_end:] if not empty else close + xml[body_end:])
+    return b"".join(out), dropped
+
+
+def _head(xml: bytes, tag_start: int, cells) -> bytes:
+    """The bytes before <sheetData>, with <dimension ref> grown to the cells written."""
+    head = xml[:tag_start]
+    m = re.search(rb"<(?:[A-Za-z_][\w.-]*:)?dimension(?=[\s/>])[^>]*>", head)
+    if m is None or not cells:
+        return head
+    ref = _REF_ATTR.search(m.group(0))
+    old = ref.group(3).decode("ascii", "replace") if ref else "A1"
+    grown = _grown_dimension(old, cells).encode()
+    tag = (m.group(0)[:ref.start(3)] + grown + m.group(0)[ref.end(3):]) if ref else \
+        m.group(0).replace(b"dimension", b'dimension ref="' + grown + b'"', 1)
+    return head[:m.start()] + tag + head[m.end():]
+
+
+def _patch_run(wrapper, rows: dict, wanted: dict, col_styles, fmt, sheet: str) -> set[str]:
+    """_patch_rows for a run of rows, touching in Python only the cells written: the existing target
+    cells are found by one XPath (C speed).  Rows that need more (a cell to insert, cells without
+    r, a new row) go through _patch_rows after their cells are checked."""
+    loose = {int(row.get("r")) for row in _ROWS_WITH_LOOSE_CELLS(wrapper)}
+    letters = tuple(sorted({col_letter(c) for values in wanted.values() for c in values}))
+    found = {}
+    for cell in _target_cells(letters)(wrapper):
+        ref = cell.get("r")
+        if ref in found:
+            raise _broken(sheet, f"单元格引用“{ref[:20]}”（重复）")
+        found[ref] = cell
+    slow, dropped = {}, set()
+    for r, values in wanted.items():
+        row = rows.get(r)
+        if row is None or r in loose or any(f"{col_letter(c)}{r}" not in found and not _is_blank(v)
+                                            for c, v in values.items()):
+            slow[r] = values
+            continue
+        row.attrib.pop("spans", None)  # a hint only; stale spans are worse than none
+        for c in sorted(values):
+            ref = f"{col_letter(c)}{r}"
+            cell = found.get(ref)
+            if cell is None:
+                continue  # a blank into a cell that does not exist: nothing to clear
+            if _set_value(cell, values[c]):
+                dropped.add(ref)
+            if fmt is not None:
+                fmt.apply(cell, r, c, values[c])
+    for r in slow:
+        if r in rows:
+            _explicit_cells(rows[r], r, sheet)
+    return dropped | _patch_rows(wrapper, rows, slow, col_styles, fmt)
+
+
+_ROWS_WITH_LOOSE_CELLS = etree.XPath("m:row[m:c[not(@r)]]", namespaces={"m": NS})
+
+
+@functools.lru_cache(maxsize=256)
+def _target_cells(letters: tuple[str, ...]):
+    """An XPath finding, in every row of a run, the cells of these columns."""
+    test = " or ".join(f"@r=concat('{x}',../@r)" for x in letters) or "false()"
+    return etree.XPath(f"m:row/m:c[{test}]", namespaces={"m": NS})
+
+
+def _row_starts(body: bytes, prefix: bytes, sheet: str) -> tuple[list[int], list[int]]:
+    """Offset and number of every <row> in the sheetData body; the numbers checked as the tree path does."""
+    starts, numbers, last = [], [], 0
+    for m in re.finditer(rb"<" + re.escape(prefix) + rb"row(?=[\s/>])([^>]*)>", body):
+        r = _R_ATTR.search(m.group(1))
+        if r is None:
+            last += 1
+        else:
+            text = r.group(2).decode("ascii", "replace")
+            if not (text.isdigit() and 0 < int(text) <= 1048576):
+                raise _broken(sheet, f"行号“{text[:20]}”")
+            last = int(text)
+        if numbers and last in numbers[-1:]:
+            raise _broken(sheet, f"行号{last}（重复）")
+        starts.append(m.start())
+        numbers.append(last)
+    return starts, numbers
+
+
+def _broken(sheet: str, what: str) -> PatchError:
+    return PatchError(f"工作表“{sheet}”的{what}无效，文件已损坏，请在 Excel 中打开并另存后重试")
 
 
 def _is_blank(value) -> bool:
@@ -356,9 +571,6 @@ def _is_blank(value) -> bool:
 def _explicit_refs(data, sheet: str = "") -> None:
     """Rows and cells may omit r (position implied); give them one so cells can be found.
     A reference that is present but unusable means a damaged sheet: refuse rather than guess."""
-    def broken(what):
-        return PatchError(f"工作表“{sheet}”的{what}无效，文件已损坏，请在 Excel 中打开并另存后重试")
-
     last_row, seen = 0, set()
     for row in data.iter(_ROW):
         r = row.get("r")
@@ -368,21 +580,25 @@ def _explicit_refs(data, sheet: str = "") -> None:
         elif r.isdigit() and 0 < int(r) <= 1048576:
             last_row = int(r)
         else:
-            raise broken(f"行号“{r[:20]}”")
+            raise _broken(sheet, f"行号“{r[:20]}”")
         if last_row in seen:
-            raise broken(f"行号{last_row}（重复）")
+            raise _broken(sheet, f"行号{last_row}（重复）")
         seen.add(last_row)
-        last_col = 0
-        for c in row.iter(_C):
-            ref = c.get("r")
-            if ref is None:
-                last_col += 1
-                c.set("r", f"{col_letter(last_col)}{last_row}")
-                continue
-            m = _REF.match(ref)
-            if not m or int(m.group(2)) != last_row or not 0 < col_number(m.group(1)) <= 16384:
-                raise broken(f"单元格引用“{ref[:20]}”（第{last_row}行）")
-            last_col = col_number(m.group(1))
+        _explicit_cells(row, last_row, sheet)
+
+
+def _explicit_cells(row, number: int, sheet: str) -> None:
+    last_col = 0
+    for c in row.iter(_C):
+        ref = c.get("r")
+        if ref is None:
+            last_col += 1
+            c.set("r", f"{col_letter(last_col)}{number}")
+            continue
+        m = _REF.match(ref)
+        if not m or int(m.group(2)) != number or not 0 < col_number(m.group(1)) <= 16384:
+            raise _broken(sheet, f"单元格引用“{ref[:20]}”（第{number}行）")
+        last_col = col_number(m.group(1))
 
 
 def _range(ref: str) -> tuple[int, int, int, int]:
@@ -481,6 +697,9 @@ def _set_value(cell, value) -> bool:
         cell.attrib.pop(attr, None)
     if _is_blank(value):
         return had_formula
+    if type(value) is float and math.isfinite(value):  # the common case first (ABC checks are slow)
+        _child(cell, _V).text = str(int(value)) if value.is_integer() else repr(value)
+        return had_formula
     if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
         cell.set("t", "b")
         _child(cell, _V).text = "1" if value else "0"
@@ -509,24 +728,21 @@ def _set_value(cell, value) -> bool:
 
 def _child(cell, tag):
     """Append a value child where the schema wants it: before any extLst."""
+    ext = cell.find(_EXT)
+    if ext is None:
+        return etree.SubElement(cell, tag)
     el = etree.Element(tag)
-    ext = cell.find(f"{{{NS}}}extLst")
-    if ext is not None:
-        ext.addprevious(el)
-    else:
-        cell.append(el)
+    ext.addprevious(el)
     return el
 
 
-def _grow_dimension(root, cells):
-    dim = root.find(f"{{{NS}}}dimension")
-    if dim is None or not cells:
-        return
-    refs = dim.get("ref", "A1").split(":")
+def _grown_dimension(ref: str, cells) -> str:
+    """A <dimension> ref grown to cover the cells written."""
+    refs = ref.split(":")
     (c1, r1), (c2, r2) = (_split_ref(refs[0]), _split_ref(refs[-1]))
     rows = [r for r, _ in cells] + [r1, r2]
     cols = [c for _, c in cells] + [c1, c2]
-    dim.set("ref", f"{col_letter(min(cols))}{min(rows)}:{col_letter(max(cols))}{max(rows)}")
+    return f"{col_letter(min(cols))}{min(rows)}:{col_letter(max(cols))}{max(rows)}"
 
 
 def _split_ref(ref: str) -> tuple[int, int]:

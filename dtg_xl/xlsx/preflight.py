@@ -54,7 +54,7 @@ RATIO_FLOOR = 1024 * 1024
 MAX_ROWS = 100_000
 MAX_COLS = 2_000  # column BXX
 MAX_AREA = 5_000_000  # rows x columns from A1 to the furthest cell (what calamine allocates)
-MAX_CELLS = 2_000_000  # <c> elements in the whole workbook
+MAX_CELLS = 4_000_000  # <c> elements in the whole workbook: a 100,000-row 指标体系 of the template's 20 columns and the rest
 CHUNK = 1 << 20
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

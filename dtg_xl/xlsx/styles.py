@@ -21,8 +21,8 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=Fal
 _BUILTIN_ID = {code.lower(): i for i, code in BUILTIN_FORMATS.items()}
 
 
-def restyle(styles_xml: bytes, requests: set[tuple[int, str]]) -> tuple[bytes, dict[tuple[int, str], int]]:
-    """New styles part bytes and (old index, code) -> new cell-style index."""
+def restyle(styles_xml: bytes, requests: list[tuple[int, str]]) -> tuple[bytes, dict[tuple[int, str], int]]:
+    """New styles part bytes and (old index, code) -> new cell-style index, appended in the order asked."""
     root = etree.fromstring(styles_xml, _PARSER)
     fmts = root.find(_Q["numFmts"])
     if fmts is None:
@@ -39,7 +39,7 @@ def restyle(styles_xml: bytes, requests: set[tuple[int, str]]) -> tuple[bytes, d
         xfs = etree.SubElement(root, _Q["cellXfs"])
     existing = [x for x in xfs if x.tag == _Q["xf"]]
     out = {}
-    for old, code in sorted(requests):
+    for old, code in requests:
         key = code.lower()
         fid = _BUILTIN_ID.get(key, custom.get(key))
         if fid is None:

@@ -1,0 +1,158 @@
+"""The streamed sheet patch (issue 16) writes what the whole-tree patch writes.
+
+``_patch_stream`` parses only runs of the rows written and copies the other bytes; ``_patch_tree``
+parses the whole part.  For real sheets (every written sheet of the 2020 example as the pipeline
+writes it, an openpyxl-made copy) and for hand-made edge cases (rows or cells without r, new rows
+before, between and after the existing ones, an empty <sheetData/>, a prefixed namespace, a new
+cell needing a column style, overwritten formulas), both give the same document (canonical XML)
+and the same overwritten formulas.  Sheets the byte patterns cannot read safely take the tree.
+"""
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+from lxml import etree
+
+from dtg_xl.results.layout import format_reset
+from dtg_xl.results.pipeline import evaluate_book
+from dtg_xl.xlsx import patch
+from dtg_xl.xlsx.books import FileBook
+
+NS = patch.NS
+
+
+def canonical(xml: bytes) -> bytes:
+    return etree.tostring(etree.fromstring(xml), method="c14n")
+
+
+def both(xml: bytes, cells: dict, sheet: str = "表") -> tuple[bytes, set]:
+    """Patch both ways; assert they agree and that the streamed path really streamed."""
+    assert patch._split_sheet(xml) is not None, "this case must take the streamed path"
+    streamed, dropped_s = patch._patch_stream(xml, patch._split_sheet(xml), cells, sheet, None)
+    tree, dropped_t = patch._patch_tree(xml, cells, sheet, None)
+    assert canonical(streamed) == canonical(tree)
+    assert dropped_s == dropped_t
+    return streamed, dropped_s
+
+
+def sheet(rows: str, head: str = "", root_attrs: str = "", prefix: str = "") -> bytes:
+    p = f"{prefix}:" if prefix else ""
+    xmlns = f'xmlns:{prefix}="{NS}"' if prefix else f'xmlns="{NS}"'
+    return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<{p}worksheet {xmlns}{root_attrs}>'
+            f'{head}<{p}sheetData>{rows}</{p}sheetData></{p}worksheet>').encode()
+
+
+def test_every_sheet_the_pipeline_writes_streams_to_the_same_document(example_path):
+    EXAMPLE = example_path
+    book = FileBook(EXAMPLE)
+    evaluate_book(book)
+    with zipfile.ZipFile(EXAMPLE) as zf:
+        parts = patch.sheet_parts(zf)
+        for name, cells in book.writes.items():
+            xml = zf.read(parts[name])
+            both(xml, cells, name)
+
+
+def test_openpyxl_made_sheets_stream_to_the_same_document(example_path, tmp_path):
+    EXAMPLE = example_path
+    import openpyxl
+
+    copy = tmp_path / "openpyxl.xlsx"
+    openpyxl.load_workbook(EXAMPLE).save(copy)
+    book = FileBook(copy)
+    evaluate_book(book)
+    with zipfile.ZipFile(copy) as zf:
+        parts = patch.sheet_parts(zf)
+        for name, cells in book.writes.items():
+            both(zf.read(parts[name]), cells, name)
+
+
+@pytest.mark.parametrize("prefix", ["", "x"])
+def test_new_rows_before_between_and_after(prefix):
+    p = f"{prefix}:" if prefix else ""
+    rows = (f'<{p}row r="3"><{p}c r="A3"><{p}v>1</{p}v></{p}c></{p}row>\n'
+            f'<{p}row r="7" spans="1:2"><{p}c r="B7" s="1"/></{p}row>\n')
+    xml = sheet(rows, head=f'<{p}dimension ref="A3:B7"/>', prefix=prefix)
+    out, _ = both(xml, {(1, 1): "前", (5, 2): 2.5, (7, 2): "写入", (9, 3): 9.0, (8, 1): None})
+    root = etree.fromstring(out)
+    assert [r.get("r") for r in root.iter(f"{{{NS}}}row")] == ["1", "3", "5", "7", "9"]
+    assert root.find(f"{{{NS}}}dimension").get("ref") == "A1:C9"
+    assert b"spans" not in out  # the written row's stale spans hint is gone
+
+
+def test_rows_and_cells_without_r():
+    rows = '<row><c><v>1</v></c><c><v>2</v></c></row><row><c t="s"><v>0</v></c><c/></row>'
+    out, _ = both(sheet(rows), {(2, 2): "二", (1, 1): 5.0})
+    cells = {c.get("r"): c for c in etree.fromstring(out).iter(f"{{{NS}}}c")}
+    assert cells["B2"].get("t") == "inlineStr" and cells["A1"].findtext(f"{{{NS}}}v") == "5"
+
+
+def test_empty_sheet_data_gets_rows():
+    xml = f'<?xml version="1.0"?><worksheet xmlns="{NS}"><sheetData/></worksheet>'.encode()
+    out, _ = both(xml, {(2, 3): 1.5, (1, 1): "甲"})
+    assert [c.get("r") for c in etree.fromstring(out).iter(f"{{{NS}}}c")] == ["A1", "C2"]
+    untouched, _ = both(xml, {(2, 3): None})  # only a blank: nothing to create
+    assert canonical(untouched) == canonical(xml)
+
+
+def test_new_cell_takes_the_column_style_and_formulas_are_reported():
+    head = '<cols><col min="2" max="4" style="7"/></cols>'
+    rows = '<row r="2"><c r="A2"><f>1+1</f><v>2</v></c><c r="E2"><v>5</v></c></row>'
+    out, dropped = both(sheet(rows, head=head), {(2, 1): 3.0, (2, 3): 4.0})
+    cells = {c.get("r"): c for c in etree.fromstring(out).iter(f"{{{NS}}}c")}
+    assert dropped == {"A2"} and cells["C2"].get("s") == "7"
+    assert [c.get("r") for c in etree.fromstring(out).iter(f"{{{NS}}}c")] == ["A2", "C2", "E2"]
+
+
+def test_untouched_rows_keep_their_bytes():
+    rows = "".join(f'<row r="{r}"><c r="A{r}" s="1"><v>{r}</v></c></row>' for r in range(1, 2000))
+    xml = sheet(rows).replace(b'<c r="A1500" s="1">', b"<c  r='A1500'   s='1'>")  # odd but valid spacing
+    out, _ = both(xml, {(3, 2): 1.0})
+    assert b"<c  r='A1500'   s='1'>" in out  # not re-serialised
+
+
+def test_rows_written_far_apart_are_parsed_in_runs(monkeypatch):
+    monkeypatch.setattr(patch, "CHUNK_ROWS", 3)
+    rows = "".join(f'<row r="{r}"><c r="A{r}"/><c r="B{r}"/></row>' for r in range(1, 40))
+    both(sheet(rows), {(r, 2): float(r) for r in range(1, 40, 2)} | {(r, 1): "x" for r in range(5, 15)})
+
+
+def test_a_damaged_row_number_is_refused_on_both_paths():
+    for rows in ('<row r="0"><c r="A1"/></row>', '<row r="2"/><row r="2"/>', '<row r="x1"/>'):
+        xml = sheet(rows)
+        with pytest.raises(patch.PatchError, match="文件已损坏"):
+            patch._patch_stream(xml, patch._split_sheet(xml), {(1, 1): 1.0}, "表", None)
+        with pytest.raises(patch.PatchError, match="文件已损坏"):
+            patch._patch_tree(xml, {(1, 1): 1.0}, "表", None)
+
+
+@pytest.mark.parametrize("text", [
+    '<row r="1"><c r="A1"><f t="shared" ref="A1:A2" si="0">1</f></c></row>',  # shared formula
+    '<row r="1"><c r="A1"><f t="array" ref="A1:B1">1</f></c></row>',  # array formula
+    '<!-- <row r="9"/> --><row r="1"/>',  # a comment could fake a row
+    '<row r="1"><c r="A1" t="inlineStr"><is><t><![CDATA[<row>]]></t></is></c></row>',
+    '<row r="&#49;"><c r="A1"/></row>',  # a character reference inside a tag
+])
+def test_sheets_the_byte_patterns_cannot_read_take_the_tree(text):
+    assert patch._split_sheet(sheet(text)) is None
+
+
+def test_number_formats_are_reset_the_same_way_on_both_paths(example_path):
+    """The format reset runs inside the patch, on the cells written, whichever path."""
+    EXAMPLE = example_path
+    book = FileBook(EXAMPLE)
+    evaluate_book(book)
+    with zipfile.ZipFile(EXAMPLE) as zf:
+        name = "汇总"
+        xml = zf.read(patch.sheet_parts(zf)[name]).replace(b's="', b's="0', 0)
+        outs = []
+        for run in ("stream", "tree"):
+            fmt = patch._Formats(zf, format_reset)
+            fmt.sheet = name
+            if run == "stream":
+                out, _ = patch._patch_stream(xml, patch._split_sheet(xml), book.writes[name], name, fmt)
+            else:
+                out, _ = patch._patch_tree(xml, book.writes[name], name, fmt)
+            outs.append((canonical(out), dict(fmt.requests)))
+        assert outs[0] == outs[1]

@@ -116,7 +116,7 @@ def error_literal(value) -> str | None:
     """'#DIV/0!' for an error cell (or text that is exactly an Excel error literal), else None."""
     if isinstance(value, CellError):
         return str(value) or "#VALUE!"
-    if isinstance(value, str) and value.strip().upper() in ERROR_LITERALS:
+    if isinstance(value, str) and "#" in value and value.strip().upper() in ERROR_LITERALS:  # every literal has '#'
         return value.strip().upper()
     return None
 

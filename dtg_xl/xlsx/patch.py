@@ -497,32 +497,24 @@ def _head(xml: bytes, tag_start: int, cells) -> bytes:
 
 
 def _patch_run(wrapper, rows: dict, wanted: dict, col_styles, fmt, sheet: str) -> set[str]:
-    """_patch_rows for a run of rows, touching in Python only the cells written: the existing target
-    cells are found by one XPath (C speed).  Rows that need more (a cell to insert, cells without
+    """_patch_rows for a run of rows, touching in Python only the cells written.  A written cell is
+    looked for first where a row that has every column keeps it (Excel and XlsxWriter write a
+    formatted row whole), then along its row; rows that need more (a cell to insert, cells without
     r, a new row) go through _patch_rows after their cells are checked."""
-    loose = {int(row.get("r")) for row in _ROWS_WITH_LOOSE_CELLS(wrapper)}
-    letters = tuple(sorted({col_letter(c) for values in wanted.values() for c in values}))
-    found = {}
-    for cell in _target_cells(letters)(wrapper):
-        ref = cell.get("r")
-        if ref in found:
-            raise _broken(sheet, f"单元格引用“{ref[:20]}”（重复）")
-        found[ref] = cell
     slow, dropped = {}, set()
     for r, values in wanted.items():
         row = rows.get(r)
-        if row is None or r in loose or any(f"{col_letter(c)}{r}" not in found and not _is_blank(v)
-                                            for c, v in values.items()):
+        found = _written_cells(row, r, values) if row is not None else None
+        if found is None:
             slow[r] = values
             continue
         row.attrib.pop("spans", None)  # a hint only; stale spans are worse than none
         for c in sorted(values):
-            ref = f"{col_letter(c)}{r}"
-            cell = found.get(ref)
+            cell = found.get(c)
             if cell is None:
                 continue  # a blank into a cell that does not exist: nothing to clear
             if _set_value(cell, values[c]):
-                dropped.add(ref)
+                dropped.add(cell.get("r"))
             if fmt is not None:
                 fmt.apply(cell, r, c, values[c])
     for r in slow:
@@ -531,14 +523,27 @@ def _patch_run(wrapper, rows: dict, wanted: dict, col_styles, fmt, sheet: str) -
     return dropped | _patch_rows(wrapper, rows, slow, col_styles, fmt)
 
 
-_ROWS_WITH_LOOSE_CELLS = etree.XPath("m:row[m:c[not(@r)]]", namespaces={"m": NS})
-
-
-@functools.lru_cache(maxsize=256)
-def _target_cells(letters: tuple[str, ...]):
-    """An XPath finding, in every row of a run, the cells of these columns."""
-    test = " or ".join(f"@r=concat('{x}',../@r)" for x in letters) or "false()"
-    return etree.XPath(f"m:row/m:c[{test}]", namespaces={"m": NS})
+def _written_cells(row, r: int, values: dict) -> dict | None:
+    """Column -> existing cell for the columns written in this row; None when the row needs
+    _patch_rows (a non-blank value for a cell that does not exist, or a cell without r)."""
+    found, scanned = {}, None
+    for c, value in values.items():
+        ref = f"{col_letter(c)}{r}"
+        cell = row[c - 1] if c <= len(row) else None
+        if cell is None or cell.get("r") != ref:
+            if scanned is None:
+                scanned = {}
+                for el in row.iterchildren(_C):
+                    key = el.get("r")
+                    if key is None:
+                        return None
+                    scanned.setdefault(key, el)
+            cell = scanned.get(ref)
+        if cell is not None:
+            found[c] = cell
+        elif not _is_blank(value):
+            return None
+    return found
 
 
 def _row_starts(body: bytes, prefix: bytes, sheet: str) -> tuple[list[int], list[int]]:

@@ -402,3 +402,62 @@ def test_jishan_2020_rows_reproduced_total_is_not_their_sum(tmp_path, capsys):
     row = next(i for i in data["indicators"] if i["l3"] == "全县参合人数")
     assert row["formula_score"] == 14 and row["adjustment_reason"] == JISHAN_ROWS[0][-1]
     assert data["total"] == 93  # published: 94
+
+
+# ---------------------------------------------------------------- 10. 云南 保山市
+BAOSHAN_VETERANS_URL = "https://alkalih2o.com/info/7798/9446904.htm"  # 保山市退役军人事务局 2022年度项目支出绩效自评表 (春节走访慰问经费), a copy of the city's page
+BAOSHAN_ROWS = [  # (一级, 二级, 三级, method, 年初目标值, 实际完成值, 分值, published 得分)
+    ("产出指标", "数量指标", "慰问伤残军人、烈士遗属等重点优抚对象及驻保部队", "正向", 100, 100, 20, 20),  # 100% / 100%
+    ("产出指标", "质量指标", "补助经费足额拨付率", "正向", 100, 100, 20, 20),
+    ("产出指标", "时效指标", "春节前完成走访慰问", "是否", None, None, 20, 20),  # 按时限完成 / 100%
+    ("效益指标", "社会效益指标", "重点优抚对象等总体保持稳定，年内无群体性事件发生", "反向", 5, 0, 10, 10),  # 小于5次 / 无上访
+    ("满意度指标", "服务对象满意度指标", "重点优抚对象、企业军转干部等满意率", "正向", 100, 100, 10, 10),
+]
+
+
+def test_baoshan_veterans_2022_form_20_80_total(tmp_path, capsys):
+    """Published 总分(100分) 100, 自评等级 优, on the 20/80 form: 产出60 + 效益10 + 满意度10 and the
+    budget line 34.64 / 34.64 → 20 × 100% = 20.  The form prints 得分 but no per-row 分值; every row
+    is at full marks, so each row's 分值 is its 得分 (and they add up to the form's 80)."""
+    rows = [ind(l1, l2, l3, pts, m, t, a, **(YES if m == "是否" else {})) for l1, l2, l3, m, t, a, pts, _ in BAOSHAN_ROWS]
+    units = [{"单位名称": "保山市退役军人事务局", "年初预算": 34.64, "实际到位": 34.64, "实际支出": 34.64}]
+    code, data = evaluate(tmp_path, capsys, {"评价方案": "self-eval-20-80"}, rows, units, "baoshan.xlsx")
+    assert code == 0, data["errors"]
+    assert by_name(data) == {r[2]: r[-1] for r in BAOSHAN_ROWS}
+    assert data["budget_score"] == 20 and data["total"] == 100 and data["grade"] == "优"
+
+
+# ---------------------------------------------------------------- 11. 湖南 永州 零陵区 (rows; budget line inconsistent)
+LINGLING_URL = "http://admin.yzcity.gov.cn:8888/llqlinyj/gknb/202204/cd04d310d5364b2f9983a7843fb6a17d.shtml"  # 零陵区林业局 2021年 部门整体支出绩效自评表
+LINGLING_ROWS = [  # (一级, 二级, 三级, method, 年度指标值, 实际完成值, 分值, published 得分)
+    ("产出指标", "数量指标", "造林面积（万亩）", "正向", 1.2, 1.2, 10, 10),
+    ("产出指标", "数量指标", "病虫害防治面积（万亩）", "正向", 3.45, 3.45, 7, 7),
+    ("产出指标", "数量指标", "森林经营面积（万亩）", "正向", 16.3, 16.3, 7, 7),
+    ("产出指标", "质量指标", "造林成活率", "正向", 85, 85, 7, 7),
+    ("产出指标", "时效指标", "当期完成", "正向", 90, 100, 7, 7),
+    ("产出指标", "成本指标", "造林补助（元/亩）", "等于", 300, 300, 6, 6),
+    ("产出指标", "成本指标", "育补助（元/亩）", "等于", 100, 100, 6, 6),  # 原文如此
+    ("效益指标", "经济效益指标", "木材销售收入（万元）", "正向", 1100, 1093, 6, 5),
+    ("效益指标", "经济效益指标", "林产品收入（亿元）", "正向", 2.6, 2.45, 6, 5),
+    ("效益指标", "社会效益指标", "提高就业率", "是否", None, None, 6, 6),  # 显著 / 显著
+]
+LINGLING_UNITS = [{"单位名称": "零陵区林业局", "年初预算": 4753.66, "实际到位": 4753.66, "实际支出": 3824.26}]
+
+
+def _lingling(tmp_path, capsys, name, **params):
+    rows = [ind(l1, l2, l3, pts, m, t, a, **(YES if m == "是否" else {})) for l1, l2, l3, m, t, a, pts, _ in LINGLING_ROWS]
+    return evaluate(tmp_path, capsys, {"评价方案": "self-eval-2020", "总分": 78, **params}, rows, LINGLING_UNITS, name)
+
+
+def test_lingling_2021_rows_truncated_budget_line_inconsistent(tmp_path, capsys):
+    """木材销售收入 (1100 → 1093万元) and 林产品收入 (2.6 → 2.45亿元) score 5 of 6: 5.96 and 5.65 cut to
+    whole points (得分精度 0, 截尾; 四舍五入 gives 6 and 6).  The stored copy stops inside 效益指标
+    after 提高就业率, so 总分 is 78 (产出50 + the 18 效益 points shown + 预算执行10).  The published
+    budget line is inconsistent with its own figures: 4753.66 budgeted, 3824.26 spent is 80.45%,
+    which gives 8 (截尾), but the table prints 执行率 100% and 得分 10."""
+    code, data = _lingling(tmp_path, capsys, "lingling.xlsx", 得分精度=0, 取舍方式="截尾")
+    assert code == 0, data["errors"]
+    assert by_name(data) == {r[2]: r[-1] for r in LINGLING_ROWS}
+    assert data["budget"]["execution_rate"] == 80.45 and data["budget_score"] == 8  # published: 100%, 10
+    code, data = _lingling(tmp_path, capsys, "rounded.xlsx", 得分精度=0)
+    assert by_name(data)["木材销售收入（万元）"] == 6 and by_name(data)["林产品收入（亿元）"] == 6

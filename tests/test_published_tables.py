@@ -3,10 +3,16 @@
 Each table was found with the project's search tool (corpus "pages"); the stored copy is the
 page's text as published, sometimes cut off before its last rows.  Every row the stored copy
 shows is typed as the table states it (年度指标值 → 目标值, 实际完成值 → 实际值, 分值 → 分值) with a
-method that follows from the indicator's wording; the published 得分 is only ever compared
-with, never typed in.  Where the copy stops early, the rows it does not show are left out and
-总分 is lowered by their points (said in each test).  Where the published table contradicts
-its own figures, the test asserts what the tool does instead and says why.
+method that follows from the indicator's wording (指标性质 ≥ → 正向, ≤ → 反向, = → 等于; a row
+stated in words, e.g. 达成预期指标 / 有效 / 显著, → 是否 with 是 / 是); budget figures go to
+单位填报 (年初预算 / 实际到位 / 实际支出).  The published 得分 is compared with, never typed in,
+with one exception: a score no rule gives from the row's own figures (a met target scored 7 of
+10) is the evaluator's, typed as 评定得分 with a 调整原因 — the table's own 偏差原因 wording when
+it has one, otherwise a note saying the table gives none (each such row is named in its test).
+Where a form prints 得分 but no per-row 分值 (the 20/80 forms), the 分值 are inferred and the test
+says how.  Where the copy stops early, the rows it does not show are left out and 总分 is
+lowered by their points (said in each test).  Where the published table contradicts its own
+figures, the test asserts what the tool does instead and says why.
 """
 from __future__ import annotations
 

@@ -48,6 +48,7 @@ class FileBook:
         self._marks: dict[str, SheetCells] = {}  # what the readers need (percent, errors, formulas)
         self._formats: list[str] | None = None
         self._parts: dict[str, str] | None = None
+        self._zip: zipfile.ZipFile | None = None
         self.writes: dict[str, dict[tuple[int, int], object]] = defaultdict(dict)
         # on save, (sheet, row, col, format code, value) -> the format a written cell gets instead, or
         # None (the pipeline gives result cells the template's own formats: results.layout.format_reset)
@@ -70,12 +71,19 @@ class FileBook:
         return self._cache[name]
 
     # ------------------------------------------------------------ what calamine does not say
+    def _zipfile(self) -> zipfile.ZipFile:
+        """The package, opened once for every part read (closed by save and close: Windows cannot
+        replace a file that is still open)."""
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(self.path)
+        return self._zip
+
     def _package(self):
         if self._parts is None:
             try:
-                with zipfile.ZipFile(self.path) as zf:
-                    self._parts, styles = package_parts(zf)
-                    self._formats = read_number_formats(zf, styles)
+                zf = self._zipfile()
+                self._parts, styles = package_parts(zf)
+                self._formats = read_number_formats(zf, styles)
             except (KeyError, zipfile.BadZipFile, zlib.error, EOFError, etree.XMLSyntaxError, ValueError):
                 raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
         return self._parts, self._formats
@@ -88,8 +96,7 @@ class FileBook:
             parts, formats = self._package()
             percent = None if all_styles else {i for i, code in enumerate(formats) if is_percent_format(code)}
             try:
-                with zipfile.ZipFile(self.path) as zf:
-                    cache[name] = scan_sheet(zf.read(parts[name]), percent)
+                cache[name] = scan_sheet(self._zipfile().read(parts[name]), percent)
             except (KeyError, zipfile.BadZipFile, zlib.error, EOFError, etree.XMLSyntaxError, ValueError):
                 raise BookError(f"无法读取工作簿“{self.path.name}”的工作表“{name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
         return cache[name]
@@ -135,6 +142,7 @@ class FileBook:
     def save(self, path: str | Path) -> Path:
         """Write the collected values into a copy at path (atomic; path may be the source)."""
         path = Path(path)
+        self._close_zip()
         try:
             patch_workbook(self.path, path, dict(self.writes), self.reformat)
         except PatchError as exc:
@@ -143,5 +151,11 @@ class FileBook:
             raise BookError(f"工作簿“{self.path.name}”已损坏，无法写入结果") from None
         return path
 
+    def _close_zip(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+
     def close(self) -> None:
+        self._close_zip()
         self._wb.close()

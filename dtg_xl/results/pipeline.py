@@ -29,8 +29,9 @@ def evaluate_book(book, when: datetime | None = None, profile: str | None = None
         path = getattr(book, "path", None)
         where = f"工作簿“{path.name}”：" if path is not None else ""
         raise OutputSheetError(where + "；".join(p.message for p in missing) + "（结果写在这里），未写入任何内容")
-    book.sheet_values(SHEET_SUMMARY)  # an output sheet no reader can parse (BookError) is refused before writing:
-    # its results could never be read back or verified
+    # an output sheet no reader can parse (BookError) is refused before writing: its results could
+    # never be read back or verified (a file book checks it without reading its formats)
+    getattr(book, "check_readable", book.sheet_values)(SHEET_SUMMARY)
     model = read_model(book, profile=profile)
     result = Result(model=None, errors=model) if isinstance(model, list) else evaluate(model)
     present = set(book.sheet_names())

@@ -49,6 +49,7 @@ class FileBook:
         self._formats: list[str] | None = None
         self._parts: dict[str, str] | None = None
         self._zip: zipfile.ZipFile | None = None
+        self._percent: set[int] | None = None  # cell styles whose number format shows a percentage
         self.writes: dict[str, dict[tuple[int, int], object]] = defaultdict(dict)
         # on save, (sheet, row, col, format code, value) -> the format a written cell gets instead, or
         # None (the pipeline gives result cells the template's own formats: results.layout.format_reset)
@@ -60,15 +61,23 @@ class FileBook:
     def sheet_values(self, name: str) -> list[list]:
         """Rows of cell values from A1 (empty cells are '')."""
         if name not in self._cache:
-            try:
-                sheet = self._wb.get_sheet_by_name(name)
-                self._cache[name] = sheet.to_python(skip_empty_area=False)
-            except BaseException as exc:  # noqa: BLE001 - see __init__: panics are BaseException
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    raise
-                raise BookError(f"无法读取工作簿“{self.path.name}”的工作表“{name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
+            self._cache[name] = self._calamine_rows(name)
             self._mark(name, self._cache[name])
         return self._cache[name]
+
+    def check_readable(self, name: str) -> None:
+        """BookError if no reader can parse the sheet (what an output sheet must pass before
+        anything is written into it); the values themselves are not needed, so not marked."""
+        if name not in self._cache:
+            self._calamine_rows(name)
+
+    def _calamine_rows(self, name: str) -> list[list]:
+        try:
+            return self._wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except BaseException as exc:  # noqa: BLE001 - see __init__: panics are BaseException
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise BookError(f"无法读取工作簿“{self.path.name}”的工作表“{name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
 
     # ------------------------------------------------------------ what calamine does not say
     def _zipfile(self) -> zipfile.ZipFile:
@@ -88,13 +97,19 @@ class FileBook:
                 raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
         return self._parts, self._formats
 
+    def _percent_styles(self) -> set[int]:
+        if self._percent is None:
+            _, formats = self._package()
+            self._percent = {i for i, code in enumerate(formats) if is_percent_format(code)}
+        return self._percent
+
     def sheet_cells(self, name: str, all_styles: bool = True) -> SheetCells:
         """Formulas, error cells and styles of a sheet, from its XML (read once per sheet and mode):
         every cell's style, or (``all_styles=False``, what the readers need) percent-formatted ones."""
         cache = self._cells if all_styles else self._marks
         if name not in cache:
             parts, formats = self._package()
-            percent = None if all_styles else {i for i, code in enumerate(formats) if is_percent_format(code)}
+            percent = None if all_styles else self._percent_styles()
             try:
                 cache[name] = scan_sheet(self._zipfile().read(parts[name]), percent)
             except (KeyError, zipfile.BadZipFile, zlib.error, EOFError, etree.XMLSyntaxError, ValueError):
@@ -112,7 +127,7 @@ class FileBook:
         values and formulas without a cached value (both of which calamine gives as '')."""
         info = self.sheet_cells(name, all_styles=False)
         _, formats = self._package()
-        percent = {i for i, code in enumerate(formats) if is_percent_format(code)}
+        percent = self._percent_styles()
 
         def put(r, c, value):
             while len(rows) < r:

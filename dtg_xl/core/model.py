@@ -17,7 +17,7 @@ from dtg_xl.xlsx.cells import cell_text as _text
 from dtg_xl.xlsx.cells import is_blank as _blank
 from dtg_xl.core.baselines import read_baselines
 from dtg_xl.core import experts, references, survey
-from dtg_xl.core.values import Kind, cell_problem, each_error
+from dtg_xl.core.values import Kind, cell_problem
 from dtg_xl.core.profiles import Profile, ProfileError, load_profile
 from dtg_xl.core.schema import (EXECUTION_BASES, HEADER_ROW, INDICATOR_COLUMNS, INDICATOR_REQUIRED, PARAMS,
                      SHEET_EXPERTS, SHEET_INDICATORS, SHEET_PARAMS, SHEET_UNITS, UNIT_COLUMNS, UNIT_NOT_WORKLOAD,
@@ -293,7 +293,7 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, re
                 raise rules.RuleErrors(bad_refs)
         except rules.RuleError as exc:
             unresolved = {e.field for e in bad_refs}
-            for e in [*bad_refs, *(e for e in each_error(exc) if e.field not in unresolved)]:
+            for e in [*bad_refs, *(e for e in rules.each_error(exc) if e.field not in unresolved)]:
                 out.add(SHEET_INDICATORS, where(r, e.field or "method"), str(e))
             p = rules.Prepared(rec["method"] or "正向", _safe_number(values["points"]))
         else:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dtg_xl.core.excel_round import excel_round
-from dtg_xl.core.values import Kind, RuleError, RuleErrors, cell_problem, raise_all  # noqa: F401 (rules.RuleErrors)
+from dtg_xl.core.values import Kind, RuleError, RuleErrors, cell_problem, each_error, raise_all  # noqa: F401
+# (RuleErrors, each_error: used by the model and the UDFs as rules.*)
 from dtg_xl.core.values import number as _number
 from dtg_xl.xlsx.cells import is_blank
 from dtg_xl.core.policy import Policy

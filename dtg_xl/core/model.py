@@ -405,9 +405,12 @@ def _check_points(model: Model, out: _Collector):
                     f"一级指标“{l1}”的权重{weight:g}与其下分值之和{l2_sum:g}不符")
     if nested:
         total = float(np.nansum(weights))
-        if abs(total - model.full_marks) > TOLERANCE and not any(math.isnan(w) for w in weights):
+        budget = model.profile.budget_score_points  # Σ 权重 × 一级得分/100 + the budget line must reach 总分
+        expected = model.full_marks - budget
+        if abs(total - expected) > TOLERANCE and not any(math.isnan(w) for w in weights):
             out.add(SHEET_INDICATORS, f"{col_letter(cols.get('l1_weight', 2))}:{col_letter(cols.get('l1_weight', 2))}",
-                    f"一级权重之和{total:g}应等于总分{model.full_marks:g}")
+                    f"一级权重之和{total:g}应为{expected:g}（总分{model.full_marks:g}减预算执行{budget:g}分）" if budget
+                    else f"一级权重之和{total:g}应等于总分{model.full_marks:g}")
     else:
         expected = model.full_marks - model.profile.budget_score_points
         total = float(np.nansum(t["points"]))

@@ -51,20 +51,6 @@ def child(payload_path: str, mode: str) -> None:
                       "optional_imported": [m for m in OPTIONAL if m in sys.modules]}))
 
 
-def payload(path: Path) -> dict:
-    import xlwings as xw
-    from python_calamine import CalamineWorkbook
-
-    wb = CalamineWorkbook.from_path(str(path))
-    try:
-        sheets = [{"name": n, "values": wb.get_sheet_by_name(n).to_python(skip_empty_area=False) or [[""]],
-                   "pictures": [], "tables": []} for n in wb.sheet_names]
-    finally:
-        wb.close()
-    return {"client": "Office.js", "version": xw.__version__, "names": [], "sheets": sheets,
-            "book": {"name": path.name, "active_sheet_index": 0, "selection": "A1"}}
-
-
 def _env() -> dict:
     return {**os.environ, "XLWINGS_LICENSE_KEY": os.environ.get("XLWINGS_LICENSE_KEY", "noncommercial")}
 
@@ -89,9 +75,11 @@ def _import_xlwings() -> float:
 
 def measure(runs: int = 5, log=lambda text: None) -> dict:
     """Medians over runs (interleaved, so the rows share the machine's state)."""
+    from data import remote_payload  # bench/data.py, here only: the child (the click measured) must not import it
+
     with tempfile.TemporaryDirectory(prefix="dtg-click-") as tmp:
         path = Path(tmp) / "payload.json"
-        path.write_text(json.dumps(payload(WORKBOOK), ensure_ascii=False), encoding="utf-8")
+        path.write_text(json.dumps(remote_payload(WORKBOOK), ensure_ascii=False), encoding="utf-8")
         lean, plain, bare = [], [], []
         for i in range(runs):
             log(f"click {i + 1}/{runs}")

@@ -3,6 +3,7 @@
 - ``example_workbook``: the 2020 example, written by ``dtg_xl.delivery.template.write_template``.
 - ``indicator_columns``: n synthetic indicator rows over all ten methods, as raw columns
   (what a user types, what ``score_one`` takes) plus the checked table ``score_table`` takes.
+- ``remote_payload``: the JSON an xlwings client sends for a workbook (the remote Book's input).
 - ``unit_workbooks``: n unit forms (``dtg-xl unit-forms`` of the example, copied round-robin),
   cached in the work folder between runs.
 """
@@ -14,6 +15,22 @@ from pathlib import Path
 import numpy as np
 
 BANDS = ("≥95:100%；≥90:80%；≥80:60%", "≥100:100%；≥90:50%", "≥60:100%；≥30:50%；≥0:20%")
+
+
+def remote_payload(path: Path) -> dict:
+    """What an xlwings client (Office.js) sends for a workbook: every sheet's values from A1 ('' for empty
+    cells), the JSON ``xw.Book(json=…)`` takes.  Shared by bench/click_bench.py and tests/test_remote_book.py."""
+    import xlwings as xw
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(str(path))
+    try:
+        sheets = [{"name": n, "values": wb.get_sheet_by_name(n).to_python(skip_empty_area=False) or [[""]],
+                   "pictures": [], "tables": []} for n in wb.sheet_names]
+    finally:
+        wb.close()
+    return {"client": "Office.js", "version": xw.__version__, "names": [], "sheets": sheets,
+            "book": {"name": path.name, "active_sheet_index": 0, "selection": "A1"}}
 
 
 def example_workbook(workdir: Path) -> Path:

@@ -42,3 +42,33 @@ def engine_result(path: Path):
         return evaluate(read_model(book))
     finally:
         book.close()
+
+
+def vba_modules(path: Path) -> dict[str, str]:
+    """A macro workbook's or add-in's VBA, module name -> code, read with olevba (test_workbook, test_addin)."""
+    from oletools.olevba import VBA_Parser
+
+    parser = VBA_Parser(str(path))
+    try:
+        return {name: code for _, _, name, code in parser.extract_macros()}
+    finally:
+        parser.close()
+
+
+def sheet_values(path: Path) -> dict[str, list[list]]:
+    """Every sheet's values read with python-calamine, sheet name -> rows from A1."""
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(str(path))
+    try:
+        return {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wb.sheet_names}
+    finally:
+        wb.close()
+
+
+def package_texts(path: Path, *parts: str) -> list[str]:
+    """The text of these zip parts of a workbook package (e.g. "[Content_Types].xml"), in that order."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return [z.read(part).decode() for part in parts]

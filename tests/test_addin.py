@@ -18,8 +18,7 @@ from dtg_xl.doors import addin, addin_build, excel_door
 from dtg_xl.results import layout
 from dtg_xl.core.schema import SHEET_SUMMARY
 
-from helpers import ROOT, run_cli
-from test_workbook import sheet_values, vba_modules
+from helpers import ROOT, package_texts, run_cli, sheet_values, vba_modules
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # oletools' pyparsing calls
 
@@ -53,9 +52,7 @@ def test_only_ribbon_settings_and_sheet_name_differ_from_xlwings_quickstart(tmp_
 
 
 def test_addin_content_type_and_ribbon_relationship():
-    with zipfile.ZipFile(COMMITTED) as z:
-        types = z.read("[Content_Types].xml").decode()
-        rels = z.read("_rels/.rels").decode()
+    types, rels = package_texts(COMMITTED, "[Content_Types].xml", "_rels/.rels")
     assert "application/vnd.ms-excel.addin.macroEnabled.main+xml" in types
     assert 'Type="http://schemas.microsoft.com/office/2007/relationships/ui/extensibility" Target="customUI/customUI.xml"' in rels
 

@@ -29,7 +29,7 @@ import pytest
 from dtg_xl.doors import addin_build, bundle, windows_scripts
 
 from helpers import ROOT, run_cli
-from test_workbook import sheet_values, vba_modules
+from helpers import sheet_values, vba_modules
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

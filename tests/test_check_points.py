@@ -1,5 +1,6 @@
 """model._check_points is one pass over the rows (issue 16): its problems — text, cell and order —
-are those of the previous group-by-mask walk (kept below verbatim as the reference), on random
+are those of the previous group-by-mask walk (kept below as the reference, verbatim but for the later
+分层权重 rule that the 一级权重 leave room for 预算执行分值, changed in both), on random
 tables with every kind of points error, flat and nested, up to thousands of groups."""
 from __future__ import annotations
 
@@ -54,9 +55,12 @@ def reference_check_points(model: Model, out: _Collector):
     if nested:
         weights = [_first(t["l1_weight"][t["l1"] == l1]) for l1 in _ordered(t["l1"])]
         total = float(np.nansum(weights))
-        if abs(total - model.full_marks) > TOLERANCE and not any(math.isnan(w) for w in weights):
+        budget = model.profile.budget_score_points  # Σ 权重 × 一级得分/100 + the budget line must reach 总分
+        expected = model.full_marks - budget
+        if abs(total - expected) > TOLERANCE and not any(math.isnan(w) for w in weights):
             out.add(SHEET_INDICATORS, f"{col_letter(cols.get('l1_weight', 2))}:{col_letter(cols.get('l1_weight', 2))}",
-                    f"一级权重之和{total:g}应等于总分{model.full_marks:g}")
+                    f"一级权重之和{total:g}应为{expected:g}（总分{model.full_marks:g}减预算执行{budget:g}分）" if budget
+                    else f"一级权重之和{total:g}应等于总分{model.full_marks:g}")
     else:
         expected = model.full_marks - model.profile.budget_score_points
         total = float(np.nansum(t["points"]))

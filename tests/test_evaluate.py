@@ -138,6 +138,28 @@ def test_nested_weighting(tmp_path, capsys):
     assert data["budget"] is None and data["units"] == []
 
 
+def test_nested_weights_leave_room_for_the_budget_line(tmp_path, capsys):
+    """分层权重 with 预算执行分值 10: total = Σ 权重 × 一级得分/100 + the budget line, so the 一级权重 must add up to
+    总分 − 10 (as the 三级 points do in 逐级累加); 50 + 50 could reach 110, an error naming the 一级权重 column."""
+    data = nested_data()
+    data["params"]["预算执行分值"] = 10
+    data["units"] = [{"单位名称": "甲", "年初预算": 100, "实际到位": 100, "实际支出": 90}]
+    path = write_template(tmp_path / "nested-budget.xlsx", data=data)
+    code, out = run_json(["evaluate", path], capsys)
+    assert code == 2 and out["total"] is None
+    (problem,) = [e for e in out["errors"] if "一级权重之和" in e["message"]]
+    assert (problem["sheet"], problem["cell"]) == ("指标体系", "B:B")
+    assert problem["message"] == "一级权重之和100应为90（总分100减预算执行10分）"
+    for row in data["indicators"]:
+        row["一级权重"] = 45
+    path = write_template(tmp_path / "nested-budget-45.xlsx", data=data)
+    code, out = run_json(["evaluate", path], capsys)
+    assert code == 0, out["errors"]
+    # 45 × 87.7 / 100 = 39.465 → 39.47; 45 × 98 / 100 = 44.1; budget line 10 × 90% = 9
+    assert {c["name"]: c["score"] for c in out["categories"]} == {"预算绩效": 39.47, "履职效能": 44.1}
+    assert out["budget_score"] == 9 and out["total"] == 92.57
+
+
 def test_nested_weighting_checks_its_sums(tmp_path, capsys):
     data = nested_data()
     data["indicators"][0]["二级分值"] = 70  # 预算管理 declared 70, its rows add to 75

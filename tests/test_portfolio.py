@@ -82,6 +82,41 @@ def test_json_ranks_projects_with_grades_and_result_use(folder, tmp_path, capsys
         assert (one["total"], one["grade"]) == (p["total"], p["grade"])
 
 
+def test_adjustments_count_is_the_evaluator_adjustments_not_the_losses(tmp_path, capsys):
+    """评价调整数 counts the rows whose 评定得分 replaced the rule's result (evaluate's adjustments, 汇总's block
+    评价调整); 失分指标数 stays the rows scored below their points. Here they differ: 2 adjustments, 6 losses."""
+    import openpyxl
+
+    from dtg_xl.delivery.template import load_example
+
+    d = tmp_path / "项目"
+    d.mkdir()
+    write_template(d / "原样.xlsx", example="dtg-2020")
+    spec = load_example("dtg-2020")
+    for row in spec["indicators"]:
+        if row["三级指标"] in ("监管出入境船舶艘次", "海运口岸外贸吞吐量"):  # full marks before: one point less
+            row["评定得分"], row["调整原因"] = row["分值"] - 1, "评价组复核：统计口径含非本项目部分"
+    spec["params"]["项目名称"] = "调整过的项目"
+    write_template(d / "调整.xlsx", data=spec)
+    code, one = run_json(["evaluate", d / "调整.xlsx", "-o", tmp_path / "one.xlsx"], capsys)
+    assert code == 0 and len(one["adjustments"]) == 2 and len(one["losses"]) == 6
+    code, plain = run_json(["evaluate", d / "原样.xlsx", "-o", tmp_path / "plain.xlsx"], capsys)
+    assert code == 0 and plain["adjustments"] == [] and len(plain["losses"]) == 4
+    out = tmp_path / "汇总.xlsx"
+    code, res = run_json(["portfolio", d, "-o", out], capsys)
+    assert code == 0
+    by_name = {p["name"]: p for p in res["projects"]}
+    assert (by_name["调整过的项目"]["adjustments"], by_name["调整过的项目"]["losses"]) == (2, 6)
+    plain_name = next(n for n in by_name if n != "调整过的项目")
+    assert (by_name[plain_name]["adjustments"], by_name[plain_name]["losses"]) == (0, 4)
+    ws = openpyxl.load_workbook(out)["项目一览"]
+    header = [c.value for c in ws[1]]
+    rows = {r[header.index("项目名称")]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert rows["调整过的项目"][header.index("评价调整数")] == 2
+    assert rows["调整过的项目"][header.index("失分指标数")] == 6
+    assert rows[plain_name][header.index("评价调整数")] == 0
+
+
 def test_output_workbook_sheets_table_charts(folder, tmp_path, capsys):
     import openpyxl
 
@@ -92,7 +127,7 @@ def test_output_workbook_sheets_table_charts(folder, tmp_path, capsys):
     ws = wb["项目一览"]
     header = [c.value for c in ws[1]]
     for h in ("排名", "项目名称", "评价年度", "单位", "评价方案", "综合得分", "等次", "决策得分", "效益得分",
-              "调整后预算（万元）", "预算执行率（%）", "失分指标数", "提示数", "源文件", "文件指纹", "数据指纹"):
+              "调整后预算（万元）", "预算执行率（%）", "评价调整数", "失分指标数", "提示数", "源文件", "文件指纹", "数据指纹"):
         assert h in header, h
     assert list(ws.tables) == ["项目一览"] and ws.tables["项目一览"].ref == f"A1:{ws.cell(1, len(header)).column_letter}4"
     assert ws.tables["项目一览"].autoFilter is not None  # sortable and filterable

@@ -145,6 +145,30 @@ def test_an_unresolvable_reference_names_its_cell_and_what_is_missing(tmp_path, 
         assert word in problem["message"]
 
 
+def test_every_bad_reference_of_every_row_is_reported_at_its_own_cell(tmp_path, capsys):
+    """Two bad references in one row (实际值 and 目标值), a third in another row, and a bad 分值 beside a bad
+    reference: each is reported at its own cell, once, in one run (not only the first of the row)."""
+    data = load_example("dtg-2020")
+    names = [r["三级指标"] for r in data["indicators"]]
+    first = _row_of(data, "外贸货运量口岸全国排名")
+    first["实际值"], first["目标值"] = "单位:不存在列:合计", "预算:不存在"
+    second = _row_of(data, "监管出入境船舶艘次")
+    second["实际值"], second["分值"] = "基准对比:不存在", "五"
+    path = write_template(tmp_path / "two.xlsx", data=data)
+    code, out = run_json(["evaluate", path], capsys)
+    assert code == 2 and out["total"] is None
+    r1, r2 = (2 + names.index(n) for n in ("外贸货运量口岸全国排名", "监管出入境船舶艘次"))
+    by_cell = {}
+    for p in out["errors"]:
+        by_cell.setdefault((p["sheet"], p["cell"]), []).append(p["message"])
+    (actual,) = by_cell[("指标体系", f"J{r1}")]
+    assert actual.startswith("实际值引用“单位:不存在列:合计”") and "没有“不存在列”列" in actual
+    assert len(by_cell[("指标体系", f"I{r1}")]) == 1
+    assert by_cell[("指标体系", f"I{r1}")][0].startswith("目标值引用“预算:不存在”的项目不可用")
+    assert len(by_cell[("指标体系", f"J{r2}")]) == 1 and "不在基准对比表中" in by_cell[("指标体系", f"J{r2}")][0]
+    assert len(by_cell[("指标体系", f"F{r2}")]) == 1 and "分值" in by_cell[("指标体系", f"F{r2}")][0]
+
+
 def test_a_blank_unit_cell_or_no_units_is_an_error_not_a_smaller_total(tmp_path, capsys):
     path, _ = _workbook(tmp_path)
     edit_cells(path, {"单位填报": {"H5": None}})  # 董家口海事局's 监管船舶艘次

@@ -27,6 +27,9 @@ from dtg_xl.core.schema import SHEET_BASELINES, SHEET_INDICATORS, SHEET_SUMMARY
 
 from helpers import ROOT
 
+sys.path.insert(0, str(ROOT / "bench"))
+from data import remote_payload as payload_from_file  # noqa: E402 (bench/data.py; also used by bench/click_bench.py)
+
 pytestmark = [
     pytest.mark.remote_book,
     pytest.mark.skipif(not os.environ.get("XLWINGS_LICENSE_KEY"),
@@ -35,21 +38,6 @@ pytestmark = [
 
 WORKBOOK = ROOT / "workbook" / "dtg.xlsm"
 WHEN = datetime(2021, 3, 1, 9, 30, 0)
-
-
-def payload_from_file(path: Path) -> dict:
-    """What an xlwings client sends: every sheet's values from A1 ('' for empty cells)."""
-    import xlwings as xw
-    from python_calamine import CalamineWorkbook
-
-    wb = CalamineWorkbook.from_path(str(path))
-    try:
-        sheets = [{"name": n, "values": wb.get_sheet_by_name(n).to_python(skip_empty_area=False) or [[""]],
-                   "pictures": [], "tables": []} for n in wb.sheet_names]
-    finally:
-        wb.close()
-    return {"client": "Office.js", "version": xw.__version__, "names": [], "sheets": sheets,
-            "book": {"name": path.name, "active_sheet_index": 0, "selection": "A1"}}
 
 
 def remote_book(payload: dict):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from dtg_xl.core import rules
 from dtg_xl.core.engine import score_table
-from dtg_xl.core.rules import RuleError, score_one
+from dtg_xl.core.rules import RuleError, RuleErrors, score_one
 
 
 @pytest.mark.parametrize("target, actual, expected", [
@@ -161,6 +161,35 @@ def test_bad_numbers_name_their_field(kwargs, field):
     with pytest.raises(RuleError) as err:
         score_one(**kwargs)
     assert err.value.field == field
+
+
+@pytest.mark.parametrize("kwargs, fields", [
+    (dict(method="正向", points="五", target="abc", actual=None), ["points", "target", "actual"]),
+    (dict(method="正向", points=5, target=-1, actual="x"), ["target", "actual"]),
+    (dict(method="是否", points=2, target="也许", actual="大概"), ["target", "actual"]),
+    (dict(method="分档", points=2, actual="高", bands="九十以上满分"), ["criteria", "actual"]),
+    (dict(method="定性", points="x", level="优秀", given="y"), ["points", "given", "level"]),
+    (dict(method="阶梯扣分", points=5, target="t", actual="a", bands="起扣线=90；步长=5"), ["criteria", "actual", "target"]),
+    (dict(method="偏离度", points=5, target=0, actual="a", bands="±10%:100%"), ["actual", "target"]),
+    (dict(method="公式", points=5, target="t", actual="a", bands="=MIN(分值, 分值*实际值/目标值"),
+     ["criteria", "target", "actual"]),
+    (dict(method="正向", points=5, target="t", actual=1, given=-1), ["target", "given", "adjust_reason"]),
+    (dict(method="加权", points="x", target=1, actual=1), ["points", None]),
+])
+def test_every_bad_input_of_a_row_is_reported_with_its_field(kwargs, fields):
+    """A row with several independent bad inputs: one RuleErrors holding each problem with its own field (cell),
+    not only the first; its message (what a UDF shows) names every one."""
+    with pytest.raises(RuleErrors) as err:
+        score_one(**kwargs)
+    assert sorted(e.field or "" for e in err.value.errors) == sorted(f or "" for f in fields)
+    for e in err.value.errors:
+        assert str(e) in str(err.value)
+
+
+def test_a_single_bad_input_is_a_plain_rule_error():
+    with pytest.raises(RuleError) as err:
+        score_one("正向", 5, "abc", 1)
+    assert not isinstance(err.value, RuleErrors) and err.value.field == "target"
 
 
 def test_unknown_method_lists_the_known_ones():

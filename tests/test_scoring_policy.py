@@ -430,6 +430,19 @@ def test_compare_and_mail_mention_adjustments(tmp_path, capsys):
     this = workbook(tmp_path, adjusted, name="this.xlsx")
     code, text, _ = run_cli(["compare", last, this], capsys)
     assert code == 0 and "得分 10→8（本年评价调整：公式得分10→评定得分8（目标值偏低））" in text
+    # the 同比 sheet shows them too (its 评价调整 column), as the text and the JSON do
+    from dtg_xl.results import compare
+
+    out = tmp_path / "同比.xlsx"
+    code, data = run_json(["compare", last, this, "-o", out], capsys)
+    assert code == 0
+    ws = openpyxl.load_workbook(out)[compare.SHEET_COMPARE]
+    col = compare.IND_HEADERS.index("评价调整") + 1
+    assert ws.cell(compare.IND_HEADER_ROW, col).value == "评价调整"
+    sheet = {ws.cell(r, 4).value: ws.cell(r, col).value
+             for r in range(compare.IND_HEADER_ROW + 1, compare.IND_HEADER_ROW + 1 + len(data["indicators"]))}
+    assert sheet == {"A": "本年：公式得分10→评定得分8（目标值偏低）", "其他指标": "本年：公式得分90→评定得分90（复核无误）"}
+    assert {r["l3"]: r["adjustment"]["this"] for r in data["indicators"]}["A"] in sheet["A"]
     mail = body(engine_result(this), ["this.xlsx"])
     assert "扣2分：评价调整：公式得分10，评定得分8（目标值偏低）" in mail
     assert "2. 效益—其他指标：公式得分90分，评定得分90分，原因：复核无误" in mail  # listed although nothing was lost

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT
-from test_workbook import vba_modules
+from helpers import vba_modules
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -16,7 +16,7 @@ import xlwings
 from dtg_xl.doors import excel_door
 from dtg_xl.doors import workbook_build
 
-from helpers import ROOT, run_cli, run_json
+from helpers import ROOT, package_texts, run_cli, run_json, sheet_values, vba_modules
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # oletools' pyparsing calls
 
@@ -34,26 +34,6 @@ def built(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("build") / "dtg.xlsm"
     workbook_build.build_workbook(out)
     return out
-
-
-def vba_modules(path: Path) -> dict[str, str]:
-    from oletools.olevba import VBA_Parser
-
-    parser = VBA_Parser(str(path))
-    try:
-        return {name: code for _, _, name, code in parser.extract_macros()}
-    finally:
-        parser.close()
-
-
-def sheet_values(path: Path) -> dict[str, list[list]]:
-    from python_calamine import CalamineWorkbook
-
-    wb = CalamineWorkbook.from_path(str(path))
-    try:
-        return {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wb.sheet_names}
-    finally:
-        wb.close()
 
 
 def buttons(path: Path) -> dict[str, list[tuple[str, str]]]:
@@ -157,9 +137,7 @@ def test_buttons_call_the_quickstart_macro():
 
 
 def test_workbook_is_macro_enabled_with_codenames():
-    with zipfile.ZipFile(COMMITTED) as z:
-        types = z.read("[Content_Types].xml").decode()
-        wb = z.read("xl/workbook.xml").decode()
+    types, wb = package_texts(COMMITTED, "[Content_Types].xml", "xl/workbook.xml")
     assert "application/vnd.ms-excel.sheet.macroEnabled.main+xml" in types
     assert 'codeName="ThisWorkbook"' in wb
     assert "application/vnd.ms-office.vbaProject" in types

@@ -261,6 +261,7 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, re
         values = {name: raw(row, name) for name in INDICATOR_COLUMNS.values()}
         if all(_blank(values[n]) for n in ("l3", "points", "method")):
             continue  # an empty line
+        first_problem = len(out.errors)  # this row's problems are out.errors[first_problem:]
         for name in _FILL_DOWN:
             if _blank(values[name]):
                 values[name] = last.get(name)
@@ -281,18 +282,23 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, re
         seen.setdefault(key, r)
         for name in ("l1_weight", "l2_points"):
             rec[name] = _optional_number(values[name], r, name, cols, out)
+        # 单位: / 预算: / 基准对比: / 问卷: / 专家: → the figure they name; each one that does not resolve is
+        # reported at its own cell, and the row's other inputs are still checked (every problem at once)
+        bad_refs = _resolve_references(values, r, cols, refs[0], refs[1], out) if refs is not None else []
         try:
-            if refs is not None:  # 单位: / 预算: / 基准对比: / 问卷: / 专家: → the figure they name
-                _resolve_references(values, r, cols, refs[0], refs[1], out)
             p = rules.prepare(values["method"], values["points"], values["target"], values["actual"],
                               values["level"], values["given"], values["deduction"], values["criteria"],
                               values["adjust_reason"], policy)
+            if bad_refs:
+                raise rules.RuleErrors(bad_refs)
         except rules.RuleError as exc:
-            out.add(SHEET_INDICATORS, where(r, exc.field or "method"), str(exc))
+            unresolved = {e.field for e in bad_refs}
+            for e in [*bad_refs, *(e for e in rules.each_error(exc) if e.field not in unresolved)]:
+                out.add(SHEET_INDICATORS, where(r, e.field or "method"), str(e))
             p = rules.Prepared(rec["method"] or "正向", _safe_number(values["points"]))
         else:
             _check_deduction(p, values, rec, r, where, out)
-        _unused_problems(values, r, where, out)
+        _unused_problems(values, r, where, out, first_problem)
         rec.update(method=p.method, points=p.points, target=p.target, actual=p.actual,
                    given=p.given, deduction=p.deducted, bands=p.bands, adjusted=p.adjusted)
         records.append(rec)
@@ -307,13 +313,13 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, re
     return table
 
 
-def _unused_problems(values, r, where, out):
+def _unused_problems(values, r, where, out, first_problem: int):
     """An error value or uncalculated formula in a number cell the row's method does not read
     is still reported (once): the sheet is broken there, and a later method change would read it."""
     problems = {name: cell_problem(values.get(name)) for name in _NUMERIC}
     if not any(problems.values()):
         return
-    done = {p.cell for p in out.errors[-len(_NUMERIC) - 3:] if p.sheet == SHEET_INDICATORS}  # this row's
+    done = {p.cell for p in out.errors[first_problem:] if p.sheet == SHEET_INDICATORS}  # this row's
     for name, problem in problems.items():
         if problem and where(r, name) not in done:
             out.add(SHEET_INDICATORS, where(r, name), f"{_label(name)}：{problem}")
@@ -399,9 +405,12 @@ def _check_points(model: Model, out: _Collector):
                     f"一级指标“{l1}”的权重{weight:g}与其下分值之和{l2_sum:g}不符")
     if nested:
         total = float(np.nansum(weights))
-        if abs(total - model.full_marks) > TOLERANCE and not any(math.isnan(w) for w in weights):
+        budget = model.profile.budget_score_points  # Σ 权重 × 一级得分/100 + the budget line must reach 总分
+        expected = model.full_marks - budget
+        if abs(total - expected) > TOLERANCE and not any(math.isnan(w) for w in weights):
             out.add(SHEET_INDICATORS, f"{col_letter(cols.get('l1_weight', 2))}:{col_letter(cols.get('l1_weight', 2))}",
-                    f"一级权重之和{total:g}应等于总分{model.full_marks:g}")
+                    f"一级权重之和{total:g}应为{expected:g}（总分{model.full_marks:g}减预算执行{budget:g}分）" if budget
+                    else f"一级权重之和{total:g}应等于总分{model.full_marks:g}")
     else:
         expected = model.full_marks - model.profile.budget_score_points
         total = float(np.nansum(t["points"]))
@@ -534,10 +543,12 @@ def _read_sources(book, params, cells, profile, base, units, unit_rows, baseline
 _REFERABLE = (("target", "目标值"), ("actual", "实际值"), ("given", "评定得分"))
 
 
-def _resolve_references(values: dict, r: int, cols: dict, sources, resolved: dict, out: _Collector) -> None:
+def _resolve_references(values: dict, r: int, cols: dict, sources, resolved: dict,
+                        out: _Collector) -> list[rules.RuleError]:
     """Replace each reference in the row's 目标值/实际值/评定得分 by its value (recorded in ``resolved``); warn
     where a typed 实际值 disagrees with the budget figure of the same name or a typed 评定得分 with its panel.
-    Raises RuleError (field = the cell's column) for a reference that does not resolve."""
+    Returns the RuleError of each reference that does not resolve (field = its cell's column; that cell keeps
+    the typed text), every one of them, not only the first."""
     try:
         method = rules.canonical_method(values["method"])
     except rules.RuleError:
@@ -548,6 +559,7 @@ def _resolve_references(values: dict, r: int, cols: dict, sources, resolved: dic
     panel = sources.experts.by_name().get(l3) if sources.experts is not None else None
     if method == "定性" and panel is not None and _blank(values["given"]):
         values["given"] = f"{references.KIND_EXPERTS}:{l3}"  # a 定性 row takes its panel by name
+    bad = []
     for name, label in _REFERABLE:
         ref = references.parse(values[name])
         if ref is None:
@@ -555,14 +567,18 @@ def _resolve_references(values: dict, r: int, cols: dict, sources, resolved: dic
         try:
             found = references.resolve(ref, sources, context)
         except rules.RuleError as exc:
-            raise rules.RuleError(f"{label}{exc}", name) from None
+            bad.append(rules.RuleError(f"{label}{exc}", name))
+            continue
         values[name] = found.value
         resolved.setdefault(r, {})[name] = found
+    if bad:
+        return bad
     typed = resolved.get(r, {})
     if "actual" not in typed and method not in (None, "定性", "扣分", "是否"):
         _check_computed(values, l3, r, cols, sources, out)
     if "given" not in typed and panel is not None and not _blank(values["given"]):
         _check_panel(values, panel, l3, r, cols, sources, context, out)
+    return []
 
 
 def _check_computed(values, l3, r, cols, sources, out) -> None:

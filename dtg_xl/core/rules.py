@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dtg_xl.core.excel_round import excel_round
-from dtg_xl.core.values import Kind, RuleError, cell_problem
+from dtg_xl.core.values import Kind, RuleError, RuleErrors, cell_problem, each_error, raise_all  # noqa: F401
+# (RuleErrors, each_error: used by the model and the UDFs as rules.*)
 from dtg_xl.core.values import number as _number
 from dtg_xl.xlsx.cells import is_blank
 from dtg_xl.core.policy import Policy
@@ -369,69 +370,123 @@ def _spec(method, criteria):
 
 def prepare(method, points, target=None, actual=None, level=None, given=None,
             deducted=None, bands=None, adjust_reason=None, policy: Policy | None = None) -> Prepared:
-    """Check one indicator's raw inputs for its method; raises RuleError (with the field).
+    """Check one indicator's raw inputs for its method; raises RuleError (with the field), or RuleErrors when
+    several independent inputs are wrong (each with its field: a row with a bad 分值 and a bad 实际值 is reported
+    at both cells at once).
 
     ``given`` (评定得分) on a 定性 row is the level's score; on any other row it is the
     evaluator's adjustment of the rule's result, which needs ``adjust_reason`` (调整原因)."""
     policy = policy or DEFAULT_POLICY
-    p = _prepare_method(canonical_method(method), points, target, actual, level, given, deducted, bands, policy)
-    if p.method == "定性" or _blank(given):
+    errors: list[RuleError] = []  # plain try/except, not a helper per input: prepare runs once per row
+    try:
+        points_value = _points(points)
+    except RuleError as exc:
+        errors.append(exc)
+        points_value = math.nan  # the checks that need it wait for the next run; the rest go on
+    try:
+        name = canonical_method(method)
+    except RuleError as exc:
+        errors.append(exc)
+        name = None
+    p = None
+    if name is not None:
+        try:
+            p = _prepare_method(name, points_value, target, actual, level, given, deducted, bands, policy)
+        except RuleError as exc:
+            errors.append(exc)
+    adjusted = math.nan
+    if name not in (None, "定性") and not _blank(given):
+        adjusted = _read(errors, given, "评定得分", "given", Kind.POINTS)
+        if adjusted < 0:
+            errors.append(RuleError("评定得分不能为负数", "given"))
+        elif policy.capped and adjusted > points_value:
+            errors.append(RuleError(f"评定得分{adjusted:g}超过分值{points_value:g}（超额完成为“封顶”）", "given"))
+        if _blank(adjust_reason):
+            errors.append(RuleError("本行填写了评定得分（评价人调整得分），须在“调整原因”列说明调整原因",
+                                    "adjust_reason"))
+    if errors:
+        raise_all(errors)
+    if adjusted != adjusted:
         return p
-    adjusted = number(given, "评定得分", "given", Kind.POINTS)
-    if adjusted < 0:
-        raise RuleError("评定得分不能为负数", "given")
-    if policy.capped and adjusted > p.points:
-        raise RuleError(f"评定得分{adjusted:g}超过分值{p.points:g}（超额完成为“封顶”）", "given")
-    if _blank(adjust_reason):
-        raise RuleError("本行填写了评定得分（评价人调整得分），须在“调整原因”列说明调整原因", "adjust_reason")
     return Prepared(p.method, p.points, p.target, p.actual, p.given, p.deducted, p.bands, adjusted)
 
 
-def _prepare_method(method, points, target, actual, level, given, deducted, bands, policy) -> Prepared:
-    points = number(points, "分值", "points", Kind.POINTS)
-    if points < 0:
+def _read(errors: list, value, what: str, field: str, kind: Kind = Kind.SHOWN) -> float:
+    """``number``, with its RuleError appended to ``errors`` (NaN returned) instead of raised."""
+    try:
+        return _number(value, what, field, kind)
+    except RuleError as exc:
+        errors.append(exc)
+        return math.nan
+
+
+def _parsed_spec(errors: list, method, criteria):
+    try:
+        return _spec(method, criteria)
+    except RuleError as exc:
+        errors.append(exc)
+        return None
+
+
+def _points(points) -> float:
+    value = _number(points, "分值", "points", Kind.POINTS)
+    if value < 0:
         raise RuleError("分值不能为负数", "points")
+    return value
+
+
+def _prepare_method(method, points, target, actual, level, given, deducted, bands, policy) -> Prepared:
+    """The method's own inputs (``points`` already read: NaN when its cell is wrong, then the checks that
+    need it are left to the next run); every independent problem is collected (see ``prepare``)."""
+    errors: list[RuleError] = []
     if method == "定性":
-        given_value = number(given, "评定得分", "given", Kind.POINTS)
+        given_value = _read(errors, given, "评定得分", "given", Kind.POINTS)
         levels = policy.levels()
-        problem = qualitative_problem(points, str(level or "").strip(), given_value, levels)
-        if problem:
-            raise RuleError(problem, "level" if str(level or "").strip() not in levels else "given")
+        text = str(level or "").strip()
+        if text not in levels or not (math.isnan(given_value) or math.isnan(points)):
+            problem = qualitative_problem(points, text, given_value, levels)
+            if problem:
+                errors.append(RuleError(problem, "level" if text not in levels else "given"))
+        raise_all(errors)
         return Prepared(method, points, given=given_value)
     if method == "扣分":
-        d = 0.0 if _blank(deducted) else number(deducted, "扣分", "deduction", Kind.POINTS)
+        d = 0.0 if _blank(deducted) else _number(deducted, "扣分", "deduction", Kind.POINTS)
         if d < 0:
             raise RuleError("扣分不能为负数", "deduction")
         return Prepared(method, points, deducted=d)
     if method == "是否":
-        try:
-            t = 1.0 if _blank(target) else yes_no_value(target)
-        except RuleError as exc:
-            raise RuleError(f"目标值{exc}", "target") from None
-        try:
-            a = yes_no_value(actual)
-        except RuleError as exc:
-            raise RuleError(f"实际值{exc}", "actual") from None
+        t = 1.0 if _blank(target) else _yes_no(errors, target, "目标值", "target")
+        a = _yes_no(errors, actual, "实际值", "actual")
+        raise_all(errors)
         return Prepared(method, points, target=t, actual=a)
     if method == "分档":
-        spec = _spec(method, bands)
-        return Prepared(method, points, actual=number(actual, "实际值", "actual"), bands=spec)
+        spec = _parsed_spec(errors, method, bands)
+        a = _read(errors, actual, "实际值", "actual")
+        raise_all(errors)
+        return Prepared(method, points, actual=a, bands=spec)
     if method == "公式":
         return _prepare_formula(points, target, actual, deducted, bands, policy)
     if method == "阶梯扣分":
-        spec = _spec(method, bands)
-        a = number(actual, "实际值", "actual")
-        t = number(target, "目标值", "target") if spec.threshold is None else (
-            math.nan if _blank(target) else number(target, "目标值", "target"))
+        spec = _parsed_spec(errors, method, bands)
+        a = _read(errors, actual, "实际值", "actual")
+        if _blank(target) and not (spec is not None and spec.threshold is None):
+            t = math.nan  # 起扣线 given (or the 评分标准 unreadable, reported): 目标值 is not needed
+        else:
+            t = _read(errors, target, "目标值", "target")
+        raise_all(errors)
         return Prepared(method, points, target=t, actual=a, bands=spec)
-    t = number(target, "目标值", "target")
-    a = number(actual, "实际值", "actual")
+    t = _read(errors, target, "目标值", "target")
+    a = _read(errors, actual, "实际值", "actual")
     if t < 0:
-        raise RuleError("目标值不能为负数", "target")
+        errors.append(RuleError("目标值不能为负数", "target"))
     if method == "偏离度":
-        if t <= 0:
-            raise RuleError("偏离度法的目标值应大于0（偏离度 = |实际值 − 目标值| ÷ 目标值）", "target")
-        return Prepared(method, points, target=t, actual=a, bands=_spec(method, bands))
+        if t == 0:
+            errors.append(RuleError("偏离度法的目标值应大于0（偏离度 = |实际值 − 目标值| ÷ 目标值）", "target"))
+        spec = _parsed_spec(errors, method, bands)
+        raise_all(errors)
+        return Prepared(method, points, target=t, actual=a, bands=spec)
+    if errors:
+        raise_all(errors)
     if method == "排名" and (a < 1 or t < 1):
         raise RuleError("排名和目标名次应不小于1", "actual" if a < 1 else "target")
     if method == "要素" and (t <= 0 or a > t):
@@ -440,16 +495,27 @@ def _prepare_method(method, points, target, actual, level, given, deducted, band
     return Prepared(method, points, target=t, actual=a)
 
 
+def _yes_no(errors: list, value, label: str, field: str) -> float:
+    try:
+        return yes_no_value(value)
+    except RuleError as exc:
+        errors.append(RuleError(f"{label}{exc}", field))
+        return math.nan
+
+
 def _prepare_formula(points, target, actual, deducted, criteria, policy) -> Prepared:
     from dtg_xl.core.formula import FIELDS, FormulaError, evaluate_one
 
-    spec = _spec("公式", criteria)
-    labels = {"分值": "分值", "目标值": "目标值", "实际值": "实际值", "扣分": "扣分"}
+    errors: list[RuleError] = []
+    spec = _parsed_spec(errors, "公式", criteria)
     raw = {"分值": points, "目标值": target, "实际值": actual, "扣分": deducted}
     kinds = {"分值": Kind.POINTS, "目标值": Kind.SHOWN, "实际值": Kind.SHOWN, "扣分": Kind.POINTS}
-    values = {label: (math.nan if _blank(raw[label]) else number(raw[label], labels[label], FIELDS[label],
-                                                                 kinds[label]))
+    values = {label: (math.nan if _blank(raw[label]) else _read(errors, raw[label], label, FIELDS[label],
+                                                                kinds[label]))
               for label in FIELDS}
+    raise_all(errors)
+    if math.isnan(points):  # its cell is wrong (reported by prepare): the formula runs once it is fixed
+        return Prepared("公式", points, bands=spec)
     try:
         value = evaluate_one(spec, values)
     except FormulaError as exc:

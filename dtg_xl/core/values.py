@@ -48,6 +48,30 @@ class RuleError(DtgError):
         self.field = field
 
 
+class RuleErrors(RuleError):
+    """Several problems of one row's independent inputs, each a RuleError with its own ``field`` (cell), so a
+    table validator reports every one at once; its own message joins them (for a door that shows one text)."""
+
+    def __init__(self, errors):
+        flat = tuple(e for exc in errors for e in each_error(exc))
+        super().__init__("；".join(str(e) for e in flat), flat[0].field if flat else None)
+        self.errors = flat
+
+
+def each_error(exc: RuleError) -> tuple[RuleError, ...]:
+    """The single problems a RuleError stands for (one, or each of a RuleErrors)."""
+    return exc.errors if isinstance(exc, RuleErrors) else (exc,)
+
+
+def raise_all(errors: list[RuleError]) -> None:
+    """Raise the problems collected for one row's independent inputs: nothing, the one error itself, or a
+    RuleErrors of them all."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise RuleErrors(errors)
+
+
 class Kind(enum.Enum):
     SHOWN = "shown"
     FRACTION = "fraction"

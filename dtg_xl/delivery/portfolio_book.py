@@ -71,14 +71,14 @@ def _projects(wb, pf: Portfolio, fmt) -> None:
                ("评价方案", 15, None), ("综合得分", 10, "score"), ("等次", 6, None)]
     columns += [(f"{c}得分", 10, "score") for c in cats]
     columns += [("调整后预算（万元）", 14, "money"), ("实际支出（万元）", 14, "money"), ("预算执行率（%）", 12, "pct"),
-                ("失分指标数", 10, "int"), ("提示数", 8, "int"), ("源文件", 36, None), ("文件指纹", 34, None),
+                ("评价调整数", 10, "int"), ("失分指标数", 10, "int"), ("提示数", 8, "int"), ("源文件", 36, None), ("文件指纹", 34, None),
                 ("数据指纹", 34, None)]
     rows = []
     for rank, p in enumerate(pf.projects, start=1):
         by_name = {c["name"]: c["score"] for c in p.categories}
         rows.append([rank, p.name, p.year, p.unit, p.profile, p.total, p.grade]
                     + [by_name.get(c) for c in cats]
-                    + [p.budget, p.spent, p.execution_rate, p.losses, p.warnings, p.file, p.file_fingerprint,
+                    + [p.budget, p.spent, p.execution_rate, p.adjustments, p.losses, p.warnings, p.file, p.file_fingerprint,
                        p.data_fingerprint or ""])
     last_row = max(1, len(rows))
     ws.add_table(0, 0, last_row, len(columns) - 1, {

@@ -119,18 +119,18 @@ def read_settings(book: XlwingsBook) -> Settings:
                 setattr(settings, attr, bool(yes_no_value(answer)))
             except RuleError as exc:
                 settings.problems.append(Problem(SHEET_CONTROL, where(label), str(exc)))
-    folder = found.get(SETTING_FOLDER, (0, ""))[1]
-    if folder:
+    def folder_setting(label: str, what: str) -> Path | None:
+        """A folder typed beside ``label`` (~ and %VAR% expanded); one that does not exist is a problem at its cell."""
+        folder = found.get(label, (0, ""))[1]
+        if not folder:
+            return None
         path = Path(os.path.expandvars(os.path.expanduser(folder)))
         if not path.is_dir():
-            settings.problems.append(Problem(SHEET_CONTROL, where(SETTING_FOLDER), f"输出文件夹不存在：{folder}"))
-        settings.folder = path
-    folder = found.get(SETTING_PORTFOLIO, (0, ""))[1]
-    if folder:
-        path = Path(os.path.expandvars(os.path.expanduser(folder)))
-        if not path.is_dir():
-            settings.problems.append(Problem(SHEET_CONTROL, where(SETTING_PORTFOLIO), f"批量评价文件夹不存在：{folder}"))
-        settings.portfolio = path
+            settings.problems.append(Problem(SHEET_CONTROL, where(label), f"{what}不存在：{folder}"))
+        return path
+
+    settings.folder = folder_setting(SETTING_FOLDER, "输出文件夹")
+    settings.portfolio = folder_setting(SETTING_PORTFOLIO, "批量评价文件夹")
     return settings
 
 

@@ -88,7 +88,8 @@ def DTG_SCORE(method, points, target=None, actual=None, detail=None, given=None,
     """计算一个三级指标的得分（与“计算评分”按钮同一套评分规则；默认按Excel的ROUND保留两位小数，可用计分规则改变）。"""
     try:
         name = rules.canonical_method(method)
-        actual = _actual(actual, None, "请直接引用基准对比表的压缩率单元格，或改用 DTG_SCORE_TABLE")
+        target, actual, given = _referenced(name, {"target": target, "actual": actual, "given": given}, None,
+                                            "", "请直接引用基准对比表的压缩率单元格，或改用 DTG_SCORE_TABLE")
         level = detail if name == "定性" else None
         deducted = detail if name == "扣分" else None
         bands = detail if name in _CRITERIA_METHODS else None
@@ -132,23 +133,54 @@ def _baselines(rows):
     return read_baselines(_RangeBook(SHEET_BASELINES, rows), lambda sheet, cell, message: None)
 
 
-def _actual(value, baselines, hint: str):
-    """实际值, with a 基准对比 reference resolved to its 压缩率 when the 基准对比 range is given (the one
-    resolver, core/references.py; the other kinds need the whole workbook: the 计算 button or dtg-xl evaluate)."""
+# a reference's source sheet, for the message of a kind a cell function cannot resolve
+_NEEDS_SHEET = {"单位": "单位填报", "预算": "单位填报", "问卷": "问卷", "专家": "专家评分"}
+_REFERABLE = (("target", "目标值"), ("actual", "实际值"), ("given", "评定得分"))
+# inputs a method does not read: a reference there does not stop the row's score (as rules.prepare ignores them)
+_UNREAD = {"定性": ("target", "actual"), "扣分": ("target", "actual"), "分档": ("target",)}
+
+
+def _computed_cell(references, ref) -> str:
+    """Where the evaluated workbook shows the figure a reference stands for, for the message."""
+    from dtg_xl.core.schema import BUDGET_FIGURE_CELLS, SHEET_SUMMARY
+
+    item = references.BUDGET_ITEMS.get(ref.parts[0]) if ref.kind == references.KIND_BUDGET else None
+    if item and item[0] in BUDGET_FIGURE_CELLS:
+        return f"计算后汇总表中的{item[1]}单元格 {SHEET_SUMMARY}!{BUDGET_FIGURE_CELLS[item[0]]}"
+    return "计算结果所在的单元格"
+
+
+def _referenced(method: str, values: dict, baselines, where: str, hint: str) -> tuple:
+    """目标值, 实际值, 评定得分 with each reference resolved by the one resolver (core/references.py):
+    ``基准对比:`` from the 基准对比 range when it is given; the other kinds name sheets a cell function never
+    receives (it gets its arguments only, see docs/reference/references.md), so they are an error naming the
+    input and ``where`` (the row in the range).  Every bad reference of the row is raised at once (RuleErrors)."""
     from dtg_xl.core import references
 
-    ref = references.parse(value)
-    if ref is None:
-        return value
-    if ref.kind != references.KIND_BASELINE:
-        raise rules.RuleError(f"实际值“{ref.text}”引用了工作簿中的其他表，DTG_SCORE_TABLE 只能解析“基准对比:”引用；"
-                              "请用“计算”按钮或 dtg-xl evaluate", "actual")
-    if baselines is None:
-        raise rules.RuleError(f"实际值引用了“基准对比”表：{hint}", "actual")
-    try:
-        return references.resolve(ref, references.Sources(baselines=baselines)).value
-    except rules.RuleError as exc:
-        raise rules.RuleError(f"实际值{exc}", "actual") from None
+    out, errors = [], []
+    for name, label in _REFERABLE:
+        value = values.get(name)
+        ref = references.parse(value)
+        if ref is None or name in _UNREAD.get(method, ()):
+            out.append(None if ref is not None else value)
+            continue
+        at = f"（{where}）" if where else ""
+        if ref.kind != references.KIND_BASELINE:
+            errors.append(rules.RuleError(
+                f"{label}“{ref.text}”{at}要用{_NEEDS_SHEET[ref.kind]}表的数据，单元格函数读不到所选区域以外的工作表"
+                f"（只能解析“基准对比:”引用）；请用“计算评分”按钮或 dtg-xl evaluate，"
+                f"或让{label}直接引用{_computed_cell(references, ref)}", name))
+        elif baselines is None:
+            errors.append(rules.RuleError(f"{label}{at}引用了“基准对比”表：{hint}", name))
+        else:
+            try:
+                out.append(references.resolve(ref, references.Sources(baselines=baselines)).value)
+                continue
+            except rules.RuleError as exc:
+                errors.append(rules.RuleError(f"{label}{at}{exc}", name))
+        out.append(value)
+    rules.raise_all(errors)
+    return tuple(out)
 
 
 def score_table_values(rows: list[list], baseline_rows: list[list] | None = None) -> list[list]:
@@ -174,15 +206,12 @@ def score_table_values(rows: list[list], baseline_rows: list[list] | None = None
         if all(_blank(cell(row, n)) for n in ("l3", "points", "method")):
             continue  # an empty line, as the model skips it
         try:
-            prepared.append(rules.prepare(
-                cell(row, "method"), cell(row, "points"), cell(row, "target"),
-                None if rules.canonical_method(cell(row, "method")) in ("定性", "扣分")  # 实际值 unused there
-                else _actual(cell(row, "actual"), baselines, "请在第二个参数给出基准对比区域（含表头）"),
-                cell(row, "level"), cell(row, "given"), cell(row, "deduction"), cell(row, "criteria"),
-                cell(row, "adjust_reason")))
-            good.append(k)
+            out[k] = _prepared_row(row, cell, baselines, f"区域第{k + HEADER_ROW + 1}行")
         except Exception as exc:  # noqa: BLE001
             out[k] = _message(exc)
+        else:
+            prepared.append(out[k])
+            good.append(k)
     if prepared:
         bands = np.empty(len(prepared), dtype=object)  # tuples of Band, one per row, not a 2-D array
         bands[:] = [p.bands for p in prepared]
@@ -199,6 +228,32 @@ def score_table_values(rows: list[list], baseline_rows: list[list] | None = None
         for k, score in zip(good, engine.score_table(table).tolist()):
             out[k] = score
     return [[v] for v in out] or [[""]]
+
+
+def _prepared_row(row, cell, baselines, where: str) -> rules.Prepared:
+    """One data row of DTG_SCORE_TABLE checked as the model checks it: every bad reference and every bad input
+    at once (one message listing them, in that row's cell)."""
+    errors, method = [], None
+    try:
+        method = rules.canonical_method(cell(row, "method"))
+    except rules.RuleError:
+        pass  # reported by rules.prepare below
+    values = {name: cell(row, name) for name in ("target", "actual", "given")}
+    try:
+        values = dict(zip(values, _referenced(method, values, baselines, where,
+                                              "请在第二个参数给出基准对比区域（含表头）")))
+    except rules.RuleError as exc:
+        errors.extend(rules.each_error(exc))
+    unresolved = {e.field for e in errors}
+    p = None
+    try:
+        p = rules.prepare(cell(row, "method"), cell(row, "points"), values["target"], values["actual"],
+                          cell(row, "level"), values["given"], cell(row, "deduction"), cell(row, "criteria"),
+                          cell(row, "adjust_reason"))
+    except rules.RuleError as exc:
+        errors.extend(e for e in rules.each_error(exc) if e.field not in unresolved)
+    rules.raise_all(errors)
+    return p
 
 
 @xw.func(category=CATEGORY)

@@ -220,7 +220,8 @@ IND_HEADER_ROW = 28
 IND_ROWS = 300
 IND_HEADERS = ("状态", "一级指标", "二级指标", "三级指标", "上年名称", "上年分值", "本年分值",
                "上年目标值", "本年目标值", "目标值变化", "上年实际值", "本年实际值", "实际值变化",
-               "上年得分", "本年得分", "得分变化")
+               "上年得分", "本年得分", "得分变化", "评价调整")
+ADJUSTMENT_COL = len(IND_HEADERS)  # 1-based: 公式得分→评定得分（原因） of either year, as the text and JSON say
 TITLE = "同比分析（由 dtg-xl compare 填写，请勿手工修改）"
 
 
@@ -244,12 +245,22 @@ def compare_blocks(data: dict) -> list[tuple[str, int, int, list[list]]]:
     inds = [[r["status"], r["l1"], r["l2"], r["l3"],
              f"{r['last_l2']}/{r['last_name']}" if r["last_l2"] else r["last_name"],
              r["points"]["last"], r["points"]["this"],
-             *_trio(r["target"]), *_trio(r["actual"]), *_trio(r["score"])] for r in data["indicators"]]
+             *_trio(r["target"]), *_trio(r["actual"]), *_trio(r["score"]), _adjustments_text(r) or None]
+            for r in data["indicators"]]
     return [
         (SHEET_COMPARE, FACTS_ROW, 2, [[v] for v in facts]),
         (SHEET_COMPARE, CAT_HEADER_ROW + 1, 1, _fill(cats, CAT_ROWS, len(CAT_HEADERS))),
+        # the header too: a workbook made from a template before this column existed gets it labelled
+        (SHEET_COMPARE, IND_HEADER_ROW, ADJUSTMENT_COL, [[IND_HEADERS[-1]]]),
         (SHEET_COMPARE, IND_HEADER_ROW + 1, 1, _fill(inds, IND_ROWS, len(IND_HEADERS))),
     ]
+
+
+def _adjustments_text(r: dict) -> str:
+    """“上年：…；本年：公式得分10→评定得分8（原因）” for an indicator adjusted in either year, else ''."""
+    adjustment = r.get("adjustment", {})
+    return "；".join(f"{side}：{adjustment[key]}" for side, key in (("上年", "last"), ("本年", "this"))
+                    if adjustment.get(key))
 
 
 def build_compare_sheet(ws, f) -> None:
@@ -259,6 +270,7 @@ def build_compare_sheet(ws, f) -> None:
     ws.set_column(1, 2, 12)
     ws.set_column(3, 4, 30)
     ws.set_column(5, 15, 10)
+    ws.set_column(ADJUSTMENT_COL - 1, ADJUSTMENT_COL - 1, 40)
     for i, label in enumerate(FACTS):
         ws.write(FACTS_ROW - 1 + i, 0, label, f["label"])
         # value cell B merged to E so file names and the match counts fit on one line
@@ -269,7 +281,7 @@ def build_compare_sheet(ws, f) -> None:
             (IND_HEADER_ROW, IND_ROWS, IND_HEADERS, "三级指标同比（变化 = 本年 − 上年）")):
         ws.write(header_row - 2, 0, title, f["title"])
         ws.write_row(header_row - 1, 0, headers, f["header"])
-        text_cols = {0, 1} if headers is CAT_HEADERS else {0, 1, 2, 3, 4}
+        text_cols = {0, 1} if headers is CAT_HEADERS else {0, 1, 2, 3, 4, ADJUSTMENT_COL - 1}
         for r in range(header_row, header_row + capacity):
             for c in range(len(headers)):
                 ws.write_blank(r, c, None, f["output_text"] if c in text_cols else f["output"])

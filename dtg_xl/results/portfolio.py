@@ -29,7 +29,7 @@ from pathlib import Path
 from dtg_xl.errors import DtgError
 
 SUFFIXES = (".xlsx", ".xlsm")
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: ``adjustments`` (评价调整数) beside ``losses``
 MAX_PROBLEMS_SHOWN = 3  # per file on its line; the workbook lists them all
 
 
@@ -53,6 +53,7 @@ class Project:
     budget: float | None = None  # 调整后预算（万元）
     spent: float | None = None
     execution_rate: float | None = None
+    adjustments: int = 0  # evaluator adjustments: rows whose 评定得分 replaced the rule's result (汇总's 评价调整)
     losses: int = 0  # indicators scored below their points (失分指标)
     warnings: int = 0
     warning_texts: list[str] = field(default_factory=list)
@@ -126,7 +127,7 @@ def evaluate_file(path: str, profile: str | None = None, fp: str | None = None) 
     """Evaluate one workbook through the pipeline (nothing written); a Project as a dict, or
     ``{"file", "error"}`` when it cannot be read."""
     from dtg_xl.results.fingerprint import fingerprint
-    from dtg_xl.results.layout import losses
+    from dtg_xl.results.layout import adjustments, losses
     from dtg_xl.results.pipeline import evaluate_book
     from dtg_xl.xlsx.books import FileBook
     from dtg_xl.xlsx.cells import cell_text
@@ -160,6 +161,7 @@ def evaluate_file(path: str, profile: str | None = None, fp: str | None = None) 
     if result.ok and model is not None:
         project.total, project.grade = result.total, result.grade
         project.categories = [{"name": c.name, "points": c.points, "score": c.score} for c in result.categories]
+        project.adjustments = len(adjustments(result))
         project.losses = len(losses(result))
         if result.budget:
             b = result.budget

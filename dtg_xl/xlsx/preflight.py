@@ -355,6 +355,21 @@ def _scan_stream(zf, info, kind: str, where: str, report: Report, exact: bool = 
         checker.cells = _Cells(where, report)
     state = {"row": 0, "col": 0}
     cells_before = report.cells
+    for piece, final in _pieces(zf, info, where):
+        if checker is None:
+            _no_dtd(piece, where)
+            continue
+        if kind == "sheet" and not exact and not _fast_cells(piece, where, report, state):
+            report.cells = cells_before
+            return _scan_stream(zf, info, kind, where, report, exact=True)
+        checker.feed(piece, final=final)
+    if checker is not None and checker.cells:
+        checker.cells.done()
+
+
+def _pieces(zf, info, where: str):
+    """A streamed part as UTF-8 pieces cut before a ``<`` (no tag split across two), each with whether it is the
+    last: (piece, False) … then (the rest, True)."""
     carry = b""
     decoder = None
     first = True
@@ -373,22 +388,8 @@ def _scan_stream(zf, info, kind: str, where: str, report: Report, exact: bool = 
         body, carry = buf[:cut], buf[cut:]
         if len(carry) > CHUNK:
             raise PreflightError(f"{where}的 XML 结构异常（超长的标签），文件已损坏或被篡改")
-        if checker is None:
-            _no_dtd(body, where)
-            continue
-        if kind == "sheet" and not exact and not _fast_cells(body, where, report, state):
-            report.cells = cells_before
-            return _scan_stream(zf, info, kind, where, report, exact=True)
-        checker.feed(body)
-    if checker is None:
-        _no_dtd(carry, where)
-        return
-    if kind == "sheet" and not exact and not _fast_cells(carry, where, report, state):
-        report.cells = cells_before
-        return _scan_stream(zf, info, kind, where, report, exact=True)
-    checker.feed(carry, final=True)
-    if checker.cells:
-        checker.cells.done()
+        yield body, False
+    yield carry, True
 
 
 def _decoded(data: bytes) -> bytes:

@@ -16,6 +16,12 @@ Parts that may change besides the written sheets, and why:
   defined name on it, or INDIRECT/OFFSET), so Excel recalculates on open; otherwise untouched.
 Strings are written inline (``t="inlineStr"``), so ``sharedStrings.xml`` keeps its bytes; a
 string that looks like a formula (``=…``, ``+…``, ``-…``, ``@…``) is still only text.
+* the styles part — a copy of a cell's style with another number format, appended when the
+  caller's ``reformat`` asks for one (result cells get the template's own formats back).
+
+A written sheet is streamed where its bytes allow (see ``_split_sheet``): only runs of the rows
+written are parsed, the rest is copied byte for byte, so memory follows the rows written, not the
+sheet; other sheets go through one lxml tree of the whole part, which gives the same document.
 """
 from __future__ import annotations
 

@@ -34,7 +34,8 @@ def test_compare_sheet_in_the_template(example_path):
     assert ws["A1"].value == compare.TITLE
     merged = {str(r) for r in ws.merged_cells.ranges}
     assert {f"B{compare.FACTS_ROW + i}:E{compare.FACTS_ROW + i}" for i in range(len(compare.FACTS))} <= merged
-    assert [ws.cell(compare.IND_HEADER_ROW, c).value for c in range(1, 17)] == list(compare.IND_HEADERS)
+    assert [ws.cell(compare.IND_HEADER_ROW, c).value for c in range(1, len(compare.IND_HEADERS) + 1)] == list(compare.IND_HEADERS)
+    assert compare.IND_HEADERS[-1] == "评价调整"  # the column issue 12 added
     assert ws.cell(compare.FACTS_ROW + 2, 2).number_format == "0.00"  # 上年综合得分 shows two decimals
 
 

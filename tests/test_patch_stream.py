@@ -156,3 +156,28 @@ def test_number_formats_are_reset_the_same_way_on_both_paths(example_path):
                 out, _ = patch._patch_tree(xml, book.writes[name], name, fmt)
             outs.append((canonical(out), dict(fmt.requests)))
         assert outs[0] == outs[1]
+
+
+def test_rows_with_another_prefix_take_the_tree():
+    """<row> written with a prefix bound to the same namespace: the byte pattern would not see them."""
+    text = f'<x:row xmlns:x="{NS}" r="1"><x:c r="A1"/></x:row>'
+    assert patch._split_sheet(sheet(text)) is None
+
+
+def test_a_run_the_parser_reads_otherwise_falls_back_to_the_tree():
+    """A row nested in a row (damaged): the pattern cuts between two rows where the parser sees
+    one; the streamed path gives up and the tree decides (here: it refuses the damaged sheet)."""
+    xml = sheet('<row r="1"><c r="A1"/><row r="2"><c r="A2"/></row></row><row r="3"><c r="A3"/></row>')
+    split = patch._split_sheet(xml)
+    assert split is not None
+    with pytest.raises(patch._NotStreamable):
+        patch._patch_stream(xml, split, {(1, 1): 5.0}, "表", None)
+    with pytest.raises(patch.PatchError, match="单元格引用“A2”（第1行）无效"):
+        patch._patch_sheet(xml, {(1, 1): 5.0}, "表", None)
+    # a row whose r the pattern reads otherwise than the parser: the run is handed to the tree too
+    xml = sheet('<row r="1"><c r="A1"/></row><row r="2"><c r="A2"/></row>')
+    split = list(patch._split_sheet(xml))
+    body = xml[split[1]:split[2]].replace(b'<row r="2">', b'<row  r="2" >')
+    xml2 = xml[:split[1]] + body + xml[split[2]:]
+    out, _ = patch._patch_sheet(xml2, {(2, 1): 7.0}, "表", None)
+    assert canonical(out) == canonical(patch._patch_tree(xml2, {(2, 1): 7.0}, "表", None)[0])

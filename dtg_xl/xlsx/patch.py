@@ -334,9 +334,18 @@ def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = 
     Streamed a run of rows at a time where the bytes allow it (see _split_sheet), so memory is
     bounded by the rows written, not by the sheet; else through one lxml tree of the whole part."""
     split = _split_sheet(xml)
-    if split is None:
-        return _patch_tree(xml, cells, sheet, fmt)
-    return _patch_stream(xml, split, cells, sheet, fmt)
+    if split is not None:
+        asked = dict(fmt.requests) if fmt is not None else {}
+        try:
+            return _patch_stream(xml, split, cells, sheet, fmt)
+        except _NotStreamable:  # the parser reads the rows otherwise than the byte pattern: the tree decides
+            if fmt is not None:
+                fmt.requests = asked
+    return _patch_tree(xml, cells, sheet, fmt)
+
+
+class _NotStreamable(Exception):
+    """A run of rows the parser reads otherwise than the byte pattern (never seen by users)."""
 
 
 def _by_row(cells) -> dict[int, dict[int, object]]:
@@ -406,6 +415,7 @@ _LINKED_FORMULA = re.compile(rb"""\st\s*=\s*["'](?:shared|array|dataTable)["']""
 _SHEET_DATA = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)sheetData(?=[\s/>])[^>]*?(/?)>")
 _XMLNS = re.compile(rb"""\s(xmlns(?::[A-Za-z_][\w.-]*)?)\s*=\s*(["'])(.*?)\2""")
 _ROOT_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)([^>]*)>")
+_ANY_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(?=[\s/>])")
 _R_ATTR = re.compile(rb"""\sr\s*=\s*(["'])(.*?)\1""")
 _REF_ATTR = re.compile(rb"""(\sref\s*=\s*)(["'])(.*?)\2""")
 CHUNK_ROWS = 512  # rows parsed at a time: small enough to bound memory, large enough to amortise
@@ -434,6 +444,10 @@ def _split_sheet(xml: bytes):
         return None
     if any(map(has, (b"shared", b"array", b"dataTable"))) and _LINKED_FORMULA.search(xml, 0, body_end):
         return None
+    prefix = m.group(1)
+    if len(_ANY_ROW.findall(xml, body_start, body_end)) != len(
+            re.findall(rb"<" + re.escape(prefix) + rb"row(?=[\s/>])", xml[body_start:body_end])):
+        return None  # rows written with another prefix than <sheetData>'s
     # rows are parsed under a copy of the real start tag with the root's namespace declarations
     own = {x.group(1) for x in _XMLNS.finditer(m.group(0))}
     decls = b"".join(x.group(0) for x in _XMLNS.finditer(root.group(2)) if x.group(1) not in own)
@@ -470,11 +484,21 @@ def _patch_stream(xml: bytes, split, cells, sheet: str, fmt) -> tuple[bytes, set
         lo = starts[run[0]] if run[0] >= 0 else 0
         hi = ends[run[-1]] if run[-1] >= 0 else len(body)
         out.append(body[pos:lo])
-        wrapper = parse(wrapper_tag + body[lo:hi] + close)
+        try:
+            wrapper = parse(wrapper_tag + body[lo:hi] + close)
+        except etree.XMLSyntaxError:  # cut where the parser sees no row boundary
+            raise _NotStreamable from None
+        expected = numbers[run[0]:run[-1] + 1] if run[0] >= 0 else []
+        found = list(wrapper.iterchildren(_ROW))
+        if len(found) != len(expected):  # a row the byte pattern did not see as the parser does
+            raise _NotStreamable
         rows = {}
-        for el, n in zip(wrapper.iter(_ROW), numbers[run[0]:run[-1] + 1] if run[0] >= 0 else ()):
-            if el.get("r") is None:
+        for el, n in zip(found, expected):
+            r = el.get("r")
+            if r is None:
                 el.set("r", str(n))
+            elif r != str(n):
+                raise _NotStreamable
             rows[n] = el
         wanted = {n: by_row[n] for n in rows if n in by_row}
         for k in run:
@@ -704,8 +728,9 @@ def _set_value(cell, value) -> bool:
     for child in list(cell):
         if child.tag in (_V, _F, _IS):
             cell.remove(child)
+    attrib = cell.attrib
     for attr in ("t", "cm", "vm"):
-        cell.attrib.pop(attr, None)
+        attrib.pop(attr, None)
     if _is_blank(value):
         return had_formula
     if type(value) is float and math.isfinite(value):  # the common case first (ABC checks are slow)

@@ -447,7 +447,6 @@ def display_cases(evaluated: Path, work: Path) -> list[tuple[str, str, Path, str
 # case, so an abort is seen as a signal rather than killing the runner).
 import hashlib as _hashlib
 import os as _os
-import signal as _signal
 from dataclasses import dataclass as _dataclass, field as _field
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")

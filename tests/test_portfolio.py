@@ -4,7 +4,6 @@ and workers that die with the parent.  The output workbook is read back (openpyx
 package parts for the tables and charts)."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal

@@ -26,7 +26,6 @@ sheet; other sheets go through one lxml tree of the whole part, which gives the 
 from __future__ import annotations
 
 import bisect
-import functools
 import html
 import math
 import numbers

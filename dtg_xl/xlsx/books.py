@@ -108,7 +108,7 @@ class FileBook:
         every cell's style, or (``all_styles=False``, what the readers need) percent-formatted ones."""
         cache = self._cells if all_styles else self._marks
         if name not in cache:
-            parts, formats = self._package()
+            parts, _ = self._package()
             percent = None if all_styles else self._percent_styles()
             try:
                 cache[name] = scan_sheet(self._zipfile().read(parts[name]), percent)
@@ -126,7 +126,6 @@ class FileBook:
         """Wrap cells whose value calamine cannot tell apart: percent-formatted numbers, error
         values and formulas without a cached value (both of which calamine gives as '')."""
         info = self.sheet_cells(name, all_styles=False)
-        _, formats = self._package()
         percent = self._percent_styles()
 
         def put(r, c, value):

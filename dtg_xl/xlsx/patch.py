@@ -42,6 +42,7 @@ from dtg_xl.xlsx.parts import resolve_target  # noqa: F401  (the one resolver; i
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import col_letter, col_number
 from dtg_xl.xlsx.atomic import atomic_output
+from dtg_xl.xlsx.sheetinfo import package_parts, read_number_formats
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -67,14 +68,7 @@ def parse(data: bytes):
 
 def sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
     """Sheet name -> zip part path, from workbook.xml and its relationships."""
-    wb = parse(zf.read("xl/workbook.xml"))
-    rels = parse(zf.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): r.get("Target") for r in rels.iter(f"{{{PKG_REL_NS}}}Relationship")}
-    parts = {}
-    for sheet in wb.iter(f"{{{NS}}}sheet"):
-        target = targets.get(sheet.get(f"{{{REL_NS}}}id"), "")
-        parts[sheet.get("name")] = resolve_target("xl/workbook.xml", target)
-    return parts
+    return package_parts(zf)[0]
 
 
 def _sheet_ids(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -93,7 +87,7 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
     Returns the names of the parts whose bytes changed (or were removed)."""
     src, dst = Path(src), Path(dst)
     with zipfile.ZipFile(src) as zin:
-        parts = sheet_parts(zin)
+        parts, styles_part = package_parts(zin)
         ids = _sheet_ids(zin)
         names = zin.namelist()
         missing = [name for name in writes if name not in parts or parts[name] not in names]
@@ -101,7 +95,7 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
             raise PatchError(f"工作簿中没有工作表：{'、'.join(missing)}")
         new_parts: dict[str, bytes | None] = {}
         dropped_formulas: dict[str, set[str]] = {}
-        fmt = _Formats(zin, reformat)
+        fmt = _Formats(zin, reformat, styles_part)
         for name, cells in writes.items():
             if not cells:
                 continue
@@ -135,18 +129,11 @@ class _Formats:
     """The number format of each written cell, as ``reformat`` wants it: the cell's current format
     code from the styles part (read once), and new cell styles in order of first request."""
 
-    def __init__(self, zin: zipfile.ZipFile, reformat):
-        from dtg_xl.xlsx.sheetinfo import read_number_formats
-
+    def __init__(self, zin: zipfile.ZipFile, reformat, styles_part: str | None):
         self.reformat, self.sheet = reformat, ""
         self.requests: dict[tuple[int, str], int] = {}  # (old style, code) -> new style index
-        self.part = None
-        if reformat is not None:
-            rels = parse(zin.read("xl/_rels/workbook.xml.rels"))
-            part = next((resolve_target("xl/workbook.xml", r.get("Target") or "")
-                         for r in rels.iter(f"{{{PKG_REL_NS}}}Relationship")
-                         if (r.get("Type") or "").endswith("/styles")), None)
-            self.part = part if part in zin.namelist() else None  # no styles part: nothing to restyle
+        # no styles part (or nothing to ask): nothing to restyle
+        self.part = styles_part if reformat is not None and styles_part in zin.namelist() else None
         self.codes = read_number_formats(zin, self.part) if self.part else []
 
     def apply(self, cell, row: int, col: int, value) -> None:
@@ -394,11 +381,16 @@ def _patch_rows(data, rows: dict, by_row: dict, col_styles, fmt) -> set[str]:
                 if _is_blank(value):
                     continue
                 cell = _insert_cell(row, existing, r, col, col_styles)
-            if _set_value(cell, value):
-                dropped.add(cell.get("r"))
-            if fmt is not None:
-                fmt.apply(cell, r, col, value)
+            _write(cell, r, col, value, fmt, dropped)
     return dropped
+
+
+def _write(cell, row: int, col: int, value, fmt, dropped: set[str]) -> None:
+    """One written cell: its value (the reference noted when a formula was overwritten), its format."""
+    if _set_value(cell, value):
+        dropped.add(cell.get("r"))
+    if fmt is not None:
+        fmt.apply(cell, row, col, value)
 
 
 # ---------------------------------------------------------------- the streamed patch
@@ -542,10 +534,7 @@ def _patch_run(wrapper, rows: dict, wanted: dict, col_styles, fmt, sheet: str) -
             cell = found.get(c)
             if cell is None:
                 continue  # a blank into a cell that does not exist: nothing to clear
-            if _set_value(cell, values[c]):
-                dropped.add(cell.get("r"))
-            if fmt is not None:
-                fmt.apply(cell, r, c, values[c])
+            _write(cell, r, c, values[c], fmt, dropped)
     for r in slow:
         if r in rows:
             _explicit_cells(rows[r], r, sheet)

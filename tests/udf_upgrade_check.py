@@ -1,24 +1,16 @@
 """Run by tests/test_udfs_upgrade.py in a subprocess: xlwings' classic get_udf_module (the UDF
-server's loader, COM modules stubbed as in classic_udf_vba.py) over a copy of dtg_xl in argv[1],
+server's loader, COM modules stubbed by classic_xlwings.py) over a copy of dtg_xl in argv[1],
 calling DTG_SCORE before and after the copy is "upgraded" (argv[2]: a Python file that edits the
 copy).  Prints the two results as JSON."""
 import json
 import os
 import runpy
 import sys
-import types
+
+from classic_xlwings import classic_udfs
 
 sys.path.insert(0, sys.argv[1])
-for _name in ("pythoncom", "pywintypes", "win32com", "win32com.client"):
-    sys.modules.setdefault(_name, types.ModuleType(_name))
-sys.modules["pythoncom"].CoInitialize = lambda: None
-sys.modules["win32com.client"].Dispatch = None
-sys.modules["win32com"].client = sys.modules["win32com.client"]
-
-import xlwings  # noqa: E402
-import xlwings.udfs as classic  # noqa: E402
-
-xlwings.func, xlwings.arg, xlwings.ret, xlwings.script = classic.xlfunc, classic.xlarg, classic.xlret, classic.xlsub
+classic = classic_udfs()
 
 
 def grade():

@@ -251,3 +251,23 @@ def test_result_use_table_of_a_custom_profile_gives_budget_changes(folder, tmp_p
     rules.write_text(text.replace("budget_change = -30", "budget_change = -50"), encoding="utf-8")
     _, edited = run_json(["portfolio", folder, "-o", out, "--profile", rules], capsys)
     assert edited["reused"] == 0 and edited["projects"][-1]["application"]["budget_change"] == -50
+
+
+def test_read_only_evaluation_scores_as_the_writing_one_and_writes_nothing(folder):
+    """The portfolio evaluates with ``write=False``: the same Result (scores, errors, warnings) as
+    the evaluation that writes, on a good project and on one with input problems, and no cell
+    queued for writing (the result blocks and 模拟 are skipped, not computed and dropped)."""
+    from dtg_xl.results.pipeline import evaluate_book
+    from dtg_xl.xlsx.books import FileBook
+
+    for name in ("a-口岸.xlsx", "d-空白.xlsx"):
+        writing, reading = FileBook(folder / name), FileBook(folder / name)
+        full, read_only = evaluate_book(writing), evaluate_book(reading, write=False)
+        assert full.ok == (name == "a-口岸.xlsx")  # one scored, one refused with its problems
+        assert writing.writes and not reading.writes
+        assert (read_only.total, read_only.grade) == (full.total, full.grade)
+        assert [str(p) for p in read_only.errors] == [str(p) for p in full.errors]
+        assert [str(p) for p in read_only.warnings] == [str(p) for p in full.warnings]
+        if full.ok:
+            assert list(read_only.scores) == list(full.scores)
+        writing.close(), reading.close()

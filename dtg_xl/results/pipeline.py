@@ -21,9 +21,12 @@ class OutputSheetError(DtgError):
     """The sheet results go to is missing or ambiguous; the message is for the user."""
 
 
-def evaluate_book(book, when: datetime | None = None, profile: str | None = None) -> Result:
+def evaluate_book(book, when: datetime | None = None, profile: str | None = None, write: bool = True) -> Result:
     """Evaluate a book and write its results (or its problem list) into it.  A book whose output
-    sheet (汇总) is missing or ambiguous is refused before anything is read or written."""
+    sheet (汇总) is missing or ambiguous is refused before anything is read or written.
+
+    ``write=False`` (the portfolio, which reads hundreds of books and saves none): the same checks,
+    refusals and Result, without laying out the result blocks or simulating 模拟's rows."""
     missing = sheet_problems(book.sheet_names(), (SHEET_SUMMARY,))
     if missing:
         path = getattr(book, "path", None)
@@ -34,6 +37,8 @@ def evaluate_book(book, when: datetime | None = None, profile: str | None = None
     getattr(book, "check_readable", book.sheet_values)(SHEET_SUMMARY)
     model = read_model(book, profile=profile)
     result = Result(model=None, errors=model) if isinstance(model, list) else evaluate(model)
+    if not write:
+        return result
     present = set(book.sheet_names())
     for sheet, row, col, values in result_blocks(result, when):
         if sheet in present:

@@ -138,7 +138,7 @@ def evaluate_file(path: str, profile: str | None = None, fp: str | None = None) 
     except DtgError as exc:
         return {"file": path, "file_fingerprint": fp, "error": str(exc)}
     try:
-        result = evaluate_book(book, profile=profile)
+        result = evaluate_book(book, profile=profile, write=False)  # nothing is saved: no result blocks
     except DtgError as exc:
         return {"file": path, "file_fingerprint": fp, "error": str(exc)}
     finally:

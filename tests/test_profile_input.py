@@ -69,3 +69,20 @@ def test_names_stay_in_the_profiles_folder_and_paths_need_toml(example_copy, tmp
         assert code == 2 and "应为方案名" in err and "以 .toml 结尾" in err, err
     code, out, err = _evaluate(example_copy, capsys, "--profile", str(tmp_path / "none.toml"))
     assert code == 2 and "找不到评价方案文件" in err
+
+
+def test_a_profile_file_is_parsed_once_per_content_and_an_edit_is_seen(tmp_path):
+    """load_profile caches by the file's bytes (a portfolio worker loads the same profile for
+    every project): the same content gives the same object, an edited file its new rules."""
+    from dtg_xl.core.profiles import load_profile
+
+    path = tmp_path / "my-city.toml"
+    path.write_text(GOOD.format(low=80), encoding="utf-8")
+    first = load_profile(str(path))
+    assert load_profile(str(path)) is first
+    path.write_text(GOOD.format(low=75), encoding="utf-8")
+    edited = load_profile(str(path))
+    assert edited is not first and dict(edited.grades)["良"] == 75
+    path.write_text(GOOD.format(low="oops"), encoding="utf-8")
+    with pytest.raises(Exception, match="my-city.toml"):
+        load_profile(str(path))

@@ -8,6 +8,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -85,6 +86,7 @@ def load_profile(name_or_path: str | None = None) -> Profile:
     return _load(data, path.name, path.stem)
 
 
+@lru_cache(maxsize=32)  # the same bytes give the same frozen Profile: a portfolio worker parses each profile once
 def _load(data: bytes, file: str, key: str) -> Profile:
     try:
         text = data.decode("utf-8-sig")

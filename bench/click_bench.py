@@ -1,15 +1,19 @@
-"""The Excel button's Python side: process start → status written on 控制台, beside `import xlwings`.
+"""The Excel button's Python side: process start → status written on 控制台, beside `import xlwings`
+and beside the click's floor.
 
     python bench/click_bench.py [--runs 5] [--out click.json]
 
-A click runs ``python -c "import dtg; dtg.main()"`` (xlwings' RunPython).  Here each sample is a
-fresh child process that imports workbook/dtg.py exactly so, with ``xw.Book.caller()`` returning
-xlwings' remote Book built from workbook/dtg.xlsm's sheets (Excel's COM round trips are not
-part of the figure), and reports the moment ``main()`` has written the status (CLOCK_MONOTONIC,
-comparable across processes); the parent took the start time just before spawning it.  Rows:
+A click runs ``python -c "import dtg; dtg.main()"`` (xlwings' RunPython).  Each sample is a fresh
+child process (bench/click_child.py, which imports nothing else) that imports workbook/dtg.py
+exactly so, with ``xw.Book.caller()`` returning xlwings' remote Book built from workbook/dtg.xlsm's
+sheets (Excel's COM round trips are not part of the figure), and reports the moment ``main()``
+has written the status (CLOCK_MONOTONIC, comparable across processes); the parent took the start
+time just before spawning it.  Rows:
 
 * click            — workbook/dtg.py as shipped (``import_xlwings()``: no pandas/matplotlib/PIL)
 * click, plain xlwings — the same click after a plain ``import xlwings`` (what dtg.py did before)
+* floor            — interpreter + numpy + xlwings as the click imports it + the remote Book + one
+  status cell: what any click of this design pays before dtg_xl reads or scores anything
 * import xlwings   — ``python -c "import xlwings"`` alone, to exit
 
 Target (issue 15): click <= 0.25 s.  Also run by bench/run.py (key "click" in results.json).
@@ -33,31 +37,13 @@ TARGET_S = 0.25
 OPTIONAL = ("pandas", "matplotlib", "PIL")
 
 
-def child(payload_path: str, mode: str) -> None:
-    """One click in this fresh process (the clock started in the parent)."""
-    if mode == "plain":
-        import xlwings  # noqa: F401 - the old dtg.py's first line
-    sys.path.insert(0, str(ROOT / "workbook"))
-    import dtg  # noqa: E402 - as RunPython does
-    import xlwings as xw
-
-    payload = json.loads(Path(payload_path).read_text(encoding="utf-8"))
-    book = xw.Book(json=payload)
-    xw.Book.caller = staticmethod(lambda: book)
-    dtg.main()
-    done = time.monotonic()
-    actions = book.json()["actions"]
-    print(json.dumps({"done": done, "actions": len(actions),
-                      "optional_imported": [m for m in OPTIONAL if m in sys.modules]}))
-
-
 def _env() -> dict:
     return {**os.environ, "XLWINGS_LICENSE_KEY": os.environ.get("XLWINGS_LICENSE_KEY", "noncommercial")}
 
 
 def _click(payload_path: Path, mode: str) -> dict:
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, __file__, "--child", str(payload_path), mode],
+    proc = subprocess.run([sys.executable, str(HERE / "click_child.py"), str(payload_path), mode],
                           capture_output=True, text=True, env=_env(), cwd=ROOT)
     end = time.monotonic()
     if proc.returncode != 0:
@@ -80,11 +66,12 @@ def measure(runs: int = 5, log=lambda text: None) -> dict:
     with tempfile.TemporaryDirectory(prefix="dtg-click-") as tmp:
         path = Path(tmp) / "payload.json"
         path.write_text(json.dumps(remote_payload(WORKBOOK), ensure_ascii=False), encoding="utf-8")
-        lean, plain, bare = [], [], []
+        lean, plain, floor, bare = [], [], [], []
         for i in range(runs):
             log(f"click {i + 1}/{runs}")
             lean.append(_click(path, "lean"))
             plain.append(_click(path, "plain"))
+            floor.append(_click(path, "floor"))
             bare.append(_import_xlwings())
     med = lambda xs: statistics.median(xs)  # noqa: E731
     click_s = med([r["to_status_s"] for r in lean])
@@ -92,6 +79,7 @@ def measure(runs: int = 5, log=lambda text: None) -> dict:
         "runs": runs, "load_average": os.getloadavg(), "target_s": TARGET_S,
         "click_s": click_s, "click_to_exit_s": med([r["to_exit_s"] for r in lean]),
         "click_plain_xlwings_s": med([r["to_status_s"] for r in plain]),
+        "floor_s": med([r["to_status_s"] for r in floor]),
         "import_xlwings_s": med(bare),
         "met": click_s <= TARGET_S,
         "optional_imported": {"click": lean[0]["optional_imported"], "click_plain_xlwings": plain[0]["optional_imported"]},
@@ -102,10 +90,13 @@ def measure(runs: int = 5, log=lambda text: None) -> dict:
 def table(r: dict) -> str:
     rows = [("click (dtg.py as shipped), start → status", r["click_s"]),
             ("click after a plain `import xlwings`", r["click_plain_xlwings_s"]),
+            ("floor: python + numpy + xlwings (lean) + remote Book + one cell", r.get("floor_s")),
             ("`python -c \"import xlwings\"` (to exit)", r["import_xlwings_s"])]
-    lines = [f"| {name} | {s:.3f} s |" for name, s in rows]
+    lines = [f"| {name} | {s:.3f} s |" for name, s in rows if s is not None]
     return "\n".join(["| Python side of a click (remote Book) | median |", "|---|---|", *lines,
-                      f"\ntarget <= {r['target_s']} s: {'met' if r['met'] else 'NOT met'}; load average "
+                      f"\ntarget <= {r['target_s']} s: {'met' if r['met'] else 'NOT met'}"
+                      + (f" (the floor alone: {r['floor_s']:.3f} s; click = {r['click_s'] / r['floor_s']:.2f}x floor)"
+                         if r.get("floor_s") else "") + "; load average "
                       f"{r['load_average'][0]:.2f}; optional modules imported by the click: "
                       f"{', '.join(r['optional_imported']['click']) or 'none'} "
                       f"(plain: {', '.join(r['optional_imported']['click_plain_xlwings'])})"])
@@ -113,9 +104,6 @@ def table(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--child"]:
-        child(argv[1], argv[2])
-        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, help="write the figures as JSON")

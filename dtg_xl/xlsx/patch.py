@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import html
+import io
 import math
 import numbers
 import re
@@ -448,8 +449,7 @@ def _split_sheet(xml: bytes):
 
 def _patch_stream(xml: bytes, split, cells, sheet: str, fmt) -> tuple[bytes, set[str]]:
     tag_start, body_start, body_end, opening, wrapper_tag, close, empty = split
-    body = xml[body_start:body_end]
-    starts, numbers = _row_starts(body, close[2:-len(b"sheetData>")], sheet)
+    starts, numbers = _row_starts(xml, body_start, body_end, close[2:-len(b"sheetData>")], sheet)
     if any(b <= a for a, b in zip(numbers, numbers[1:])):  # rows out of order: the tree puts new ones right
         return _patch_tree(xml, cells, sheet, fmt)
     by_row = _by_row(cells)
@@ -463,20 +463,25 @@ def _patch_stream(xml: bytes, split, cells, sheet: str, fmt) -> tuple[bytes, set
     if not touched:
         return _head(xml, tag_start, cells) + xml[tag_start:], set()
     col_styles = _column_styles(parse(xml[:tag_start] + b"</" + _ROOT_TAG.search(xml).group(1) + b">"))
-    ends = starts[1:] + [len(body)]
-    out = [_head(xml, tag_start, cells), xml[tag_start:body_start] if not empty else opening]
-    dropped, pos, i = set(), 0, 0
+    ends = starts[1:] + [body_end]
+    # one output buffer, and the part's untouched bytes written from a view of it: a large sheet is
+    # held twice at most (in and out), not also as a body copy, a list of pieces and their join
+    view = memoryview(xml)
+    out = io.BytesIO()
+    out.write(_head(xml, tag_start, cells))
+    out.write(view[tag_start:body_start] if not empty else opening)
+    dropped, pos, i = set(), body_start, 0
     while i < len(touched):  # runs of consecutive rows, at most CHUNK_ROWS each
         run = [touched[i]]
         while i + 1 < len(touched) and touched[i + 1] == run[-1] + 1 and len(run) < CHUNK_ROWS:
             i += 1
             run.append(touched[i])
         i += 1
-        lo = starts[run[0]] if run[0] >= 0 else 0
-        hi = ends[run[-1]] if run[-1] >= 0 else len(body)
-        out.append(body[pos:lo])
+        lo = starts[run[0]] if run[0] >= 0 else body_start
+        hi = ends[run[-1]] if run[-1] >= 0 else body_end
+        out.write(view[pos:lo])
         try:
-            wrapper = parse(wrapper_tag + body[lo:hi] + close)
+            wrapper = parse(wrapper_tag + xml[lo:hi] + close)
         except etree.XMLSyntaxError:  # cut where the parser sees no row boundary
             raise _NotStreamable from None
         expected = numbers[run[0]:run[-1] + 1] if run[0] >= 0 else []
@@ -496,11 +501,14 @@ def _patch_stream(xml: bytes, split, cells, sheet: str, fmt) -> tuple[bytes, set
             wanted.update({n: by_row[n] for n in attach.get(k, ())})
         dropped |= _patch_run(wrapper, rows, wanted, col_styles, fmt, sheet)
         text = etree.tostring(wrapper)
-        out.append(text[text.index(b">") + 1: text.rindex(b"</")] if len(wrapper) else b"")
+        if len(wrapper):
+            out.write(memoryview(text)[text.index(b">") + 1: text.rindex(b"</")])
         pos = hi
-    out.append(body[pos:])
-    out.append(xml[body_end:] if not empty else close + xml[body_end:])
-    return b"".join(out), dropped
+    out.write(view[pos:body_end])
+    if empty:
+        out.write(close)
+    out.write(view[body_end:])
+    return out.getvalue(), dropped
 
 
 def _head(xml: bytes, tag_start: int, cells) -> bytes:
@@ -564,10 +572,10 @@ def _written_cells(row, r: int, values: dict) -> dict | None:
     return found
 
 
-def _row_starts(body: bytes, prefix: bytes, sheet: str) -> tuple[list[int], list[int]]:
-    """Offset and number of every <row> in the sheetData body; the numbers checked as the tree path does."""
+def _row_starts(xml: bytes, body_start: int, body_end: int, prefix: bytes, sheet: str) -> tuple[list[int], list[int]]:
+    """Offset (in the part) and number of every <row> in the sheetData body; the numbers checked as the tree path does."""
     starts, numbers, last = [], [], 0
-    for m in re.finditer(rb"<" + re.escape(prefix) + rb"row(?=[\s/>])([^>]*)>", body):
+    for m in re.compile(rb"<" + re.escape(prefix) + rb"row(?=[\s/>])([^>]*)>").finditer(xml, body_start, body_end):
         r = _R_ATTR.search(m.group(1))
         if r is None:
             last += 1

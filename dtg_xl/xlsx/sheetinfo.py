@@ -76,7 +76,22 @@ _ERROR_TYPE = re.compile(rb"""\st\s*=\s*["']e["']""")
 _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 _REF_IN_TAG = re.compile(rb"<[^>]*&#")
 _FORMULA_OPEN = (b"<f>", b"<f ", b"<f/", b"<f\t", b"<f\n", b"<f\r")
-_SPACED_EQUALS = (b" =", b"\t=", b"\n=", b"\r=", b"= ", b"=\t", b"=\n", b"=\r")  # attribute = with whitespace
+_WHITESPACE_AS_SPACE = bytes.maketrans(b"\t\n\r", b"   ")
+
+
+def _spaced_equals(data: bytes) -> bool:
+    """Is any ``=`` next to whitespace (an attribute written ``s = "5"``)?  Two searches of a copy
+    with tab/CR/LF as spaces: ``<`` and spaces are everywhere in XML, and eight separate searches
+    for two-byte needles cost more than the copy."""
+    folded = data.translate(_WHITESPACE_AS_SPACE)
+    return b" =" in folded or b"= " in folded
+
+
+def _opens_formula(data: bytes, colon: bytes = b"") -> bool:
+    """A ``<f>``/``<f …`` start tag (``colon`` = b":" for a prefixed one, ``<x:f``) by literal look-ups;
+    the one-needle look-up first, since most sheets have no ``<f`` (``:f``) at all."""
+    lead = colon or b"<"
+    return lead + b"f" in data and any(lead + x[1:] in data for x in _FORMULA_OPEN)
 
 
 def _position(el, cache: dict) -> tuple[int, int]:
@@ -103,14 +118,13 @@ def scan_sheet(data: bytes, percent_styles: set[int] | None = None) -> SheetCell
         if b"&#" in data and _REF_IN_TAG.search(data):  # a character reference inside a tag
             wanted = set(percent_styles)
         else:  # literal look-ups first (memchr speed); a pattern only where a literal cannot decide
-            spaced = any(x in data for x in _SPACED_EQUALS)
+            spaced = _spaced_equals(data)
             wanted = {i for i in percent_styles if b's="%d"' % i in data or b"s='%d'" % i in data}
             if spaced and percent_styles:
                 pattern = re.compile(rb"""\ss\s*=\s*["'](""" + "|".join(map(str, sorted(percent_styles))).encode()
                                      + rb""")["']""")
                 wanted |= {int(x) for x in set(pattern.findall(data))}
-            formula = any(x in data for x in _FORMULA_OPEN) or (
-                any(b":" + x[1:] in data for x in _FORMULA_OPEN) and _ANY_FORMULA.search(data))
+            formula = _opens_formula(data) or (_opens_formula(data, b":") and _ANY_FORMULA.search(data))
             error = b't="e"' in data or b"t='e'" in data or (spaced and _ERROR_TYPE.search(data))
             if not wanted and not formula and not error:
                 return out

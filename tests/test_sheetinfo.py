@@ -21,3 +21,6 @@ def test_cheap_looks_answer_as_the_plain_searches(parts):
     assert sheetinfo._spaced_equals(data) == any(x in data for x in SPACED)
     assert sheetinfo._opens_formula(data) == any(x in data for x in FORMULA)
     assert sheetinfo._opens_formula(data, b":") == any(b":" + x[1:] in data for x in FORMULA)
+    many_fs = b"<t>" + b"f" * 100 + b"</t>" + data  # past the bounded walk over f's
+    assert sheetinfo._opens_formula(many_fs) == any(x in many_fs for x in FORMULA)
+    assert sheetinfo._opens_formula(many_fs, b":") == any(b":" + x[1:] in many_fs for x in FORMULA)

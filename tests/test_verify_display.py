@@ -100,3 +100,30 @@ def test_verify_says_which_profile_it_used(evaluated, capsys):
     code, out, err = run_cli(["verify", evaluated], capsys)
     assert code == 0
     assert "按评价方案“qingdao-2020”重新计算（取自参数!B4“qingdao-2020”" in out
+
+
+def _result_format_walk(sheet, row, col):
+    """result_format as it was: the facts, then a walk over the blocks (the reference)."""
+    from dtg_xl.core.schema import SHEET_INDICATORS, SHEET_SUMMARY
+    from dtg_xl.results.layout import FACT_ROW, PERCENT_COLUMNS, SUMMARY_BLOCKS
+
+    if sheet == SHEET_SUMMARY:
+        if col == 2 and row in FACT_ROW.values():
+            return "0.00" if row == FACT_ROW["综合得分"] else "General"
+        for b in SUMMARY_BLOCKS:
+            if b.first_row <= row <= b.last_row and b.col <= col < b.col + b.width:
+                return "0.00%" if col - b.col in PERCENT_COLUMNS.get(b, ()) else "0.00"
+    if sheet == SHEET_INDICATORS:
+        return "0.00"
+    return None
+
+
+def test_result_formats_looked_up_once_are_those_of_the_block_walk():
+    """layout.result_format reads a table built once (the zip patch asks for every written cell);
+    every cell of 汇总, 指标体系 and another sheet, past the last block, gets the format the walk gave."""
+    from dtg_xl.results.layout import result_format
+
+    for sheet in ("汇总", "指标体系", "参数"):
+        for row in range(1, 330):
+            for col in range(1, 22):
+                assert result_format(sheet, row, col) == _result_format_walk(sheet, row, col), (sheet, row, col)

@@ -7,6 +7,7 @@ shorter result never leaves stale numbers from an earlier run.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -273,25 +274,39 @@ PLAIN_FORMATS = ("General", "0.00", "0.00%")
 _PLAIN = {normalize_format(f).lower() for f in PLAIN_FORMATS}
 
 
+@functools.cache
+def _summary_formats() -> dict[tuple[int, int], str]:
+    """(row, col) -> format of every formatted 汇总 cell: the facts' values, then each block's cells
+    (the first block listing a cell decides).  Built once: the zip patch asks for every cell it writes."""
+    out: dict[tuple[int, int], str] = {}
+    for b in SUMMARY_BLOCKS:
+        for row in range(b.first_row, b.last_row + 1):
+            for col in range(b.col, b.col + b.width):
+                out.setdefault((row, col), "0.00%" if col - b.col in PERCENT_COLUMNS.get(b, ()) else "0.00")
+    out.update({(row, 2): "0.00" if row == FACT_ROW["综合得分"] else "General" for row in FACT_ROW.values()})
+    return out
+
+
 def result_format(sheet: str, row: int, col: int) -> str | None:
     """The template's own number format of a result cell; None where any plain format is the
     template's (cells outside the formatted areas, other sheets)."""
     if sheet == SHEET_SUMMARY:
-        if col == 2 and row in FACT_ROW.values():
-            return "0.00" if row == FACT_ROW["综合得分"] else "General"
-        for b in SUMMARY_BLOCKS:
-            if b.first_row <= row <= b.last_row and b.col <= col < b.col + b.width:
-                return "0.00%" if col - b.col in PERCENT_COLUMNS.get(b, ()) else "0.00"
+        return _summary_formats().get((row, col))
     if sheet == SHEET_INDICATORS:
         return "0.00"
     return None
 
 
+@functools.lru_cache(maxsize=256)
+def _shown(code: str) -> str:
+    return normalize_format(code).lower()  # a sheet has a handful of codes, asked for once per written cell
+
+
 def display_problem(sheet: str, row: int, col: int, code: str) -> str | None:
     """Why a result cell's number format does not show its value as the template does, or None."""
     expected = result_format(sheet, row, col)
-    shown = normalize_format(code).lower()
-    if expected is not None and shown == normalize_format(expected).lower():
+    shown = _shown(code)
+    if expected is not None and shown == _shown(expected):
         return None
     if expected is None and shown in _PLAIN:
         return None

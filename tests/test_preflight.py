@@ -370,7 +370,8 @@ def test_separate_process_exits_2_on_the_item_8_files(example_path, tmp_path):
 
 def test_same_verdicts_as_the_two_pass_preflight(hostile, example_path, tmp_path):
     """The single-pass check refuses exactly what the previous one (bench/preflight_before.py)
-    refused, on every hostile file and on the good corpus, and reports the same counts."""
+    refused, with the same message, on every hostile file and on the good corpus, and reports
+    the same counts."""
     sys.path.insert(0, str(C.ROOT / "bench"))
     import preflight_before as before
 
@@ -381,6 +382,31 @@ def test_same_verdicts_as_the_two_pass_preflight(hostile, example_path, tmp_path
         for module in (before, preflight):
             try:
                 verdicts.append(("ok", module.check(path).__dict__))
-            except module.PreflightError:
-                verdicts.append(("refused", None))
+            except module.PreflightError as exc:
+                verdicts.append(("refused", str(exc)))
         assert verdicts[0] == verdicts[1], path.name
+
+
+def test_check_package_hands_over_the_package_it_checked(example_path, monkeypatch):
+    report, zf = preflight.check_package(example_path)
+    with zipfile.ZipFile(example_path) as disk:
+        assert zf.namelist() == disk.namelist() and zf.read("xl/workbook.xml") == disk.read("xl/workbook.xml")
+    zf.close()
+    assert report == preflight.check(example_path)
+    monkeypatch.setattr(preflight, "SMALL_FILE", 1000)  # a large file: checked from disk, nothing kept
+    assert preflight.check_package(example_path) == (report, None)
+
+
+def test_a_directory_pointing_before_the_file_fails_as_on_disk(example_path, tmp_path):
+    """A small file is checked from its bytes in memory; a damaged directory sending zipfile to a
+    negative offset still fails with OSError, as it did reading the file (not ValueError)."""
+    data = bytearray(example_path.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    offset = int.from_bytes(data[end + 16:end + 20], "little")
+    data[end + 16:end + 20] = (offset + 10**6).to_bytes(4, "little")  # the directory's start, moved on
+    path = tmp_path / "moved.xlsx"
+    path.write_bytes(bytes(data))
+    with pytest.raises(OSError):
+        preflight.check(path)
+    with pytest.raises(OSError):
+        FileBook(path)

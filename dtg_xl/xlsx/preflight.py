@@ -22,7 +22,10 @@ see a file, ``check(path)`` reads the zip directory and then each part once:
   order, either quote, character references.
 
 One pass per part: small parts are read whole (one ``zf.read``: zipfile returns no more than
-the directory's size, already checked, and verifies the CRC), checked by a byte pattern that
+the directory's size, already checked, and verifies the CRC; from a file in memory, a plain
+part — local header as zipfile checks it, a complete deflate stream of the directory's size and
+CRC — is inflated directly, since zipfile's per-part objects cost more than the inflating, and
+anything unusual is left to zipfile), checked by a byte pattern that
 tokenises each ``<c …>`` start tag completely (so ``>`` or `` r=`` inside another attribute's
 value cannot hide or fake a reference) and fed to expat once; when the pattern cannot account
 for every cell (no ``r``, an escaped or unusual reference, a comment or CDATA that looks like a
@@ -49,6 +52,7 @@ import html
 import io
 import os
 import re
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -161,7 +165,7 @@ def check_package(path: str | Path, keep: bool = True) -> tuple[Report, zipfile.
         # a small file is read once and its parts come from memory (no seek and read per part);
         # a large one stays on disk
         zf = zipfile.ZipFile(_FileBytes(whole) if whole is not None else path)
-        report = _check_zip(zf)
+        report = _check_zip(zf, whole)
         kept = keep and whole is not None
     except zipfile.BadZipFile:
         raise PreflightError("文件已损坏：zip 结构无效（可能下载或复制不完整），请向发送人重新索取") from None
@@ -216,7 +220,8 @@ def _not_zip_message(head: bytes) -> str:
     return f"这不是 Excel 工作簿（.xlsx/.xlsm），而是{kind}。请在 Excel 中打开后另存为 .xlsx 再试"
 
 
-def _check_zip(zf: zipfile.ZipFile) -> Report:
+def _check_zip(zf: zipfile.ZipFile, whole: bytes | None = None) -> Report:
+    """The package's checks; ``whole``: the file's bytes, when it was read into memory."""
     infos = zf.infolist()
     report = Report(parts=len(infos))
     if len(infos) > MAX_ENTRIES:
@@ -240,25 +245,25 @@ def _check_zip(zf: zipfile.ZipFile) -> Report:
         total += info.file_size
         if total > MAX_TOTAL_BYTES:
             raise PreflightError(f"文件解压后过大（超过 {MAX_TOTAL_BYTES // 1048576} MB），疑似压缩炸弹")
-    package = _Package(zf)  # content types, relationships, workbook: parsed with namespaces
+    package = _Package(zf, whole)  # content types, relationships, workbook: parsed with namespaces
     for info in infos:
         kind = package.kind(info.filename)
         if kind == "binary":  # images, VBA …: read once so a bad CRC or a lying size is found here
             if info.file_size <= SMALL_PART:
-                _read(zf, info)
+                _read(zf, info, whole)
             else:
                 for _ in _chunks(zf, info):
                     pass
         elif info.filename not in package.parsed:
-            _scan_part(zf, info, kind, package.sheets.get(info.filename.lower()), report)
+            _scan_part(zf, info, kind, package.sheets.get(info.filename.lower()), report, whole)
     return report
 
 
 class _Package:
     """What the package says about its parts: content types, relationship targets, sheets."""
 
-    def __init__(self, zf: zipfile.ZipFile):
-        self.zf = zf
+    def __init__(self, zf: zipfile.ZipFile, whole: bytes | None = None):
+        self.zf, self.whole = zf, whole
         self.parsed: set[str] = set()
         self.defaults: dict[str, str] = {}
         self.overrides: dict[str, str] = {}
@@ -321,7 +326,7 @@ class _Package:
         document order.  Names are ``namespace}local``."""
         from xml.parsers import expat
 
-        data = _read(self.zf, self.zf.getinfo(name))
+        data = _read(self.zf, self.zf.getinfo(name), self.whole)
         root, found = [], []
 
         def start(tag, attrs):
@@ -373,15 +378,60 @@ def _check_size(name: str, size: int, compressed: int) -> None:
         raise PreflightError(f"部件“{name}”压缩比异常（{size / max(compressed, 1):.0f} 倍，上限 {MAX_RATIO} 倍），疑似压缩炸弹")
 
 
-def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, whole: bytes | None = None) -> bytes:
     """A part whole.  A small one in one ``zf.read``: zipfile never returns more than the
     directory's size (checked, with the ratio, before any part is read) and checks the CRC, so
-    what comes out is what the directory said; a large one through ``_chunks``."""
+    what comes out is what the directory said; a large one through ``_chunks``.  From a file in
+    memory, ``_read_plain`` first."""
     if info.file_size > SMALL_PART:
         return b"".join(_chunks(zf, info))
-    data = zf.read(info)
+    data = _read_plain(whole, info, zf.metadata_encoding) if whole is not None else None
+    if data is None:
+        data = zf.read(info)
     _check_size(info.filename, len(data), info.compress_size)
     return data
+
+
+_FILE_HEADER = struct.Struct(zipfile.structFileHeader)
+
+
+def _read_plain(whole: bytes, info: zipfile.ZipInfo, encoding: str | None) -> bytes | None:
+    """A part straight from the file's bytes when nothing about it is unusual: a local header as
+    zipfile checks it (signature, the directory's name), all of the compressed data present, a
+    deflate stream that ends, giving exactly the directory's size with the directory's CRC.  Then
+    zipfile.read would return the same bytes; this skips its per-part objects and seeks (most of
+    a small part's cost).  Anything else returns None and zipfile reads the part, refusing it as
+    it always did."""
+    at = info.header_offset
+    if at < 0 or info.flag_bits & 0x61 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return None  # encrypted, patched, strongly encrypted: zipfile's own refusals
+    head = whole[at:at + _FILE_HEADER.size]
+    if len(head) != _FILE_HEADER.size:
+        return None
+    sig, _, _, flags, _, _, _, _, _, _, name_len, extra_len = _FILE_HEADER.unpack(head)
+    start = at + _FILE_HEADER.size
+    try:
+        name = whole[start:start + name_len].decode("utf-8" if flags & 0x800 else encoding or "cp437")
+    except (UnicodeDecodeError, LookupError):
+        return None
+    start += name_len + extra_len
+    end = getattr(info, "_end_offset", None)  # newer zipfile refuses overlapping entries
+    if sig != zipfile.stringFileHeader or name != info.orig_filename or (end is not None and start + info.compress_size > end):
+        return None
+    raw = whole[start:start + info.compress_size]
+    if len(raw) != info.compress_size:
+        return None
+    if info.compress_type == zipfile.ZIP_STORED:
+        data = raw if info.compress_size == info.file_size else None
+    else:
+        inflate = zlib.decompressobj(-15)
+        try:
+            data = inflate.decompress(raw, info.file_size + 1)
+        except zlib.error:
+            return None
+        if not inflate.eof or len(data) != info.file_size:
+            return None
+    return data if data is not None and zlib.crc32(data) == info.CRC else None
 
 
 def _chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo):
@@ -405,11 +455,12 @@ def _utf16(first: bytes) -> str | None:
     return None
 
 
-def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str, sheet: str | None, report: Report) -> None:
+def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str, sheet: str | None, report: Report,
+               whole: bytes | None = None) -> None:
     name = info.filename
     where = f"工作表“{sheet}”" if sheet else f"部件“{name}”"
     if info.file_size <= SMALL_PART:
-        data = _decoded(_read(zf, info))
+        data = _decoded(_read(zf, info, whole))
         if kind == "vml":  # Excel itself writes VML as loose HTML-like markup: no XML parser
             _no_dtd(data, where)
             return

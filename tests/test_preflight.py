@@ -410,3 +410,30 @@ def test_a_directory_pointing_before_the_file_fails_as_on_disk(example_path, tmp
         preflight.check(path)
     with pytest.raises(OSError):
         FileBook(path)
+
+
+@pytest.mark.parametrize("damage", ["crc in directory", "name in local header", "deflate stream cut"])
+def test_a_part_read_from_memory_is_still_checked_as_zipfile_checks_it(example_path, tmp_path, damage):
+    """Parts of a small file are inflated straight from its bytes only when nothing is unusual;
+    a wrong CRC, a local name that differs from the directory's or a cut stream goes to zipfile,
+    which refuses the file as before."""
+    data = bytearray(example_path.read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        info = z.getinfo("xl/workbook.xml")
+    assert preflight._read_plain(bytes(data), info, None) is not None
+    if damage == "crc in directory":
+        central = data.find(b"PK\x01\x02")
+        while data[central + 46:central + 46 + len(info.filename)] != info.filename.encode():
+            central = data.find(b"PK\x01\x02", central + 1)
+        data[central + 16] ^= 0xFF  # the directory's CRC of the part
+    elif damage == "name in local header":
+        data[info.header_offset + 30 + 3] = ord("X")  # xl/workbook.xml -> xl/Xorkbook.xml
+    else:
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        data[start:start + info.compress_size] = data[start:start + info.compress_size // 2] + bytes(info.compress_size - info.compress_size // 2)
+    path = tmp_path / "damaged.xlsx"
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        assert preflight._read_plain(bytes(data), z.getinfo("xl/workbook.xml"), None) is None
+    with pytest.raises(preflight.PreflightError, match="文件已损坏"):
+        preflight.check(path)

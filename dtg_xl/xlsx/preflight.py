@@ -33,8 +33,8 @@ tag …) the part is read again by expat with a start-tag handler, which is exac
 ``SMALL_PART`` are streamed the same way in chunks (memory bounded, size and ratio re-checked
 on what comes out), the exact handler attached from the start once a chunk needs it.  A file
 up to ``SMALL_FILE`` is read from disk once and its zip opened over those bytes;
-``check_package`` hands that open package to the caller (``FileBook``), so the directory is
-not read twice.
+``check_package`` hands that open package to the caller (``FileBook``), with the parts it read
+(up to ``KEEP_BYTES``), so neither the directory nor those parts are read twice.
 
 The structural parts ([Content_Types].xml, workbook.xml, the relationships) are parsed by expat
 with namespaces — the parser, options and DTD/entity refusals ElementTree (defusedxml) used
@@ -78,6 +78,7 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 SMALL_PART = 8 * 1024 * 1024  # uncompressed: read whole; larger parts are streamed in CHUNKs
 SMALL_FILE = 8 * 1024 * 1024  # a file up to this size is read into memory once, and its parts from there
+KEEP_BYTES = 16 * 1024 * 1024  # of a small file's parts, kept for the caller's reads (CheckedZip)
 XML_SUFFIXES = (".xml", ".rels", ".vml")
 SHEET_FOLDERS = ("xl/worksheets/", "xl/macrosheets/", "xl/dialogsheets/")
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
@@ -130,10 +131,10 @@ def check(path: str | Path) -> Report:
     return check_package(path, keep=False)[0]
 
 
-def check_package(path: str | Path, keep: bool = True) -> tuple[Report, zipfile.ZipFile | None]:
+def check_package(path: str | Path, keep: bool = True) -> tuple[Report, CheckedZip | None]:
     """``check``, and (``keep``) the checked package of a small file, open over its bytes in
     memory, for the caller's own part reads (it then owns and closes it): the file is read from
-    disk once.  None for a large file (the caller opens it itself)."""
+    disk once, and its parts inflated once.  None for a large file (the caller opens it itself)."""
     path = Path(path)
     whole = None
     try:
@@ -164,7 +165,7 @@ def check_package(path: str | Path, keep: bool = True) -> tuple[Report, zipfile.
     try:
         # a small file is read once and its parts come from memory (no seek and read per part);
         # a large one stays on disk
-        zf = zipfile.ZipFile(_FileBytes(whole) if whole is not None else path)
+        zf = CheckedZip(_FileBytes(whole)) if whole is not None else zipfile.ZipFile(path)
         report = _check_zip(zf, whole)
         kept = keep and whole is not None
     except zipfile.BadZipFile:
@@ -175,6 +176,29 @@ def check_package(path: str | Path, keep: bool = True) -> tuple[Report, zipfile.
         if zf is not None and not kept:
             zf.close()
     return report, (zf if kept else None)
+
+
+class CheckedZip(zipfile.ZipFile):
+    """The checked package of a small file, over its bytes in memory: a part the check read is
+    given from that reading (the bytes zipfile gives), up to ``KEEP_BYTES`` in all."""
+
+    def __init__(self, file):
+        super().__init__(file)
+        self.kept: dict[str, bytes] = {}
+        self.kept_bytes = 0
+
+    def keep(self, name: str, data: bytes) -> None:
+        if self.kept_bytes + len(data) <= KEEP_BYTES:
+            self.kept[name] = data
+            self.kept_bytes += len(data)
+
+    def read(self, name, pwd=None) -> bytes:
+        data = self.kept.get(name) if isinstance(name, str) and pwd is None else None
+        return super().read(name, pwd) if data is None else data
+
+    def close(self) -> None:
+        self.kept = {}
+        super().close()
 
 
 class _FileBytes(io.BytesIO):
@@ -389,6 +413,8 @@ def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, whole: bytes | None = None
     if data is None:
         data = zf.read(info)
     _check_size(info.filename, len(data), info.compress_size)
+    if isinstance(zf, CheckedZip):
+        zf.keep(info.filename, data)
     return data
 
 

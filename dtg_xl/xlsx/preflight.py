@@ -21,19 +21,21 @@ see a file, ``check(path)`` reads the zip directory and then each part once:
   any whitespace (space, tab, CR, LF) between attributes and around ``=``, any attribute
   order, either quote, character references.
 
-One pass per part: small parts are read whole (one ``zf.read``: zipfile returns no more than
-the directory's size, already checked, and verifies the CRC; from a file in memory, a plain
-part — local header as zipfile checks it, a complete deflate stream of the directory's size and
-CRC — is inflated directly, since zipfile's per-part objects cost more than the inflating, and
-anything unusual is left to zipfile), checked by a byte pattern that
-tokenises each ``<c …>`` start tag completely (so ``>`` or `` r=`` inside another attribute's
-value cannot hide or fake a reference) and fed to expat once; when the pattern cannot account
-for every cell (no ``r``, an escaped or unusual reference, a comment or CDATA that looks like a
-tag …) the part is read again by expat with a start-tag handler, which is exact.  Parts over
-``SMALL_PART`` are streamed the same way in chunks (memory bounded, size and ratio re-checked
-on what comes out), the exact handler attached from the start once a chunk needs it.  A file
-up to ``SMALL_FILE`` is read from disk once and its zip opened over those bytes;
-``check_package`` hands that open package to the caller (``FileBook``), with the parts it read
+One pass per part: small parts are read whole, checked by a byte pattern that tokenises each
+``<c …>`` start tag completely (so ``>`` or `` r=`` inside another attribute's value cannot
+hide or fake a reference) and fed to expat once; when the pattern cannot account for every cell
+(no ``r``, an escaped or unusual reference, a comment or CDATA that looks like a tag …) the part
+is read again by expat with a start-tag handler, which is exact.  Parts over ``SMALL_PART`` are
+streamed the same way in chunks (memory bounded, size and ratio re-checked on what comes out),
+the exact handler attached from the start once a chunk needs it.
+
+Reading: a file up to ``SMALL_FILE`` is read from disk once and its zip opened over those
+bytes.  A small part is read in one ``zf.read`` (zipfile returns no more than the directory's
+size, already checked, and verifies the CRC) — or, from a file in memory, when the part is
+plain (local header as zipfile checks it, a complete deflate stream of the directory's size and
+CRC), inflated straight from the bytes, since zipfile's per-part objects and seeks cost more
+than the inflating; anything unusual is left to zipfile, which refuses it as before.
+``check_package`` hands the open package to the caller (``FileBook``) with the parts it read
 (up to ``KEEP_BYTES``), so neither the directory nor those parts are read twice.
 
 The structural parts ([Content_Types].xml, workbook.xml, the relationships) are parsed by expat

@@ -255,3 +255,36 @@ def test_formula_like_text_stays_text_in_unit_forms(example_copy, tmp_path):
     cells = [(ws["B2"].value, ws["B2"].data_type, ws["C2"].value, ws["C2"].data_type)
              for ws in (openpyxl.load_workbook(p)["单位填报"] for p in paths)]
     assert (hostile, "s", "+1+1", "s") in cells
+
+
+def test_a_worker_dying_costs_only_its_file_when_files_go_in_batches(filled, tmp_path, monkeypatch):
+    """Workers take several files per task: when one dies, every file of its batch (and of any
+    batch still pending) is read again alone, and only the file that kills its reader is lost."""
+    import os
+
+    import dtg_xl.units.consolidate as C
+
+    master, paths = filled
+    killer, parent, real = paths[4].name, os.getpid(), C.read_form
+
+    def read_or_die(path):
+        if os.getpid() != parent and Path(path).name == killer:
+            os._exit(1)  # what an abort inside a parser does to the worker
+        return real(path)
+
+    monkeypatch.setattr(C, "read_form", read_or_die)  # workers are forked: they see it
+    monkeypatch.setattr(C, "_batches", lambda ps, jobs: [ps[i:i + 3] for i in range(0, len(ps), 3)])
+    report = consolidate(master, paths, tmp_path / "o.xlsx", jobs=2)
+    assert [(p.file, p.message[:14]) for p in report.problems] == [(killer, "读取该文件时读取进程异常终止")]
+    assert len(report.accepted) == 8 and report.missing == [UNITS[4]] and report.cells_written == 72
+    assert report.rejected == {} and killer not in report.accepted.values()
+
+
+def test_batches_cover_every_file_once():
+    from dtg_xl.units.consolidate import BATCH, _batches
+
+    for n, jobs in ((1, 2), (9, 2), (63, 1), (1000, 2), (5000, 2)):
+        paths = [f"f{i}.xlsx" for i in range(n)]
+        batches = _batches(paths, jobs)
+        assert [p for b in batches for p in b] == paths
+        assert max(map(len, batches)) <= BATCH and (n < 16 * jobs or len(batches) >= 8 * jobs)

@@ -370,7 +370,8 @@ def test_separate_process_exits_2_on_the_item_8_files(example_path, tmp_path):
 
 def test_same_verdicts_as_the_two_pass_preflight(hostile, example_path, tmp_path):
     """The single-pass check refuses exactly what the previous one (bench/preflight_before.py)
-    refused, on every hostile file and on the good corpus, and reports the same counts."""
+    refused, with the same message, on every hostile file and on the good corpus, and reports
+    the same counts."""
     sys.path.insert(0, str(C.ROOT / "bench"))
     import preflight_before as before
 
@@ -381,6 +382,59 @@ def test_same_verdicts_as_the_two_pass_preflight(hostile, example_path, tmp_path
         for module in (before, preflight):
             try:
                 verdicts.append(("ok", module.check(path).__dict__))
-            except module.PreflightError:
-                verdicts.append(("refused", None))
+            except module.PreflightError as exc:
+                verdicts.append(("refused", str(exc)))
         assert verdicts[0] == verdicts[1], path.name
+
+
+def test_check_package_hands_over_the_package_it_checked(example_path, monkeypatch):
+    report, zf = preflight.check_package(example_path)
+    with zipfile.ZipFile(example_path) as disk:
+        assert zf.namelist() == disk.namelist()
+        assert "xl/workbook.xml" in zf.kept and all(zf.read(n) == disk.read(n) for n in disk.namelist())
+    zf.close()
+    assert report == preflight.check(example_path)
+    monkeypatch.setattr(preflight, "SMALL_FILE", 1000)  # a large file: checked from disk, nothing kept
+    assert preflight.check_package(example_path) == (report, None)
+
+
+def test_a_directory_pointing_before_the_file_fails_as_on_disk(example_path, tmp_path):
+    """A small file is checked from its bytes in memory; a damaged directory sending zipfile to a
+    negative offset still fails with OSError, as it did reading the file (not ValueError)."""
+    data = bytearray(example_path.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    offset = int.from_bytes(data[end + 16:end + 20], "little")
+    data[end + 16:end + 20] = (offset + 10**6).to_bytes(4, "little")  # the directory's start, moved on
+    path = tmp_path / "moved.xlsx"
+    path.write_bytes(bytes(data))
+    with pytest.raises(OSError):
+        preflight.check(path)
+    with pytest.raises(OSError):
+        FileBook(path)
+
+
+@pytest.mark.parametrize("damage", ["crc in directory", "name in local header", "deflate stream cut"])
+def test_a_part_read_from_memory_is_still_checked_as_zipfile_checks_it(example_path, tmp_path, damage):
+    """Parts of a small file are inflated straight from its bytes only when nothing is unusual;
+    a wrong CRC, a local name that differs from the directory's or a cut stream goes to zipfile,
+    which refuses the file as before."""
+    data = bytearray(example_path.read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        info = z.getinfo("xl/workbook.xml")
+    assert preflight._read_plain(bytes(data), info, None) is not None
+    if damage == "crc in directory":
+        central = data.find(b"PK\x01\x02")
+        while data[central + 46:central + 46 + len(info.filename)] != info.filename.encode():
+            central = data.find(b"PK\x01\x02", central + 1)
+        data[central + 16] ^= 0xFF  # the directory's CRC of the part
+    elif damage == "name in local header":
+        data[info.header_offset + 30 + 3] = ord("X")  # xl/workbook.xml -> xl/Xorkbook.xml
+    else:
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        data[start:start + info.compress_size] = data[start:start + info.compress_size // 2] + bytes(info.compress_size - info.compress_size // 2)
+    path = tmp_path / "damaged.xlsx"
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        assert preflight._read_plain(bytes(data), z.getinfo("xl/workbook.xml"), None) is None
+    with pytest.raises(preflight.PreflightError, match="文件已损坏"):
+        preflight.check(path)

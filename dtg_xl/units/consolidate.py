@@ -10,10 +10,11 @@ problem, and every form of a unit that sent more than one, is not merged; the re
 
 Forms are read in worker processes (``--jobs``, bounded by the CPU count and the number of
 files; several when there are many files, since calamine holds the GIL per call and the per-file
-cost is mostly parsing), with a tqdm bar on stderr when it is a terminal.  A worker is a
+cost is mostly parsing), a few files per task (a task's round trip costs about as much as reading
+a small form), with a tqdm bar on stderr when it is a terminal.  A worker is a
 firewall: a file that kills its reader (an abort inside a parser) costs only that file — when a
-worker dies, every file it may have held is read again alone in a fresh process, and the one that
-dies again gets its own error line.  Workers die with the parent (Linux ``PR_SET_PDEATHSIG``, and a
+worker dies, every file it may have held (its batch, and every batch not yet finished) is read
+again alone in a fresh process, and the one that dies again gets its own error line.  Workers die with the parent (Linux ``PR_SET_PDEATHSIG``, and a
 watchdog thread elsewhere), so killing ``dtg-xl consolidate`` leaves no reader behind.
 
 Authenticity: a form counts for a unit only when its 签名 verifies with the master's key
@@ -40,6 +41,7 @@ from dtg_xl.units.unitforms import (FORM_KIND, FORM_ROW, LOCKED_COLUMNS, REQUIRE
                                     TEXT_COLUMNS, MasterUnits, UnitFormError, canon, read_master, signed_fields)
 
 PARALLEL_FROM = 64  # files; below this, starting workers costs more than it saves
+BATCH = 16  # files per worker task at most (see _batches)
 MAX_OUTSIDE_REPORTED = 10  # cells listed per file for content outside the unit's row
 
 
@@ -117,6 +119,26 @@ def read_form(path: str) -> FormRead:
     return out
 
 
+def _read_batch(paths: list[str]) -> list[FormRead]:
+    return [read_form(p) for p in paths]
+
+
+def _batches(paths: list[str], jobs: int) -> list[list[str]]:
+    """Files in batches, one task each: a task costs a round trip to a worker (about half a
+    millisecond, as much as reading a small form), so a few files go per task, yet enough
+    tasks (8 per worker) that the workers finish together and the progress bar moves."""
+    size = max(1, min(BATCH, len(paths) // (8 * jobs)))
+    return [paths[i:i + size] for i in range(0, len(paths), size)]
+
+
+def _positions(paths: list[str]) -> dict[str, int]:
+    """Each path's first index (what list.index gives, without a scan per look-up)."""
+    order: dict[str, int] = {}
+    for i, p in enumerate(paths):
+        order.setdefault(p, i)
+    return order
+
+
 def _read_many(paths: list[str], jobs: int):
     """Every file's FormRead, as they finish; each file is read in a worker process."""
     if not paths:
@@ -125,13 +147,13 @@ def _read_many(paths: list[str], jobs: int):
     ctx = _context()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
                              initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(read_form, p): p for p in paths}
+        futures = {pool.submit(_read_batch, batch): batch for batch in _batches(paths, jobs)}
         for fut in as_completed(futures):
             try:
-                yield fut.result()
-            except BrokenProcessPool:  # a worker died: this file, or another one it held
-                suspects.append(futures[fut])
-    for path in sorted(suspects, key=paths.index):
+                yield from fut.result()
+            except BrokenProcessPool:  # a worker died: a file of this batch, or of another one it held
+                suspects.extend(futures[fut])
+    for path in sorted(suspects, key=_positions(paths).__getitem__):
         yield _read_alone(path, ctx)
 
 
@@ -145,7 +167,7 @@ def _read_alone(path: str, ctx) -> FormRead:
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init,
                              initargs=(os.getpid(),)) as pool:
         try:
-            return pool.submit(read_form, path).result()
+            return pool.submit(_read_batch, [path]).result()[0]
         except BrokenProcessPool:
             return FormRead(path, error="读取该文件时读取进程异常终止（文件可能已损坏或是恶意构造的），已跳过；"
                                         "其他文件不受影响。请让该单位用原填报表重新填写")
@@ -252,7 +274,8 @@ def consolidate(master_path: str | Path, form_paths: list[str | Path], output: s
                 claims.setdefault(unit, []).append((read.path, values, clean))
             elif unit is not None:
                 report.refused.append((unit, read.path))
-        claims = {u: sorted(c, key=lambda f: paths.index(f[0])) for u, c in claims.items()}
+        order = _positions(paths)
+        claims = {u: sorted(c, key=lambda f: order[f[0]]) for u, c in claims.items()}
         for unit, forms in claims.items():
             if len(forms) > 1:
                 names = [Path(f).name for f, _, _ in forms]
@@ -341,7 +364,7 @@ def _check_form(read: FormRead, master: MasterUnits, key: FormKey,
                 what = "单位名称与表单信息不符" if h == "单位名称" else f"锁定单元格（{h}）与主表不符"
                 add(SHEET_UNITS, cell_ref(FORM_ROW, c + 1), f"{what}：主表为“{want}”，表单为“{got}”")
     outside = [(r, c, v) for r, row in enumerate(rows, start=1) for c, v in enumerate(row, start=1)
-               if canon(v) and (r > FORM_ROW or c > width)]
+               if (r > FORM_ROW or c > width) and canon(v)]  # canon only where it decides
     for r, c, v in outside[:MAX_OUTSIDE_REPORTED]:
         add(SHEET_UNITS, cell_ref(r, c), f"在本单位填报范围（A{FORM_ROW}:{cell_ref(FORM_ROW, width)}）之外填写了内容"
                                          f"“{canon(v)[:30]}”")

@@ -27,19 +27,22 @@ class FileBook:
     def __init__(self, path: str | Path):
         from python_calamine import CalamineWorkbook
 
-        from dtg_xl.xlsx.preflight import PreflightError, check
+        from dtg_xl.xlsx.preflight import PreflightError, check_package
 
         self.path = Path(path)
         try:
-            # before calamine sees the file: a hostile one can abort the process (see preflight)
-            self.preflight = check(self.path)
+            # before calamine sees the file: a hostile one can abort the process (see preflight);
+            # a small file's checked package (in memory) serves this book's own part reads
+            self.preflight, self._zip = check_package(self.path)
         except PreflightError as exc:
             raise BookError(f"无法读取工作簿“{self.path.name}”：{exc}") from None
         try:
             self._wb = CalamineWorkbook.from_path(str(self.path))
         except Exception:  # noqa: BLE001 - CalamineError, OSError, and pyo3 panics
+            self._close_zip()
             raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
         except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException(BaseException)
+            self._close_zip()
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             raise BookError(f"无法读取工作簿“{self.path.name}”：文件已损坏，无法解析。请在 Excel 中打开并另存后重试") from None
@@ -48,7 +51,6 @@ class FileBook:
         self._marks: dict[str, SheetCells] = {}  # what the readers need (percent, errors, formulas)
         self._formats: list[str] | None = None
         self._parts: dict[str, str] | None = None
-        self._zip: zipfile.ZipFile | None = None
         self._percent: set[int] | None = None  # cell styles whose number format shows a percentage
         self.writes: dict[str, dict[tuple[int, int], object]] = defaultdict(dict)
         # on save, (sheet, row, col, format code, value) -> the format a written cell gets instead, or
@@ -82,7 +84,7 @@ class FileBook:
     # ------------------------------------------------------------ what calamine does not say
     def _zipfile(self) -> zipfile.ZipFile:
         """The package, opened once for every part read (closed by save and close: Windows cannot
-        replace a file that is still open)."""
+        replace a file that is still open); a small file's is the pre-flight's, over its bytes."""
         if self._zip is None:
             self._zip = zipfile.ZipFile(self.path)
         return self._zip

@@ -26,16 +26,35 @@ One pass per part: small parts are read whole, checked by a byte pattern that to
 hide or fake a reference) and fed to expat once; when the pattern cannot account for every cell
 (no ``r``, an escaped or unusual reference, a comment or CDATA that looks like a tag …) the part
 is read again by expat with a start-tag handler, which is exact.  Parts over ``SMALL_PART`` are
-streamed the same way in chunks (memory bounded), the exact handler attached from the start
-once a chunk needs it.  The structural parts are parsed by expat with namespaces, as before by
-defusedxml.  Every refusal is a ``PreflightError`` with a Chinese message; the file is only
-read, never written.  (No library checks a package this way before a parser sees it, hence by
-hand.)
+streamed the same way in chunks (memory bounded, size and ratio re-checked on what comes out),
+the exact handler attached from the start once a chunk needs it.
+
+Reading: a file up to ``SMALL_FILE`` is read from disk once and its zip opened over those
+bytes.  A small part is read in one ``zf.read`` (zipfile returns no more than the directory's
+size, already checked, and verifies the CRC) — or, from a file in memory, when the part is
+plain (local header as zipfile checks it, a complete deflate stream of the directory's size and
+CRC), inflated straight from the bytes, since zipfile's per-part objects and seeks cost more
+than the inflating; anything unusual is left to zipfile, which refuses it as before.
+``check_package`` hands the open package to the caller (``FileBook``) with the parts it read
+(up to ``KEEP_BYTES``), so neither the directory nor those parts are read twice.
+
+The structural parts ([Content_Types].xml, workbook.xml, the relationships) are parsed by expat
+with namespaces — the parser, options and DTD/entity refusals ElementTree (defusedxml) used
+before — but without building a tree: a start-tag handler keeps only the root's name and the
+Default/Override, sheet and Relationship elements' attributes.  For a unit form (a dozen parts
+of a few KB) the cost is Python overhead per part, not bytes, which is why this is one parser
+per part and no tree.  Every refusal is a ``PreflightError`` with a Chinese message; the file
+is only read, never written.  (No library checks a package this way before a parser sees it,
+hence by hand.)
 """
 from __future__ import annotations
 
+import errno
 import html
+import io
+import os
 import re
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -60,6 +79,8 @@ CHUNK = 1 << 20
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 SMALL_PART = 8 * 1024 * 1024  # uncompressed: read whole; larger parts are streamed in CHUNKs
+SMALL_FILE = 8 * 1024 * 1024  # a file up to this size is read into memory once, and its parts from there
+KEEP_BYTES = 16 * 1024 * 1024  # of a small file's parts, kept for the caller's reads (CheckedZip)
 XML_SUFFIXES = (".xml", ".rels", ".vml")
 SHEET_FOLDERS = ("xl/worksheets/", "xl/macrosheets/", "xl/dialogsheets/")
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
@@ -89,6 +110,9 @@ _DIMENSION = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?dimension[\s/>]")
 _DIMENSION_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?dimension((?:\s+" + _NAME + rb"\s*=\s*" + _VALUE + rb")*)\s*/?>")
 _ATTR = re.compile(rb"(" + _NAME + rb")\s*=\s*(" + _VALUE + rb")")
 _REF_TEXT = re.compile(r"\$?([A-Za-z]*)\$?([0-9]*)")
+# element and attribute names as expat reports them with namespace_separator "}"
+_CT_DEFAULT, _CT_OVERRIDE = f"{CT_NS}}}Default", f"{CT_NS}}}Override"
+_RELATIONSHIP, _SHEET, _REL_ID = f"{PKG_REL_NS}}}Relationship", f"{MAIN_NS}}}sheet", f"{REL_NS}}}id"
 
 
 class PreflightError(DtgError):
@@ -106,11 +130,23 @@ class Report:
 
 def check(path: str | Path) -> Report:
     """Refuse a file no parser should see; return what was seen otherwise."""
+    return check_package(path, keep=False)[0]
+
+
+def check_package(path: str | Path, keep: bool = True) -> tuple[Report, CheckedZip | None]:
+    """``check``, and (``keep``) the checked package of a small file, open over its bytes in
+    memory, for the caller's own part reads (it then owns and closes it): the file is read from
+    disk once, and its parts inflated once.  None for a large file (the caller opens it itself)."""
     path = Path(path)
+    whole = None
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
-            head = fh.read(8)
+            if 0 < size <= SMALL_FILE:
+                whole = fh.read(SMALL_FILE + 1)
+                head = whole[:8]
+            else:
+                head = fh.read(8)
     except FileNotFoundError:
         raise PreflightError("找不到文件") from None
     except IsADirectoryError:
@@ -127,13 +163,58 @@ def check(path: str | Path) -> Report:
         raise PreflightError(_ole_message(path))
     if not head.startswith(ZIP_MAGICS):
         raise PreflightError(_not_zip_message(head))
+    zf, kept = None, False
     try:
-        with zipfile.ZipFile(path) as zf:
-            return _check_zip(zf)
+        # a small file is read once and its parts come from memory (no seek and read per part);
+        # a large one stays on disk
+        zf = CheckedZip(_FileBytes(whole)) if whole is not None else zipfile.ZipFile(path)
+        report = _check_zip(zf, whole)
+        kept = keep and whole is not None
     except zipfile.BadZipFile:
         raise PreflightError("文件已损坏：zip 结构无效（可能下载或复制不完整），请向发送人重新索取") from None
     except (NotImplementedError, zlib.error, EOFError, RuntimeError):
         raise PreflightError("文件已损坏或使用了不支持的压缩方式，请在 Excel 中另存为 .xlsx 后重试") from None
+    finally:
+        if zf is not None and not kept:
+            zf.close()
+    return report, (zf if kept else None)
+
+
+class CheckedZip(zipfile.ZipFile):
+    """The checked package of a small file, over its bytes in memory: a part the check read is
+    given from that reading (the bytes zipfile gives), up to ``KEEP_BYTES`` in all."""
+
+    def __init__(self, file):
+        super().__init__(file)
+        self.kept: dict[str, bytes] = {}
+        self.kept_bytes = 0
+
+    def keep(self, name: str, data: bytes) -> None:
+        if self.kept_bytes + len(data) <= KEEP_BYTES:
+            self.kept[name] = data
+            self.kept_bytes += len(data)
+
+    def read(self, name, pwd=None) -> bytes:
+        data = self.kept.get(name) if isinstance(name, str) and pwd is None else None
+        return super().read(name, pwd) if data is None else data
+
+    def close(self) -> None:
+        self.kept = {}
+        super().close()
+
+
+class _FileBytes(io.BytesIO):
+    """A small file's bytes, read once, standing in for the file: a damaged directory can send
+    zipfile to a negative offset, which fails on a file with OSError (EINVAL) but on BytesIO with
+    ValueError; callers know the first, so it stays the first."""
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        try:
+            return super().seek(pos, whence)
+        except ValueError:
+            if self.closed:
+                raise
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL)) from None
 
 
 def _ole_message(path: Path) -> str:
@@ -165,7 +246,8 @@ def _not_zip_message(head: bytes) -> str:
     return f"这不是 Excel 工作簿（.xlsx/.xlsm），而是{kind}。请在 Excel 中打开后另存为 .xlsx 再试"
 
 
-def _check_zip(zf: zipfile.ZipFile) -> Report:
+def _check_zip(zf: zipfile.ZipFile, whole: bytes | None = None) -> Report:
+    """The package's checks; ``whole``: the file's bytes, when it was read into memory."""
     infos = zf.infolist()
     report = Report(parts=len(infos))
     if len(infos) > MAX_ENTRIES:
@@ -189,51 +271,55 @@ def _check_zip(zf: zipfile.ZipFile) -> Report:
         total += info.file_size
         if total > MAX_TOTAL_BYTES:
             raise PreflightError(f"文件解压后过大（超过 {MAX_TOTAL_BYTES // 1048576} MB），疑似压缩炸弹")
-    package = _Package(zf)  # content types, relationships, workbook: parsed with namespaces
+    package = _Package(zf, whole)  # content types, relationships, workbook: parsed with namespaces
     for info in infos:
         kind = package.kind(info.filename)
         if kind == "binary":  # images, VBA …: read once so a bad CRC or a lying size is found here
-            for _ in _chunks(zf, info):
-                pass
+            if info.file_size <= SMALL_PART:
+                _read(zf, info, whole)
+            else:
+                for _ in _chunks(zf, info):
+                    pass
         elif info.filename not in package.parsed:
-            _scan_part(zf, info, kind, package.sheets.get(info.filename.lower()), report)
+            _scan_part(zf, info, kind, package.sheets.get(info.filename.lower()), report, whole)
     return report
 
 
 class _Package:
     """What the package says about its parts: content types, relationship targets, sheets."""
 
-    def __init__(self, zf: zipfile.ZipFile):
-        self.zf = zf
+    def __init__(self, zf: zipfile.ZipFile, whole: bytes | None = None):
+        self.zf, self.whole = zf, whole
         self.parsed: set[str] = set()
-        self.names = {n.lower(): n for n in zf.namelist()}
         self.defaults: dict[str, str] = {}
         self.overrides: dict[str, str] = {}
         self.targets: set[str] = set()  # internal relationship targets (lower case)
         self.sheets: dict[str, str] = {}  # worksheet part (lower case) -> sheet name
-        ct = self._parse("[Content_Types].xml")
-        for el in ct.iter(f"{{{CT_NS}}}Default"):
-            self.defaults[(el.get("Extension") or "").lower()] = el.get("ContentType") or ""
-        for el in ct.iter(f"{{{CT_NS}}}Override"):
-            self.overrides[(el.get("PartName") or "").lstrip("/").lower()] = el.get("ContentType") or ""
-        wb = self._parse("xl/workbook.xml")
-        if wb.tag.startswith("{" + STRICT_NS):
+        names = zf.namelist()
+        _, found = self._parse("[Content_Types].xml", (_CT_DEFAULT, _CT_OVERRIDE))
+        for tag, el in found:
+            if tag == _CT_DEFAULT:
+                self.defaults[(el.get("Extension") or "").lower()] = el.get("ContentType") or ""
+            else:
+                self.overrides[(el.get("PartName") or "").lstrip("/").lower()] = el.get("ContentType") or ""
+        root, sheets = self._parse("xl/workbook.xml", (_SHEET,))
+        if root.startswith(STRICT_NS):
             raise PreflightError("这是“Strict Open XML 电子表格”格式，请在 Excel 中另存为普通的 Excel 工作簿（.xlsx）后重试")
         rels_name = "xl/_rels/workbook.xml.rels"
-        if rels_name not in zf.namelist():
+        if rels_name not in names:
             raise PreflightError("文件已损坏：缺少 xl/_rels/workbook.xml.rels")
         wb_targets = {}
-        for name in [rels_name] + [n for n in zf.namelist() if self._is_rels(n) and n != rels_name]:
+        for name in [rels_name] + [n for n in names if self._is_rels(n) and n != rels_name]:
             owner = _rels_owner(name)
-            for rel in self._parse(name).iter(f"{{{PKG_REL_NS}}}Relationship"):
+            for _, rel in self._parse(name, (_RELATIONSHIP,))[1]:
                 if (rel.get("TargetMode") or "").lower() == "external":
                     continue
                 target = resolve_target(owner, rel.get("Target") or "")
                 self.targets.add(target.lower())
                 if name == rels_name:
                     wb_targets[rel.get("Id")] = target
-        for sheet in wb.iter(f"{{{MAIN_NS}}}sheet"):
-            target = wb_targets.get(sheet.get(f"{{{REL_NS}}}id"), "")
+        for _, sheet in sheets:
+            target = wb_targets.get(sheet.get(_REL_ID), "")
             self.sheets[target.lower()] = sheet.get("name") or "?"  # readers match loosely
 
     def _is_rels(self, name: str) -> bool:
@@ -259,20 +345,35 @@ class _Package:
             return "xml"  # a part something points to, of no declared type: a parser may read it
         return "binary"
 
-    def _parse(self, name: str):
-        """A structural part through defusedxml (expat with namespaces; DTDs refused)."""
-        from defusedxml import DefusedXmlException
-        from defusedxml.ElementTree import fromstring
+    def _parse(self, name: str, wanted: tuple[str, ...]) -> tuple[str, list[tuple[str, dict]]]:
+        """A structural part through expat with namespaces, as ElementTree (defusedxml) parsed
+        it before: the same parser, options and refusals (any DTD or entity declaration), but
+        no tree — only the root's name and the ``wanted`` elements' (name, attributes), in
+        document order.  Names are ``namespace}local``."""
+        from xml.parsers import expat
 
-        data = _read_capped(self.zf, self.zf.getinfo(name))
+        data = _read(self.zf, self.zf.getinfo(name), self.whole)
+        root, found = [], []
+
+        def start(tag, attrs):
+            if not root:
+                root.append(tag)
+            if tag in wanted:
+                found.append((tag, attrs))
+
+        def dtd(*_):
+            raise PreflightError(f"部件“{name}”包含 DTD/实体声明，可能是恶意文件（XML 实体攻击），已拒绝读取")
+
+        parser = expat.ParserCreate(None, "}")  # what ElementTree.XMLParser creates
+        parser.StartElementHandler = start
+        parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = dtd
+        parser.UnparsedEntityDeclHandler = parser.ExternalEntityRefHandler = dtd
         try:
-            root = fromstring(data, forbid_dtd=True)
-        except DefusedXmlException:
-            raise PreflightError(f"部件“{name}”包含 DTD/实体声明，可能是恶意文件（XML 实体攻击），已拒绝读取") from None
-        except Exception:  # noqa: BLE001 - ParseError and friends: a broken part
+            parser.Parse(data, True)
+        except expat.ExpatError:
             raise PreflightError(f"部件“{name}”不是有效的 XML，文件已损坏") from None
         self.parsed.add(name)
-        return root
+        return (root[0] if root else ""), found
 
 
 def _rels_owner(rels_name: str) -> str:
@@ -303,8 +404,62 @@ def _check_size(name: str, size: int, compressed: int) -> None:
         raise PreflightError(f"部件“{name}”压缩比异常（{size / max(compressed, 1):.0f} 倍，上限 {MAX_RATIO} 倍），疑似压缩炸弹")
 
 
-def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    return b"".join(_chunks(zf, info))
+def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, whole: bytes | None = None) -> bytes:
+    """A part whole.  A small one in one ``zf.read``: zipfile never returns more than the
+    directory's size (checked, with the ratio, before any part is read) and checks the CRC, so
+    what comes out is what the directory said; a large one through ``_chunks``.  From a file in
+    memory, ``_read_plain`` first."""
+    if info.file_size > SMALL_PART:
+        return b"".join(_chunks(zf, info))
+    data = _read_plain(whole, info, zf.metadata_encoding) if whole is not None else None
+    if data is None:
+        data = zf.read(info)
+    _check_size(info.filename, len(data), info.compress_size)
+    if isinstance(zf, CheckedZip):
+        zf.keep(info.filename, data)
+    return data
+
+
+_FILE_HEADER = struct.Struct(zipfile.structFileHeader)
+
+
+def _read_plain(whole: bytes, info: zipfile.ZipInfo, encoding: str | None) -> bytes | None:
+    """A part straight from the file's bytes when nothing about it is unusual: a local header as
+    zipfile checks it (signature, the directory's name), all of the compressed data present, a
+    deflate stream that ends, giving exactly the directory's size with the directory's CRC.  Then
+    zipfile.read would return the same bytes; this skips its per-part objects and seeks (most of
+    a small part's cost).  Anything else returns None and zipfile reads the part, refusing it as
+    it always did."""
+    at = info.header_offset
+    if at < 0 or info.flag_bits & 0x61 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return None  # encrypted, patched, strongly encrypted: zipfile's own refusals
+    head = whole[at:at + _FILE_HEADER.size]
+    if len(head) != _FILE_HEADER.size:
+        return None
+    sig, _, _, flags, _, _, _, _, _, _, name_len, extra_len = _FILE_HEADER.unpack(head)
+    start = at + _FILE_HEADER.size
+    try:
+        name = whole[start:start + name_len].decode("utf-8" if flags & 0x800 else encoding or "cp437")
+    except (UnicodeDecodeError, LookupError):
+        return None
+    start += name_len + extra_len
+    end = getattr(info, "_end_offset", None)  # newer zipfile refuses overlapping entries
+    if sig != zipfile.stringFileHeader or name != info.orig_filename or (end is not None and start + info.compress_size > end):
+        return None
+    raw = whole[start:start + info.compress_size]
+    if len(raw) != info.compress_size:
+        return None
+    if info.compress_type == zipfile.ZIP_STORED:
+        data = raw if info.compress_size == info.file_size else None
+    else:
+        inflate = zlib.decompressobj(-15)
+        try:
+            data = inflate.decompress(raw, info.file_size + 1)
+        except zlib.error:
+            return None
+        if not inflate.eof or len(data) != info.file_size:
+            return None
+    return data if data is not None and zlib.crc32(data) == info.CRC else None
 
 
 def _chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo):
@@ -328,11 +483,12 @@ def _utf16(first: bytes) -> str | None:
     return None
 
 
-def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str, sheet: str | None, report: Report) -> None:
+def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str, sheet: str | None, report: Report,
+               whole: bytes | None = None) -> None:
     name = info.filename
     where = f"工作表“{sheet}”" if sheet else f"部件“{name}”"
     if info.file_size <= SMALL_PART:
-        data = _decoded(_read_capped(zf, info))
+        data = _decoded(_read(zf, info, whole))
         if kind == "vml":  # Excel itself writes VML as loose HTML-like markup: no XML parser
             _no_dtd(data, where)
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -438,3 +439,46 @@ def test_a_part_read_from_memory_is_still_checked_as_zipfile_checks_it(example_p
         assert preflight._read_plain(bytes(data), z.getinfo("xl/workbook.xml"), None) is None
     with pytest.raises(preflight.PreflightError, match="文件已损坏"):
         preflight.check(path)
+
+
+def _damaged_directory(src: Path, dst: Path, how: str) -> Path:
+    """A real workbook whose zip directory is damaged as byte mutations found it can be:
+    ``offset`` — the end record puts the directory later than it is, so zipfile moves every part
+    before the file's start (its seek fails with EINVAL); ``name`` — a part name flagged UTF-8
+    that is not (zipfile raises UnicodeDecodeError)."""
+    import struct
+
+    data = bytearray(src.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    if how == "offset":
+        struct.pack_into("<I", data, end + 16, struct.unpack_from("<I", data, end + 16)[0] + 70)
+    else:
+        entry = data.find(b"PK\x01\x02")
+        flags = struct.unpack_from("<H", data, entry + 8)[0]
+        struct.pack_into("<H", data, entry + 8, flags | 0x800)
+        data[entry + 46] = 0xEB  # a lead byte without its continuation
+        data[entry + 47] = 0x41
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+@pytest.mark.parametrize("how", ["offset", "name"])
+def test_a_damaged_zip_directory_is_refused_by_name_and_a_portfolio_goes_on(example_path, tmp_path, how, capsys):
+    """Both escaped as non-Chinese errors before: EINVAL as “无法读写文件（Invalid argument）” with no file
+    named (and it ended a whole portfolio run), the bad name as an internal error."""
+    folder = tmp_path / "项目"
+    folder.mkdir()
+    bad = _damaged_directory(example_path, folder / "坏.xlsx", how)
+    before = bad.read_bytes()
+    with pytest.raises(preflight.PreflightError, match="zip 结构无效"):
+        preflight.check(bad)
+    assert main(["evaluate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("错误：无法读取工作簿“坏.xlsx”：文件已损坏：zip 结构无效"), err
+    shutil.copyfile(example_path, folder / "好.xlsx")
+    out = tmp_path / "汇总.xlsx"
+    assert main(["portfolio", str(folder), "-o", str(out), "--jobs", "1"]) == 2
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "未能评价：坏.xlsx：无法读取工作簿“坏.xlsx”：文件已损坏：zip 结构无效" in text and "已评价1个项目" in text, text
+    assert out.exists() and bad.read_bytes() == before

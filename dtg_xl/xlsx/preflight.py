@@ -78,6 +78,7 @@ CHUNK = 1 << 20
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+_BAD_ZIP = "文件已损坏：zip 结构无效（可能下载或复制不完整），请向发送人重新索取"
 SMALL_PART = 8 * 1024 * 1024  # uncompressed: read whole; larger parts are streamed in CHUNKs
 SMALL_FILE = 8 * 1024 * 1024  # a file up to this size is read into memory once, and its parts from there
 KEEP_BYTES = 16 * 1024 * 1024  # of a small file's parts, kept for the caller's reads (CheckedZip)
@@ -170,10 +171,14 @@ def check_package(path: str | Path, keep: bool = True) -> tuple[Report, CheckedZ
         zf = CheckedZip(_FileBytes(whole)) if whole is not None else zipfile.ZipFile(path)
         report = _check_zip(zf, whole)
         kept = keep and whole is not None
-    except zipfile.BadZipFile:
-        raise PreflightError("文件已损坏：zip 结构无效（可能下载或复制不完整），请向发送人重新索取") from None
+    # a damaged directory: an offset before the file's start (seek fails with EINVAL), a part name
+    # not in the encoding its flag declares
+    except (zipfile.BadZipFile, UnicodeDecodeError):
+        raise PreflightError(_BAD_ZIP) from None
     except (NotImplementedError, zlib.error, EOFError, RuntimeError):
         raise PreflightError("文件已损坏或使用了不支持的压缩方式，请在 Excel 中另存为 .xlsx 后重试") from None
+    except OSError as exc:
+        raise PreflightError(_BAD_ZIP if exc.errno == errno.EINVAL else f"无法读取文件（{exc.strerror or exc}）") from None
     finally:
         if zf is not None and not kept:
             zf.close()

@@ -399,19 +399,23 @@ def test_check_package_hands_over_the_package_it_checked(example_path, monkeypat
     assert preflight.check_package(example_path) == (report, None)
 
 
-def test_a_directory_pointing_before_the_file_fails_as_on_disk(example_path, tmp_path):
+def test_a_directory_pointing_before_the_file_is_refused_from_memory_as_from_disk(example_path, tmp_path, monkeypatch):
     """A small file is checked from its bytes in memory; a damaged directory sending zipfile to a
-    negative offset still fails with OSError, as it did reading the file (not ValueError)."""
+    negative offset fails there as it does reading the file (EINVAL, not ValueError), and either
+    way is refused as a broken zip."""
     data = bytearray(example_path.read_bytes())
     end = data.rfind(b"PK\x05\x06")
     offset = int.from_bytes(data[end + 16:end + 20], "little")
     data[end + 16:end + 20] = (offset + 10**6).to_bytes(4, "little")  # the directory's start, moved on
     path = tmp_path / "moved.xlsx"
     path.write_bytes(bytes(data))
-    with pytest.raises(OSError):
+    with pytest.raises(preflight.PreflightError, match="zip 结构无效"):
         preflight.check(path)
-    with pytest.raises(OSError):
+    with pytest.raises(BookError, match="zip 结构无效"):
         FileBook(path)
+    monkeypatch.setattr(preflight, "SMALL_FILE", 0)  # read from disk, as a large file is
+    with pytest.raises(preflight.PreflightError, match="zip 结构无效"):
+        preflight.check(path)
 
 
 @pytest.mark.parametrize("damage", ["crc in directory", "name in local header", "deflate stream cut"])

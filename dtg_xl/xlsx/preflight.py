@@ -103,8 +103,7 @@ _CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
 _CELL_R = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c(?:\s+(?!r\s*=)" + _NAME + rb"\s*=\s*" + _VALUE
                      + rb""")*\s+r\s*=\s*(?:"([A-Z]{1,3})([0-9]{1,7})"|'([A-Z]{1,3})([0-9]{1,7})')""")
 # what Excel and most writers emit: r first, after one space, in double quotes
-_CELL_ROW_FIRST = re.compile(rb'<c r="[A-Z]{1,3}([0-9]{1,7})"')
-_CELL_COL_FIRST = re.compile(rb'<c r="([A-Z]{1,3})[0-9]{1,7}"')
+_CELL_R_FIRST = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')  # one pass for column and row
 _UNUSUAL_CELL = re.compile(rb"<c[\t\n\r>/]")
 _PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.-]*:c[\s/>]")
 _DIMENSION = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?dimension[\s/>]")
@@ -579,10 +578,10 @@ def _fast_cells(body: bytes, where: str, report: Report, state: dict) -> bool:
         rows, cols = {b or d for _, b, _, d in refs}, {a or c for a, _, c, _ in refs}
         found = len(refs)
     else:
-        rows = _CELL_ROW_FIRST.findall(body)
-        found = len(rows)
+        refs = _CELL_R_FIRST.findall(body)
+        found = len(refs)
         if found == count:
-            cols, rows = set(_CELL_COL_FIRST.findall(body)), set(rows)
+            rows, cols = {row for _, row in refs}, {col for col, _ in refs}
     if found != count:
         return False
     if not count:

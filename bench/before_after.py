@@ -2,7 +2,8 @@
 
     python bench/before_after.py REV [--workdir DIR]
 
-REV's dtg_xl is checked out (``git worktree``, detached, in the work folder) and byte-compiled like
+Cases: the 2020 example, 10,000 and 99,999 indicator rows, a portfolio of 300 projects and the
+consolidation of 1,000 unit forms (CLI, process start to exit).  REV's dtg_xl is checked out (``git worktree``, detached, in the work folder) and byte-compiled like
 today's; each case runs both sides one after the other, in fresh processes, and prints the median
 wall time and the peak RSS of each, with the machine's load before and after.  Inputs are those
 of bench/run.py (made by it; run it once first).  Cases a side cannot run (a file REV refuses)
@@ -55,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
             (folder / p.name).write_bytes(p.read_bytes())
     cases = [("evaluate 2020 example", ["evaluate", str(w / "dtg-2020.xlsx"), "-o", str(w / "ab.xlsx")], 7),
              ("evaluate 10,000 rows", ["evaluate", str(w / "rows-10000.xlsx"), "-o", str(w / "ab.xlsx")], 3),
-             ("portfolio of 300", ["portfolio", str(folder), "-o", str(w / "ab-p.xlsx"), "--jobs", "2", "--fresh"], 2)]
+             ("evaluate 99,999 rows", ["evaluate", str(w / "rows-99999.xlsx"), "-o", str(w / "ab.xlsx")], 1),
+             ("portfolio of 300", ["portfolio", str(folder), "-o", str(w / "ab-p.xlsx"), "--jobs", "2", "--fresh"], 2),
+             ("consolidate 1,000 forms", ["consolidate", str(w / "consolidate-1000" / "master.xlsx"),
+                                         *map(str, sorted((w / "consolidate-1000" / "forms").glob("*.xlsx"))),
+                                         "-o", str(w / "ab-c.xlsx")], 3)]
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     print(f"| case | {args.rev} | peak | now | peak |\n|---|---|---|---|---|")
     for name, case_args, runs in cases:

@@ -315,3 +315,24 @@ def test_unreadable_output_sheet_is_refused_before_writing(example_copy, tmp_pat
     code, _, err = run_cli(["evaluate", str(bad), "-o", str(out)], capsys)
     assert code == 2 and "工作表“汇总”" in err and "bad.xlsx" in err
     assert not out.exists() and bad.read_bytes() == before
+
+
+@pytest.mark.parametrize("verb", ["evaluate", "export"])
+def test_a_sheet_damaged_where_results_go_is_refused_naming_the_workbook_read(example_copy, tmp_path, capsys, verb):
+    """A damage only the write-back meets (two rows numbered 3 on 汇总, which the pre-flight and the
+    readers accept) is the input's: the message names the workbook read, not only the output, so the
+    clerk knows which file to open and save again (found by the fuzz tier: it named only out.xlsx)."""
+    import zipfile
+
+    with zipfile.ZipFile(example_copy) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    summary = "xl/worksheets/sheet5.xml"
+    assert '<sheet name="汇总" sheetId="5"'.encode() in parts["xl/workbook.xml"]
+    parts[summary] = parts[summary].replace(b'<row r="4" ', b'<row r="3" ', 1)
+    damaged = tmp_path / "受损.xlsx"
+    with zipfile.ZipFile(damaged, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    code, _, err = run_cli([verb, damaged, "-o", tmp_path / "结果.xlsx"], capsys)
+    assert code == 2 and "受损.xlsx" in err and "行号3（重复）无效，文件已损坏" in err, err
+    assert not (tmp_path / "结果.xlsx").exists()

@@ -103,7 +103,7 @@ def export_email_safe(src: Path, dst: Path, when: datetime | None = None, remove
         try:
             patch_workbook(src, patched, writes, book.reformat)  # result cells: the template's formats
         except PatchError as exc:
-            raise ExportError(f"无法导出：{exc}") from None
+            raise ExportError(f"无法导出“{src.name}”：{exc}") from None  # about the workbook read: name it
         except BookError as exc:
             raise ExportError(str(exc)) from None
         with zipfile.ZipFile(patched) as zin:

@@ -161,8 +161,8 @@ class FileBook:
         self._close_zip()
         try:
             patch_workbook(self.path, path, dict(self.writes), self.reformat)
-        except PatchError as exc:
-            raise BookError(f"无法写入“{path.name}”：{exc}") from None
+        except PatchError as exc:  # about the workbook read (a damaged sheet, a cell in an array …): name it
+            raise BookError(f"无法写入“{path.name}”：工作簿“{self.path.name}”中，{exc}") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, etree.XMLSyntaxError):  # pre-flight checks these first
             raise BookError(f"工作簿“{self.path.name}”已损坏，无法写入结果") from None
         return path

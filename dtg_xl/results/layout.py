@@ -297,14 +297,19 @@ def result_format(sheet: str, row: int, col: int) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=256)
 def _shown(code: str) -> str:
-    return normalize_format(code).lower()  # a sheet has a handful of codes, asked for once per written cell
+    return normalize_format(code).lower()
 
 
 def display_problem(sheet: str, row: int, col: int, code: str) -> str | None:
     """Why a result cell's number format does not show its value as the template does, or None."""
-    expected = result_format(sheet, row, col)
+    return _format_problem(result_format(sheet, row, col), code)
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_problem(expected: str | None, code: str) -> str | None:
+    """display_problem for a cell whose template format is ``expected``: a sheet has a handful of
+    (expected, code) pairs, asked for once per written cell (thousands on 汇总)."""
     shown = _shown(code)
     if expected is not None and shown == _shown(expected):
         return None
@@ -318,7 +323,8 @@ def format_reset(sheet: str, row: int, col: int, code: str, value) -> str | None
     """The format a written result cell gets back when its own (``code``) does not show its value as
     the template does, else None.  The zip patch calls this for each cell it writes, with the cell's
     format read from the styles part, so no sheet is parsed for it twice."""
-    if display_problem(sheet, row, col, code) is None:
+    expected = result_format(sheet, row, col)
+    if _format_problem(expected, code) is None:
         return None
     fallback = "0.00" if isinstance(value, (int, float)) and not isinstance(value, bool) else "General"
-    return result_format(sheet, row, col) or fallback
+    return expected or fallback

@@ -720,13 +720,16 @@ def _insert_cell(row, existing: dict, r: int, col: int, col_styles=()):
 
 def _set_value(cell, value) -> bool:
     """Replace the cell's content, keeping its style. True if it held a formula."""
-    had_formula = cell.find(_F) is not None
-    for child in list(cell):
-        if child.tag in (_V, _F, _IS):
-            cell.remove(child)
+    had_formula = False
+    if len(cell):  # most written cells are empty (a result block's blanks): nothing to look for
+        had_formula = cell.find(_F) is not None
+        for child in list(cell):
+            if child.tag in (_V, _F, _IS):
+                cell.remove(child)
     attrib = cell.attrib
-    for attr in ("t", "cm", "vm"):
-        attrib.pop(attr, None)
+    if len(attrib) > ("r" in attrib) + ("s" in attrib):  # more than r and s: a type or metadata to drop
+        for attr in ("t", "cm", "vm"):
+            attrib.pop(attr, None)
     if _is_blank(value):
         return had_formula
     if type(value) is float and math.isfinite(value):  # the common case first (ABC checks are slow)

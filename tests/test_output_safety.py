@@ -2,6 +2,7 @@
 kills and full disks leave nothing half-written; messages are Chinese and name the cell."""
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from dtg_xl.doors.cli import COMMANDS, build_parser
 from dtg_xl.xlsx.atomic import TEMP_TAG, atomic_output, safe_filename, same_file
 
 from helpers import edit_cells, run_cli
@@ -247,6 +249,22 @@ def test_help_is_chinese(verb, capsys):
     out = capsys.readouterr().out
     assert "用法：" in out and "显示此帮助并退出" in out
     assert not re.search(r"usage:|show this help|positional arguments|options:|OUTPUT|PROFILE", out)
+
+
+def _commands(parser) -> dict:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+@pytest.mark.parametrize("verb", [name for name, _, _ in COMMANDS])
+def test_a_run_builds_only_its_command_and_reads_it_as_the_full_parser_does(verb):
+    """main() builds the named command's arguments only (the others cost ~10 ms a run): its help,
+    arguments and defaults are the full parser's."""
+    built = _commands(build_parser(verb))
+    assert list(built) == [verb]
+    alone, full = built[verb], _commands(build_parser())[verb]
+    assert alone.format_help() == full.format_help()
+    assert [a.option_strings or a.dest for a in alone._actions] == [a.option_strings or a.dest for a in full._actions]
+    assert alone._defaults == full._defaults
 
 
 # ---------------------------------------------------------------- 26: a stale matplotlib font cache

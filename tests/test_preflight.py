@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import corpus_reliability as C
-from dtg_xl.xlsx import preflight
+from dtg_xl.xlsx import patch, preflight
 from dtg_xl.xlsx.books import BookError, FileBook
 from dtg_xl.doors.cli import main
 from dtg_xl.xlsx.patch import sheet_parts
@@ -422,10 +422,12 @@ def test_a_directory_pointing_before_the_file_is_refused_from_memory_as_from_dis
 def test_a_part_read_from_memory_is_still_checked_as_zipfile_checks_it(example_path, tmp_path, damage):
     """Parts of a small file are inflated straight from its bytes only when nothing is unusual;
     a wrong CRC, a local name that differs from the directory's or a cut stream goes to zipfile,
-    which refuses the file as before."""
+    which refuses the file as before.  The patch's raw copy of untouched members reads them with
+    the same reader (xlsx/parts.plain_member), so it copies none of these either."""
     data = bytearray(example_path.read_bytes())
-    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z, zipfile.ZipFile(io.BytesIO(), "w") as out:
         info = z.getinfo("xl/workbook.xml")
+        assert patch._copy_compressed(z, out, info, zipfile.ZipInfo(info.filename))
     assert preflight._read_plain(bytes(data), info, None) is not None
     if damage == "crc in directory":
         central = data.find(b"PK\x01\x02")
@@ -441,6 +443,10 @@ def test_a_part_read_from_memory_is_still_checked_as_zipfile_checks_it(example_p
     path.write_bytes(bytes(data))
     with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
         assert preflight._read_plain(bytes(data), z.getinfo("xl/workbook.xml"), None) is None
+        # the patch's raw copy reads members with the same reader: it too leaves this one to zipfile
+        with zipfile.ZipFile(io.BytesIO(), "w") as out:
+            member = z.getinfo("xl/workbook.xml")
+            assert not patch._copy_compressed(z, out, member, zipfile.ZipInfo(member.filename))
     with pytest.raises(preflight.PreflightError, match="文件已损坏"):
         preflight.check(path)
 

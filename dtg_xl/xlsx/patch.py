@@ -32,14 +32,13 @@ import math
 import numbers
 import re
 import zipfile
-import zlib
 from collections import defaultdict
 from datetime import date, datetime
 from pathlib import Path
 
 from lxml import etree
 
-from dtg_xl.xlsx.parts import resolve_target  # noqa: F401  (the one resolver; importers use it from here too)
+from dtg_xl.xlsx.parts import plain_member, resolve_target  # noqa: F401  (resolve_target: importers use it from here too)
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import col_letter, col_number
 from dtg_xl.xlsx.atomic import atomic_output
@@ -190,35 +189,28 @@ def _copy_parts(zin: zipfile.ZipFile, zout: zipfile.ZipFile, replaced: dict[str,
 
 
 def _copy_compressed(zin: zipfile.ZipFile, zout: zipfile.ZipFile, info: zipfile.ZipInfo, out: zipfile.ZipInfo) -> bool:
-    """Copy an untouched member's compressed bytes as they are (no inflate, no deflate), with the
-    local header and directory entry ``writestr`` would write for it; the member's CRC is checked
-    on the way (the pre-flight read it once already).  zipfile has no public raw copy, so this
-    uses its header helpers; False (copy by writestr instead) for anything unusual: zip64,
-    encryption, a method other than stored/deflated, or a lying local header."""
-    import struct
-
-    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) \
-            or max(info.file_size, info.compress_size, info.header_offset, zout.fp.tell()) >= zipfile.ZIP64_LIMIT:
+    """Copy an untouched member's compressed bytes as they are (no deflate), with the local header
+    and directory entry ``writestr`` would write for it; the member is checked on the way as the
+    pre-flight reads it (``plain_member``: local header, size, CRC).  zipfile has no public raw
+    copy, so this uses its header helpers; False (copy by writestr instead) for zip64 and anything
+    ``plain_member`` finds unusual."""
+    if max(info.file_size, info.compress_size, info.header_offset, zout.fp.tell()) >= zipfile.ZIP64_LIMIT:
         return False
     fp = zin.fp
-    fp.seek(info.header_offset)
-    header = fp.read(zipfile.sizeFileHeader)
-    if len(header) != zipfile.sizeFileHeader or header[:4] != zipfile.stringFileHeader:
-        return False
-    fields = struct.unpack(zipfile.structFileHeader, header)
-    fp.seek(fields[zipfile._FH_FILENAME_LENGTH] + fields[zipfile._FH_EXTRA_FIELD_LENGTH], 1)
-    raw = fp.read(info.compress_size)
-    if len(raw) != info.compress_size:
-        return False
-    data = raw if info.compress_type == zipfile.ZIP_STORED else zlib.decompress(raw, -15)
-    if zlib.crc32(data) != info.CRC or len(data) != info.file_size:
+
+    def read(at: int, size: int) -> bytes:
+        fp.seek(at)
+        return fp.read(size)
+
+    member = plain_member(read, info, zin.metadata_encoding)
+    if member is None:
         return False
     out.compress_type, out.CRC = info.compress_type, info.CRC
     out.file_size, out.compress_size = info.file_size, info.compress_size
     out.flag_bits = 0  # as writestr on a seekable file: sizes in the local header, no descriptor
     out.header_offset = zout.fp.tell()
     zout.fp.write(out.FileHeader(False))
-    zout.fp.write(raw)
+    zout.fp.write(member[0])
     zout.filelist.append(out)
     zout.NameToInfo[out.filename] = out
     zout.start_dir = zout.fp.tell()

@@ -54,7 +54,6 @@ import html
 import io
 import os
 import re
-import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -62,7 +61,7 @@ from pathlib import Path
 
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import cell_ref, col_number
-from dtg_xl.xlsx.patch import resolve_target
+from dtg_xl.xlsx.parts import plain_member, resolve_target
 
 MAX_FILE_BYTES = 100 * 1024 * 1024
 MAX_ENTRIES = 5_000
@@ -424,46 +423,12 @@ def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, whole: bytes | None = None
     return data
 
 
-_FILE_HEADER = struct.Struct(zipfile.structFileHeader)
-
-
 def _read_plain(whole: bytes, info: zipfile.ZipInfo, encoding: str | None) -> bytes | None:
-    """A part straight from the file's bytes when nothing about it is unusual: a local header as
-    zipfile checks it (signature, the directory's name), all of the compressed data present, a
-    deflate stream that ends, giving exactly the directory's size with the directory's CRC.  Then
-    zipfile.read would return the same bytes; this skips its per-part objects and seeks (most of
-    a small part's cost).  Anything else returns None and zipfile reads the part, refusing it as
-    it always did."""
-    at = info.header_offset
-    if at < 0 or info.flag_bits & 0x61 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        return None  # encrypted, patched, strongly encrypted: zipfile's own refusals
-    head = whole[at:at + _FILE_HEADER.size]
-    if len(head) != _FILE_HEADER.size:
-        return None
-    sig, _, _, flags, _, _, _, _, _, _, name_len, extra_len = _FILE_HEADER.unpack(head)
-    start = at + _FILE_HEADER.size
-    try:
-        name = whole[start:start + name_len].decode("utf-8" if flags & 0x800 else encoding or "cp437")
-    except (UnicodeDecodeError, LookupError):
-        return None
-    start += name_len + extra_len
-    end = getattr(info, "_end_offset", None)  # newer zipfile refuses overlapping entries
-    if sig != zipfile.stringFileHeader or name != info.orig_filename or (end is not None and start + info.compress_size > end):
-        return None
-    raw = whole[start:start + info.compress_size]
-    if len(raw) != info.compress_size:
-        return None
-    if info.compress_type == zipfile.ZIP_STORED:
-        data = raw if info.compress_size == info.file_size else None
-    else:
-        inflate = zlib.decompressobj(-15)
-        try:
-            data = inflate.decompress(raw, info.file_size + 1)
-        except zlib.error:
-            return None
-        if not inflate.eof or len(data) != info.file_size:
-            return None
-    return data if data is not None and zlib.crc32(data) == info.CRC else None
+    """A part straight from the file's bytes when nothing about it is unusual (``plain_member``):
+    zipfile.read would return the same bytes; this skips its per-part objects and seeks (most of a
+    small part's cost).  None: zipfile reads the part, refusing it as it always did."""
+    member = plain_member(lambda at, size: whole[at:at + size], info, encoding)
+    return member[1] if member else None
 
 
 def _chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo):

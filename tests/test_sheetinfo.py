@@ -24,3 +24,32 @@ def test_cheap_looks_answer_as_the_plain_searches(parts):
     many_fs = b"<t>" + b"f" * 100 + b"</t>" + data  # past the bounded walk over f's
     assert sheetinfo._opens_formula(many_fs) == any(x in many_fs for x in FORMULA)
     assert sheetinfo._opens_formula(many_fs, b":") == any(b":" + x[1:] in many_fs for x in FORMULA)
+
+
+def test_number_formats_kept_by_the_style_part_bytes(example_path, tmp_path):
+    """Forms from one master share their style part: its codes are parsed once, and every caller
+    still gets its own list, the same as a fresh parse; other bytes, other codes; a broken part
+    is refused every time."""
+    import zipfile
+
+    import pytest
+    from lxml import etree
+
+    with zipfile.ZipFile(example_path) as zf:
+        styles = zf.read("xl/styles.xml")
+        first = sheetinfo.read_number_formats(zf, "xl/styles.xml")
+        assert first == list(sheetinfo._number_formats(styles)) and "0.00%" in first
+        first.append("mutated")
+        assert sheetinfo.read_number_formats(zf, "xl/styles.xml") == first[:-1]
+    other = styles.replace(b'formatCode="0.00%"', b'formatCode="0.000%"', 1)
+    broken = styles[: len(styles) // 2]
+    for body, expected in ((other, "0.000%"), (broken, None), (broken, None)):
+        path = tmp_path / "s.xlsx"
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("xl/styles.xml", body)
+        with zipfile.ZipFile(path) as zf:
+            if expected is None:
+                with pytest.raises(etree.XMLSyntaxError):
+                    sheetinfo.read_number_formats(zf, "xl/styles.xml")
+            else:
+                assert expected in sheetinfo.read_number_formats(zf, "xl/styles.xml")

@@ -338,7 +338,7 @@ def _check_form(read: FormRead, master: MasterUnits, key: FormKey,
         return None, [], False, False
 
     from dtg_xl.xlsx.cells import cell_ref
-    from dtg_xl.core import rules
+    from dtg_xl.core.values import Kind, RuleError, number as read_number  # not rules: no numpy for a number
 
     rows = read.units
     header = [canon(v) for v in (rows[HEADER_ROW - 1] if len(rows) >= HEADER_ROW else [])]
@@ -379,8 +379,8 @@ def _check_form(read: FormRead, master: MasterUnits, key: FormKey,
                 add(SHEET_UNITS, cell_ref(FORM_ROW, c + 1), f"缺少{h}")
             continue
         try:
-            number = rules.number(v, h, kind=rules.Kind.MONEY if h in MONEY_COLUMNS else rules.Kind.SHOWN)
-        except rules.RuleError as exc:
+            number = read_number(v, h, kind=Kind.MONEY if h in MONEY_COLUMNS else Kind.SHOWN)
+        except RuleError as exc:
             add(SHEET_UNITS, cell_ref(FORM_ROW, c + 1), str(exc))
             continue
         if number < 0:

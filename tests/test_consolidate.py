@@ -302,3 +302,19 @@ def test_consolidation_does_not_import_numpy(filled, tmp_path):
             "print(r.ok, len(r.accepted), 'numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "9", "False"]
+
+
+def test_a_bad_master_found_while_the_workers_read_stops_them(filled, tmp_path):
+    """The workers start on the forms while the master is opened; a master that turns out unusable
+    (here: a form given as the master, which has no key) ends the run with its error, the batches
+    not begun are cancelled and no reader process is left behind."""
+    import multiprocessing
+
+    from dtg_xl.units.consolidate import ConsolidateError
+
+    _, paths = filled
+    many = [p for p in paths for _ in range(40)]  # 360 files: 2 workers, many batches
+    with pytest.raises(ConsolidateError, match="没有填报表密钥|缺少工作表"):
+        consolidate(paths[0], many, tmp_path / "o.xlsx", jobs=2)
+    assert multiprocessing.active_children() == []
+    assert not (tmp_path / "o.xlsx").exists()

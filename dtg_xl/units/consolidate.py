@@ -139,22 +139,35 @@ def _positions(paths: list[str]) -> dict[str, int]:
     return order
 
 
-def _read_many(paths: list[str], jobs: int):
-    """Every file's FormRead, as they finish; each file is read in a worker process."""
-    if not paths:
-        return
-    suspects: list[str] = []
-    ctx = _context()
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-                             initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(_read_batch, batch): batch for batch in _batches(paths, jobs)}
-        for fut in as_completed(futures):
+class _Reading:
+    """Every file's FormRead, as they finish; each file is read in a worker process.  The workers
+    start on entering, so the caller opens the master meanwhile (on two cores the master's read
+    otherwise left one idle); leaving early (a bad master, Ctrl+C) cancels the batches not begun."""
+
+    def __init__(self, paths: list[str], jobs: int):
+        self.paths, self.jobs, self.pool, self.futures = paths, jobs, None, {}
+        self.ctx = _context()
+
+    def __enter__(self) -> _Reading:
+        if self.paths:
+            self.pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=self.ctx, initializer=_worker_init,
+                                            initargs=(os.getpid(),))
+            self.futures = {self.pool.submit(_read_batch, batch): batch for batch in _batches(self.paths, self.jobs)}
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=kind is not None)
+
+    def __iter__(self):
+        suspects: list[str] = []
+        for fut in as_completed(self.futures):
             try:
                 yield from fut.result()
             except BrokenProcessPool:  # a worker died: a file of this batch, or of another one it held
-                suspects.extend(futures[fut])
-    for path in sorted(suspects, key=_positions(paths).__getitem__):
-        yield _read_alone(path, ctx)
+                suspects.extend(self.futures[fut])
+        for path in sorted(suspects, key=_positions(self.paths).__getitem__):
+            yield _read_alone(path, self.ctx)
 
 
 def _context():
@@ -241,68 +254,77 @@ def consolidate(master_path: str | Path, form_paths: list[str | Path], output: s
                 jobs: int = 0, progress: bool | None = None) -> Report:
     """Check every form, merge the good ones into a copy of the master at ``output``
     (None: check only).  Raises ConsolidateError only when the master itself is unusable."""
-    from dtg_xl.xlsx.books import FileBook
+    import python_calamine  # noqa: F401 - what FileBook imports on first use, before the workers fork
 
+    from dtg_xl.xlsx import preflight  # noqa: F401
     from dtg_xl.xlsx.atomic import refuse_input_as_output
+    from dtg_xl.xlsx.books import FileBook
 
     master_path = Path(master_path)
     if output is not None:
         refuse_input_as_output(output, [master_path, *form_paths], hint="主表和填报表不会被改写，请换一个输出文件名")
-    book = FileBook(master_path)  # its BookError is a DtgError: the doors report it as it is
+    # a form open in Excel leaves a ~$ lock file beside it; a DIR/*.xlsx glob picks it up
+    skipped = [str(p) for p in form_paths if Path(p).name.startswith("~$")]
+    paths = [str(p) for p in form_paths if not Path(p).name.startswith("~$")]
+    jobs = bounded_jobs(jobs, len(paths))
+    with _Reading(paths, jobs) as reads:  # the workers read the forms while the master is opened
+        book = FileBook(master_path)  # its BookError is a DtgError: the doors report it as it is
+        try:
+            return _consolidate(book, master_path, reads, output, jobs, skipped, progress)
+        finally:
+            book.close()
+
+
+def _consolidate(book, master_path: Path, reads: _Reading, output, jobs: int, skipped: list[str],
+                 progress) -> Report:
     try:
-        try:
-            master = read_master(book)
-        except UnitFormError as exc:
-            raise ConsolidateError(str(exc)) from None
-        try:
-            key = read_key(master_path)
-        except FormKeyError as exc:
-            raise ConsolidateError(str(exc)) from None
-        if key is None:
-            raise ConsolidateError(f"主表“{master_path.name}”中没有填报表密钥：填报表须由这份主表用 dtg-xl unit-forms 生成"
-                                   "（生成时密钥保存在主表的文档属性中），无法核对交回的填报表")
-        report = Report(master=str(master_path), output=str(output) if output else None, files=len(form_paths))
-        # a form open in Excel leaves a ~$ lock file beside it; a DIR/*.xlsx glob picks it up
-        report.skipped = [str(p) for p in form_paths if Path(p).name.startswith("~$")]
-        paths = [str(p) for p in form_paths if not Path(p).name.startswith("~$")]
-        report.files = len(paths)
-        jobs = report.jobs = bounded_jobs(jobs, len(paths))
-        claims: dict[str, list[tuple[str, list, bool]]] = {}  # unit -> [(file, row values, clean)]
-        for read in _progress(_read_many(paths, jobs), len(paths), progress):
-            unit, values, clean, genuine = _check_form(read, master, key, report.problems)
-            if unit is not None and genuine:
-                claims.setdefault(unit, []).append((read.path, values, clean))
-            elif unit is not None:
-                report.refused.append((unit, read.path))
-        order = _positions(paths)
-        claims = {u: sorted(c, key=lambda f: order[f[0]]) for u, c in claims.items()}
-        for unit, forms in claims.items():
-            if len(forms) > 1:
-                names = [Path(f).name for f, _, _ in forms]
-                for f, _, _ in forms:
-                    others = "、".join(n for n in names if n != Path(f).name) or Path(f).name
-                    report.problems.append(FormProblem(Path(f).name, SHEET_STAMP, f"B{STAMP_ROW['单位名称']}",
-                                                       f"单位“{unit}”收到多份填报表（另见：{others}），均未汇集，请确认后只保留一份"))
-                report.rejected[unit] = [f for f, _, _ in forms]
-                continue
-            f, values, clean = forms[0]
-            if clean:
-                report.accepted[unit] = f
-                report.cells_written += _merge(book, master, unit, values)
-            else:
-                report.rejected[unit] = [f]
-        for unit, f in report.refused:  # named a unit but not signed for this master: that unit is not merged
-            if unit not in report.accepted:
-                report.rejected.setdefault(unit, []).append(f)
-        report.refused = [f for _, f in report.refused]
-        report.missing = [u for u in master.rows if u not in report.accepted and u not in report.rejected]
-        report.problems.sort(key=lambda p: p.file)  # stable: each file's problems stay in cell order
-        if output is not None and report.accepted:
-            book.save(output)
-        elif output is not None:
-            report.output = None
-    finally:
-        book.close()
+        master = read_master(book)
+    except UnitFormError as exc:
+        raise ConsolidateError(str(exc)) from None
+    try:
+        key = read_key(master_path)
+    except FormKeyError as exc:
+        raise ConsolidateError(str(exc)) from None
+    if key is None:
+        raise ConsolidateError(f"主表“{master_path.name}”中没有填报表密钥：填报表须由这份主表用 dtg-xl unit-forms 生成"
+                               "（生成时密钥保存在主表的文档属性中），无法核对交回的填报表")
+    paths = reads.paths
+    report = Report(master=str(master_path), output=str(output) if output else None, files=len(paths),
+                    skipped=skipped, jobs=jobs)
+    claims: dict[str, list[tuple[str, list, bool]]] = {}  # unit -> [(file, row values, clean)]
+    for read in _progress(reads, len(paths), progress):
+        unit, values, clean, genuine = _check_form(read, master, key, report.problems)
+        if unit is not None and genuine:
+            claims.setdefault(unit, []).append((read.path, values, clean))
+        elif unit is not None:
+            report.refused.append((unit, read.path))
+    order = _positions(paths)
+    claims = {u: sorted(c, key=lambda f: order[f[0]]) for u, c in claims.items()}
+    for unit, forms in claims.items():
+        if len(forms) > 1:
+            names = [Path(f).name for f, _, _ in forms]
+            for f, _, _ in forms:
+                others = "、".join(n for n in names if n != Path(f).name) or Path(f).name
+                report.problems.append(FormProblem(Path(f).name, SHEET_STAMP, f"B{STAMP_ROW['单位名称']}",
+                                                   f"单位“{unit}”收到多份填报表（另见：{others}），均未汇集，请确认后只保留一份"))
+            report.rejected[unit] = [f for f, _, _ in forms]
+            continue
+        f, values, clean = forms[0]
+        if clean:
+            report.accepted[unit] = f
+            report.cells_written += _merge(book, master, unit, values)
+        else:
+            report.rejected[unit] = [f]
+    for unit, f in report.refused:  # named a unit but not signed for this master: that unit is not merged
+        if unit not in report.accepted:
+            report.rejected.setdefault(unit, []).append(f)
+    report.refused = [f for _, f in report.refused]
+    report.missing = [u for u in master.rows if u not in report.accepted and u not in report.rejected]
+    report.problems.sort(key=lambda p: p.file)  # stable: each file's problems stay in cell order
+    if output is not None and report.accepted:
+        book.save(output)
+    elif output is not None:
+        report.output = None
     return report
 
 

@@ -713,6 +713,15 @@ def _insert_cell(row, existing: dict, r: int, col: int, col_styles=()):
 def _set_value(cell, value) -> bool:
     """Replace the cell's content, keeping its style. True if it held a formula."""
     had_formula = False
+    if len(cell) == 1 and type(value) is float and math.isfinite(value):
+        v = cell[0]  # a number over a number (consolidation's cells): the <v> takes it in place, as
+        if v.tag == _V and not v.attrib and v.tail is None and v.prefix == cell.prefix:  # the same bytes
+            attrib = cell.attrib
+            if len(attrib) > ("r" in attrib) + ("s" in attrib):
+                for attr in ("t", "cm", "vm"):
+                    attrib.pop(attr, None)
+            v.text = str(int(value)) if value.is_integer() else repr(value)
+            return False
     if len(cell):  # most written cells are empty (a result block's blanks): nothing to look for
         had_formula = cell.find(_F) is not None
         for child in list(cell):

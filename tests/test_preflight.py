@@ -492,3 +492,67 @@ def test_a_damaged_zip_directory_is_refused_by_name_and_a_portfolio_goes_on(exam
     text = captured.out + captured.err
     assert "未能评价：坏.xlsx：无法读取工作簿“坏.xlsx”：文件已损坏：zip 结构无效" in text and "已评价1个项目" in text, text
     assert out.exists() and bad.read_bytes() == before
+
+
+def _forget():
+    preflight._PASSED.clear()
+    preflight._PARSED.clear()
+
+
+def test_a_part_seen_before_gives_the_verdict_it_gives_alone(hostile, example_path, tmp_path):
+    """Parts that passed are remembered by their bytes (forms of one master and projects of one
+    template repeat most parts), so a worker checks each once.  Every hostile and good file gets
+    the same verdict, message and counts whether the memo is empty or holds every other file's
+    parts — the hostile files are the example with one part changed, so most of their parts hit."""
+    good = [example_path, C.build_xlsxwriter(tmp_path / "xw.xlsx"), C.build_openpyxl(tmp_path / "op.xlsx", example_path),
+            C.excel_shaped(tmp_path / "ex.xlsx", example_path)] + ([C.DTG_XLSM] if C.DTG_XLSM.exists() else [])
+    files = good + list(hostile.values())
+
+    def verdict(path):
+        try:
+            return "ok", preflight.check(path).__dict__
+        except preflight.PreflightError as exc:
+            return "refused", str(exc)
+
+    alone = {}
+    for path in files:
+        _forget()
+        alone[path] = verdict(path)
+    _forget()
+    for path in files + files[::-1] + files:
+        assert verdict(path) == alone[path], path.name
+    assert preflight._PASSED.items and preflight._PARSED.items
+    assert all(alone[p][0] == "refused" for p in hostile.values()) and all(alone[p][0] == "ok" for p in good)
+
+
+def test_a_remembered_part_still_counts_toward_the_workbook_total(example_path, monkeypatch):
+    """The cell total is the workbook's: parts that hit the memo add their cells and are checked
+    against it, so a workbook over the limit is refused though every part passed before; and a
+    part that passed under one set of limits is checked again under another."""
+    _forget()
+    cells = preflight.check(example_path).cells
+
+    def not_again(*_):
+        raise AssertionError("a remembered part was scanned again")
+
+    monkeypatch.setattr(preflight, "_fast_cells", not_again)
+    assert preflight.check(example_path).cells == cells  # every part from the memo
+    monkeypatch.setattr(preflight, "MAX_CELLS", cells - 1)
+    with pytest.raises(preflight.PreflightError, match="单元格过多"):
+        preflight.check(example_path)
+    monkeypatch.undo()
+    monkeypatch.setattr(preflight, "MAX_ROWS", 5)  # other limits: a part's verdict under those is its own
+    with pytest.raises(preflight.PreflightError, match="超出范围"):
+        preflight.check(example_path)
+
+
+def test_the_part_memo_is_bounded_by_bytes_least_recently_used_first_out():
+    seen = preflight._Seen(10)
+    seen.put(("a", b"1234"), 1)
+    seen.put(("b", b"5678"), 2)
+    assert seen.get(("a", b"1234")) == 1  # a is now the most recent
+    seen.put(("c", b"90ab"), 3)  # 12 bytes > 10: b, the least recently used, goes
+    assert seen.get(("b", b"5678")) is None and seen.get(("a", b"1234")) == 1 and seen.get(("c", b"90ab")) == 3
+    assert seen.size == 8
+    seen.put(("d", b"x" * 11), 4)  # larger than the whole memo: not kept
+    assert seen.get(("d", b"x" * 11)) is None and seen.size == 8

@@ -36,7 +36,11 @@ plain (local header as zipfile checks it, a complete deflate stream of the direc
 CRC), inflated straight from the bytes, since zipfile's per-part objects and seeks cost more
 than the inflating; anything unusual is left to zipfile, which refuses it as before.
 ``check_package`` hands the open package to the caller (``FileBook``) with the parts it read
-(up to ``KEEP_BYTES``), so neither the directory nor those parts are read twice.
+(up to ``KEEP_BYTES``), so neither the directory nor those parts are read twice.  Small parts
+that passed are remembered by their bytes (and the limits they passed under) for the life of the
+process: forms cut from one master and projects made from one template repeat most parts byte
+for byte, so a worker reading hundreds checks each such part once (sizes, the zip's own checks
+and the workbook's cell total still run for every file).
 
 The structural parts ([Content_Types].xml, workbook.xml, the relationships) are parsed by expat
 with namespaces — the parser, options and DTD/entity refusals ElementTree (defusedxml) used
@@ -356,6 +360,10 @@ class _Package:
         from xml.parsers import expat
 
         data = _read(self.zf, self.zf.getinfo(name), self.whole)
+        seen = _PARSED.get((wanted, data))
+        if seen is not None:  # the same bytes parsed before (callers only read what they get)
+            self.parsed.add(name)
+            return seen
         root, found = [], []
 
         def start(tag, attrs):
@@ -376,6 +384,7 @@ class _Package:
         except expat.ExpatError:
             raise PreflightError(f"部件“{name}”不是有效的 XML，文件已损坏") from None
         self.parsed.add(name)
+        _PARSED.put((wanted, data), ((root[0] if root else ""), found))
         return (root[0] if root else ""), found
 
 
@@ -461,14 +470,67 @@ def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str, sheet: str
         if kind == "vml":  # Excel itself writes VML as loose HTML-like markup: no XML parser
             _no_dtd(data, where)
             return
+        key = (kind, MAX_ROWS, MAX_COLS, MAX_AREA, data)  # a part's verdict: its bytes under these limits
+        seen = _PASSED.get(key)
+        if seen is not None:  # these very bytes passed before: only the workbook's total is new
+            _merge(report, *seen)
+            return
+        part = Report(cells=report.cells)  # the total counts on from the workbook's, as it always did
         checker = _Expat(where)
-        if kind == "sheet" and not _fast_cells(data, where, report, {"row": 0, "col": 0}):
-            checker.cells = _Cells(where, report)  # the exact path, on the same bytes
+        if kind == "sheet" and not _fast_cells(data, where, part, {"row": 0, "col": 0}):
+            checker.cells = _Cells(where, part)  # the exact path, on the same bytes
         checker.feed(data, final=True)
         if checker.cells:
             checker.cells.done()
+        seen = (part.cells - report.cells, part.max_row, part.max_col)
+        _merge(report, *seen)
+        _PASSED.put(key, seen)
         return
     _scan_stream(zf, info, kind, where, report)
+
+
+# Parts that passed, by kind and content (a part's verdict and counts are a function of its bytes
+# alone).  Forms cut from one master, or the projects of one template, repeat most of their
+# parts byte for byte (styles, theme, the sheets nobody filled in): a worker reading hundreds of
+# them checks each such part once.  Keys are the bytes themselves, so a hit is an exact match,
+# never a digest's.  Refusals are not kept: a bad part is found again, named in its own file.
+class _Seen:
+    """A bounded memo keyed by (…, bytes): least recently used first out, by the bytes held."""
+
+    def __init__(self, limit: int):
+        self.items: dict[tuple, object] = {}
+        self.size, self.limit = 0, limit
+
+    def get(self, key: tuple):
+        value = self.items.pop(key, None)
+        if value is not None:
+            self.items[key] = value  # now the most recent
+        return value
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.size = 0
+
+    def put(self, key: tuple, value) -> None:
+        if key in self.items or len(key[-1]) > self.limit:
+            return
+        self.items[key] = value
+        self.size += len(key[-1])
+        while self.size > self.limit:
+            oldest = next(iter(self.items))
+            self.size -= len(oldest[-1])
+            del self.items[oldest]
+
+
+SEEN_BYTES = 16 * 1024 * 1024  # of parts held by each memo, at most
+_PASSED = _Seen(SEEN_BYTES)  # (kind, limits, bytes) -> (cells, max row, max column) of a part that passed
+_PARSED = _Seen(SEEN_BYTES)  # (wanted tags, bytes) -> a structural part's (root, wanted elements)
+
+
+def _merge(report: Report, cells: int, max_row: int, max_col: int) -> None:
+    report.cells += cells
+    report.max_row, report.max_col = max(report.max_row, max_row), max(report.max_col, max_col)
+    _count_total(report)
 
 
 def _scan_stream(zf, info, kind: str, where: str, report: Report, exact: bool = False) -> None:

@@ -53,3 +53,33 @@ def test_number_formats_kept_by_the_style_part_bytes(example_path, tmp_path):
                     sheetinfo.read_number_formats(zf, "xl/styles.xml")
             else:
                 assert expected in sheetinfo.read_number_formats(zf, "xl/styles.xml")
+
+
+def test_sheet_map_kept_by_the_bytes_of_workbook_and_relationships(example_path, tmp_path):
+    """The same for the sheet map: a fresh parse's answer, each caller its own dict; a renamed
+    sheet in other bytes is seen; a broken relationships part is refused every time."""
+    import zipfile
+
+    import pytest
+    from lxml import etree
+
+    with zipfile.ZipFile(example_path) as zf:
+        workbook, rels = zf.read("xl/workbook.xml"), zf.read("xl/_rels/workbook.xml.rels")
+        first, styles = sheetinfo.package_parts(zf)
+        assert (first, styles) == sheetinfo._package_parts(workbook, rels) and "指标体系" in first
+        first["指标体系"] = "mutated"
+        assert sheetinfo.package_parts(zf)[0]["指标体系"].startswith("xl/worksheets/")
+    renamed = workbook.replace('name="指标体系"'.encode(), 'name="指标"'.encode(), 1)
+    for wb, rl, expected in ((renamed, rels, "指标"), (workbook, rels[: len(rels) // 2], None),
+                             (workbook, rels[: len(rels) // 2], None)):
+        path = tmp_path / "w.xlsx"
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("xl/workbook.xml", wb)
+            z.writestr("xl/_rels/workbook.xml.rels", rl)
+        with zipfile.ZipFile(path) as zf:
+            if expected is None:
+                with pytest.raises(etree.XMLSyntaxError):
+                    sheetinfo.package_parts(zf)
+            else:
+                sheets, _ = sheetinfo.package_parts(zf)
+                assert expected in sheets and "指标体系" not in sheets

@@ -3,8 +3,9 @@ formula, error value, and whether a formula has a cached value; and the number f
 cell style, from the style part.  Read with lxml (an XML parser: any whitespace, quoting or
 attribute order reads the same), entities and DTDs off.
 
-The format codes are kept by the style part's bytes: unit forms issued from one master share
-their styles.xml, so a consolidation worker parses it once, not once per form.
+The format codes are kept by the style part's bytes, and the sheet map by the bytes of workbook.xml
+and its relationships: unit forms issued from one master share those parts, so a consolidation
+worker parses them once, not once per form.
 """
 from __future__ import annotations
 
@@ -36,8 +37,16 @@ class SheetCells:
 
 def package_parts(zf: zipfile.ZipFile) -> tuple[dict[str, str], str | None]:
     """Sheet name -> worksheet part, and the styles part, from workbook.xml and its relationships."""
-    wb = etree.fromstring(zf.read("xl/workbook.xml"), etree.XMLParser(**_SAFE))
-    rels = etree.fromstring(zf.read("xl/_rels/workbook.xml.rels"), etree.XMLParser(**_SAFE))
+    workbook, rels = zf.read("xl/workbook.xml"), zf.read("xl/_rels/workbook.xml.rels")
+    if len(workbook) + len(rels) <= FORMATS_CACHED_BYTES:
+        sheets, styles = _cached_package_parts(workbook, rels)
+        return dict(sheets), styles  # a copy: callers own their dict
+    return _package_parts(workbook, rels)
+
+
+def _package_parts(workbook: bytes, rels_bytes: bytes) -> tuple[dict[str, str], str | None]:
+    wb = etree.fromstring(workbook, etree.XMLParser(**_SAFE))
+    rels = etree.fromstring(rels_bytes, etree.XMLParser(**_SAFE))
     targets, styles = {}, None
     for rel in rels.iter(f"{{{PKG_REL_NS}}}Relationship"):
         target = resolve_target("xl/workbook.xml", rel.get("Target") or "")
@@ -84,6 +93,7 @@ def _number_formats(data: bytes) -> tuple[str, ...]:
 # bytes alone, so they are kept by the bytes (a failed parse raises each time: nothing is kept).
 FORMATS_CACHED_BYTES = 256 * 1024  # larger style parts are parsed every time (memory: ≤ 8 of these)
 _cached_number_formats = functools.lru_cache(maxsize=8)(_number_formats)
+_cached_package_parts = functools.lru_cache(maxsize=8)(_package_parts)  # the same, for workbook.xml + its rels
 
 
 # a cheap look first (C-speed byte patterns): most input sheets have no formula, no error value and

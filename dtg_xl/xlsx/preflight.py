@@ -58,6 +58,7 @@ import html
 import io
 import os
 import re
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -500,26 +501,30 @@ class _Seen:
     def __init__(self, limit: int):
         self.items: dict[tuple, object] = {}
         self.size, self.limit = 0, limit
+        self.lock = threading.Lock()  # a server door may check files from several threads
 
     def get(self, key: tuple):
-        value = self.items.pop(key, None)
-        if value is not None:
-            self.items[key] = value  # now the most recent
-        return value
+        with self.lock:
+            value = self.items.pop(key, None)
+            if value is not None:
+                self.items[key] = value  # now the most recent
+            return value
 
     def clear(self) -> None:
-        self.items.clear()
-        self.size = 0
+        with self.lock:
+            self.items.clear()
+            self.size = 0
 
     def put(self, key: tuple, value) -> None:
-        if key in self.items or len(key[-1]) > self.limit:
-            return
-        self.items[key] = value
-        self.size += len(key[-1])
-        while self.size > self.limit:
-            oldest = next(iter(self.items))
-            self.size -= len(oldest[-1])
-            del self.items[oldest]
+        with self.lock:
+            if key in self.items or len(key[-1]) > self.limit:
+                return
+            self.items[key] = value
+            self.size += len(key[-1])
+            while self.size > self.limit:
+                oldest = next(iter(self.items))
+                self.size -= len(oldest[-1])
+                del self.items[oldest]
 
 
 SEEN_BYTES = 16 * 1024 * 1024  # of parts held by each memo, at most

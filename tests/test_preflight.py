@@ -494,11 +494,6 @@ def test_a_damaged_zip_directory_is_refused_by_name_and_a_portfolio_goes_on(exam
     assert out.exists() and bad.read_bytes() == before
 
 
-def _forget():
-    preflight._PASSED.clear()
-    preflight._PARSED.clear()
-
-
 def test_a_part_seen_before_gives_the_verdict_it_gives_alone(hostile, example_path, tmp_path):
     """Parts that passed are remembered by their bytes (forms of one master and projects of one
     template repeat most parts), so a worker checks each once.  Every hostile and good file gets
@@ -516,9 +511,9 @@ def test_a_part_seen_before_gives_the_verdict_it_gives_alone(hostile, example_pa
 
     alone = {}
     for path in files:
-        _forget()
+        preflight.forget_seen_parts()
         alone[path] = verdict(path)
-    _forget()
+    preflight.forget_seen_parts()
     for path in files + files[::-1] + files:
         assert verdict(path) == alone[path], path.name
     assert preflight._PASSED.items and preflight._PARSED.items
@@ -529,7 +524,7 @@ def test_a_remembered_part_still_counts_toward_the_workbook_total(example_path, 
     """The cell total is the workbook's: parts that hit the memo add their cells and are checked
     against it, so a workbook over the limit is refused though every part passed before; and a
     part that passed under one set of limits is checked again under another."""
-    _forget()
+    preflight.forget_seen_parts()
     cells = preflight.check(example_path).cells
 
     def not_again(*_):

@@ -11,7 +11,8 @@ problem, and every form of a unit that sent more than one, is not merged; the re
 Forms are read in worker processes (``--jobs``, bounded by the CPU count and the number of
 files; several when there are many files, since calamine holds the GIL per call and the per-file
 cost is mostly parsing), a few files per task (a task's round trip costs about as much as reading
-a small form), with a tqdm bar on stderr when it is a terminal.  A worker is a
+a small form), with a tqdm bar on stderr when it is a terminal; the workers start on the forms
+while the master is opened.  A worker is a
 firewall: a file that kills its reader (an abort inside a parser) costs only that file — when a
 worker dies, every file it may have held (its batch, and every batch not yet finished) is read
 again alone in a fresh process, and the one that dies again gets its own error line.  Workers die with the parent (Linux ``PR_SET_PDEATHSIG``, and a

@@ -532,6 +532,13 @@ _PASSED = _Seen(SEEN_BYTES)  # (kind, limits, bytes) -> (cells, max row, max col
 _PARSED = _Seen(SEEN_BYTES)  # (wanted tags, bytes) -> a structural part's (root, wanted elements)
 
 
+def forget_seen_parts() -> None:
+    """Empty the memos: the next check of any file is a first one (what a bench timing one
+    ``dtg-xl`` process, or a test, wants to see)."""
+    _PASSED.clear()
+    _PARSED.clear()
+
+
 def _merge(report: Report, cells: int, max_row: int, max_col: int) -> None:
     report.cells += cells
     report.max_row, report.max_col = max(report.max_row, max_row), max(report.max_col, max_col)

@@ -712,29 +712,26 @@ def _insert_cell(row, existing: dict, r: int, col: int, col_styles=()):
 
 def _set_value(cell, value) -> bool:
     """Replace the cell's content, keeping its style. True if it held a formula."""
-    had_formula = False
-    if len(cell) == 1 and type(value) is float and math.isfinite(value):
-        v = cell[0]  # a number over a number (consolidation's cells): the <v> takes it in place, as
-        if v.tag == _V and not v.attrib and v.tail is None and v.prefix == cell.prefix:  # the same bytes
-            attrib = cell.attrib
-            if len(attrib) > ("r" in attrib) + ("s" in attrib):
-                for attr in ("t", "cm", "vm"):
-                    attrib.pop(attr, None)
-            v.text = str(int(value)) if value.is_integer() else repr(value)
-            return False
+    had_formula, number = False, type(value) is float and math.isfinite(value)  # the common case (ABC checks are slow)
+    kept = None  # a plain <v> a number goes into in place (consolidation's cells): the bytes a new one would give
     if len(cell):  # most written cells are empty (a result block's blanks): nothing to look for
-        had_formula = cell.find(_F) is not None
-        for child in list(cell):
-            if child.tag in (_V, _F, _IS):
-                cell.remove(child)
+        first = cell[0]
+        if number and len(cell) == 1 and first.tag == _V and not first.attrib and first.tail is None \
+                and first.prefix == cell.prefix:
+            kept = first
+        else:
+            had_formula = cell.find(_F) is not None
+            for child in list(cell):
+                if child.tag in (_V, _F, _IS):
+                    cell.remove(child)
     attrib = cell.attrib
     if len(attrib) > ("r" in attrib) + ("s" in attrib):  # more than r and s: a type or metadata to drop
         for attr in ("t", "cm", "vm"):
             attrib.pop(attr, None)
     if _is_blank(value):
         return had_formula
-    if type(value) is float and math.isfinite(value):  # the common case first (ABC checks are slow)
-        _child(cell, _V).text = str(int(value)) if value.is_integer() else repr(value)
+    if number:
+        (kept if kept is not None else _child(cell, _V)).text = str(int(value)) if value.is_integer() else repr(value)
         return had_formula
     if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
         cell.set("t", "b")

@@ -4,8 +4,8 @@
 
 Prints one JSON line of milliseconds: imports (what cmd_evaluate imports), open (FileBook:
 pre-flight check + calamine open), of which preflight (dtg_xl.xlsx.preflight.check alone, timed
-separately on the same file, its memo of parts seen emptied first), evaluate (read, check, score, lay out), save (zip patch).  The
-parent adds interpreter start = wall time - the sum.
+separately on the same file, its memo of parts seen emptied first), evaluate (read, check,
+score, lay out), save (zip patch).  The parent adds interpreter start = wall time - the sum.
 """
 import time
 

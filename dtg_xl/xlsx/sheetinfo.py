@@ -37,11 +37,8 @@ class SheetCells:
 
 def package_parts(zf: zipfile.ZipFile) -> tuple[dict[str, str], str | None]:
     """Sheet name -> worksheet part, and the styles part, from workbook.xml and its relationships."""
-    workbook, rels = zf.read("xl/workbook.xml"), zf.read("xl/_rels/workbook.xml.rels")
-    if len(workbook) + len(rels) <= FORMATS_CACHED_BYTES:
-        sheets, styles = _cached_package_parts(workbook, rels)
-        return dict(sheets), styles  # a copy: callers own their dict
-    return _package_parts(workbook, rels)
+    sheets, styles = _by_bytes(_package_parts, zf.read("xl/workbook.xml"), zf.read("xl/_rels/workbook.xml.rels"))
+    return dict(sheets), styles  # a copy: callers own their dict
 
 
 def _package_parts(workbook: bytes, rels_bytes: bytes) -> tuple[dict[str, str], str | None]:
@@ -61,10 +58,7 @@ def read_number_formats(zf: zipfile.ZipFile, styles_part: str | None) -> list[st
     """Format code of every cell style (cellXfs index -> code), from the style part, read once."""
     if not styles_part or styles_part not in zf.namelist():
         return []
-    data = zf.read(styles_part)
-    if len(data) <= FORMATS_CACHED_BYTES:
-        return list(_cached_number_formats(data))  # a copy: callers own their list
-    return list(_number_formats(data))
+    return list(_by_bytes(_number_formats, zf.read(styles_part)))  # a copy: callers own their list
 
 
 def _number_formats(data: bytes) -> tuple[str, ...]:
@@ -88,12 +82,17 @@ def _number_formats(data: bytes) -> tuple[str, ...]:
     return tuple(codes)
 
 
-# Forms issued from one master carry byte-identical style parts: a consolidation worker parsed the
-# same bytes into the same codes once per form (lxml, ~5% of a form).  The codes depend on the
-# bytes alone, so they are kept by the bytes (a failed parse raises each time: nothing is kept).
-FORMATS_CACHED_BYTES = 256 * 1024  # larger style parts are parsed every time (memory: ≤ 8 of these)
-_cached_number_formats = functools.lru_cache(maxsize=8)(_number_formats)
-_cached_package_parts = functools.lru_cache(maxsize=8)(_package_parts)  # the same, for workbook.xml + its rels
+# Forms issued from one master carry byte-identical style parts, workbook.xml and relationships: a
+# consolidation worker parsed the same bytes into the same answer once per form (lxml, ~5% of a
+# form for the styles alone).  The answers depend on the bytes alone, so they are kept by the bytes
+# (a failed parse raises each time: nothing is kept).
+CACHED_BYTES = 256 * 1024  # larger parts are parsed every time (memory: ≤ 8 of these per parser)
+_CACHED = {parse: functools.lru_cache(maxsize=8)(parse) for parse in (_number_formats, _package_parts)}
+
+
+def _by_bytes(parse, *parts: bytes):
+    """``parse(*parts)``, kept by the parts' bytes when they are small (callers copy what they own)."""
+    return (_CACHED[parse] if sum(map(len, parts)) <= CACHED_BYTES else parse)(*parts)
 
 
 # a cheap look first (C-speed byte patterns): most input sheets have no formula, no error value and

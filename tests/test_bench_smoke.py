@@ -36,3 +36,28 @@ def test_quick_bench_runs_and_writes_results(tmp_path):
     assert (tmp_path / "work" / "writeback-patch.xlsx").is_file()
     stages = report["evaluate_stages_ms"]
     assert all(stages[k] > 0 for k in ("imports", "open", "preflight", "evaluate", "save"))
+    portfolio = next(c for c in report["cases"] if c["name"].startswith("portfolio"))
+    # pandas read a sample of the projects: its figure covers them all (scaled), not the sample's wall time
+    assert portfolio["alt"]["detail"]["sample_files"] < portfolio["alt"]["detail"]["files"]
+    assert portfolio["alt"]["median_s"] >= portfolio["alt"]["detail"]["seconds"]
+
+
+def _bench_run_module():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import run
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    return run
+
+
+def test_a_sampled_wall_timed_side_is_scaled_to_every_file():
+    side_seconds = _bench_run_module().side_seconds
+    # the committed run of 2026-12-07 20:23: pandas read 200 of 1,000 projects in a 37.1 s child,
+    # 36.4 s of it reading (182.0 s scaled to 1,000); before this, 37.1 s stood for all 1,000
+    sampled = {"wall": 37.13, "json": {"seconds": 182.0, "sample_files": 200, "files": 1000}}
+    assert side_seconds(sampled, "wall") == 37.13 - 36.4 + 182.0
+    assert side_seconds({"wall": 12.26, "json": {}}, "wall") == 12.26  # ours: every file, start to exit
+    whole = {"wall": 3.0, "json": {"seconds": 2.6, "sample_files": 1000, "files": 1000}}
+    assert side_seconds(whole, "wall") == 3.0
+    assert side_seconds(sampled, "inner") == 182.0

@@ -162,15 +162,21 @@ def consolidate_both(workdir: Path, n: int, sample: int) -> dict:
     return consolidate_bench.run(n, workdir, repeats=sample)
 
 
-def prepare_inputs(workdir: Path, n: int, sample: int) -> dict:
-    example = data.example_workbook(workdir)
-    blocks = workdir / "evaluate-blocks.json"  # the cells evaluate writes, for bench/floor_evaluate.py
+def write_blocks(src: Path, blocks: Path) -> Path:
+    """The cells `dtg-xl evaluate` writes into src, as JSON for bench/floor_evaluate.py (made anew each
+    run: the floor writes what today's evaluate writes)."""
     cells: dict[str, list] = {}
-    for sheet, row, col, values in _blocks(example):
+    for sheet, row, col, values in _blocks(src):
         for i, line in enumerate(values):
             for j, value in enumerate(line):
                 cells.setdefault(sheet, []).append([row + i, col + j, value])
     blocks.write_text(json.dumps(cells, ensure_ascii=False, default=str), encoding="utf-8")
+    return blocks
+
+
+def prepare_inputs(workdir: Path, n: int, sample: int) -> dict:
+    example = data.example_workbook(workdir)
+    blocks = write_blocks(example, workdir / "evaluate-blocks.json")
     return {"example": str(example), "blocks": str(blocks), "files": len(unit_paths(workdir, n))}
 
 
@@ -244,7 +250,8 @@ def preflight_before(workdir: Path, n: int, sample: int) -> dict:
 
 
 def rows_workbook(workdir: Path, n: int, sample: int) -> dict:
-    return {"path": str(data.rows_workbook(n, workdir))}
+    path = data.rows_workbook(n, workdir)
+    return {"path": str(path), "blocks": str(write_blocks(path, workdir / f"rows-{n}-blocks.json"))}
 
 
 CASES = {

@@ -2,12 +2,14 @@
 inputs and write the same cells — open the zip, read the three input sheets with
 python-calamine, patch the written sheet parts with lxml, copy every other member.  No checks,
 no scoring (the cells to write are taken from BLOCKS, recorded from a real evaluate), no
-pre-flight.  Timed from process start to exit by bench/run.py, like `dtg-xl evaluate`.
+pre-flight.  Timed from process start to exit by bench/run.py, like `dtg-xl evaluate`; prints one
+JSON line with the seconds of its three steps (read, patch, zip).
 
     python bench/floor_evaluate.py IN.xlsx OUT.xlsx BLOCKS.json
 """
 import json
 import sys
+import time
 import zipfile
 
 from lxml import etree
@@ -27,10 +29,12 @@ def col_letter(n: int) -> str:
 
 
 def main(src: str, dst: str, blocks_path: str) -> None:
+    start = time.perf_counter()
     wb = CalamineWorkbook.from_path(src)
     for name in ("参数", "指标体系", "单位填报"):
         wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
     wb.close()
+    read = time.perf_counter()
     with open(blocks_path, encoding="utf-8") as fh:
         blocks = json.load(fh)
     zin = zipfile.ZipFile(src)
@@ -61,9 +65,12 @@ def main(src: str, dst: str, blocks_path: str) -> None:
                 cell.set("t", "inlineStr")
                 etree.SubElement(etree.SubElement(cell, f"{{{NS}}}is"), f"{{{NS}}}t").text = str(value)
         new[parts[sheet]] = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    patched = time.perf_counter()
     with zipfile.ZipFile(dst, "w") as zout:
         for info in zin.infolist():
             zout.writestr(info, new.get(info.filename) or zin.read(info.filename), compress_type=info.compress_type)
+    done = time.perf_counter()
+    print(json.dumps({"read_s": read - start, "patch_s": patched - read, "zip_s": done - patched}))
 
 
 if __name__ == "__main__":

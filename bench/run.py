@@ -127,6 +127,9 @@ def issue16_cases(cfg: dict, workdir: Path) -> list[dict]:
         cases.append({"name": f"evaluate {size:,} indicator rows, process start to exit", "timing": "wall",
                       "runs": cfg["big_runs"], "prepare": case_cmd("rows", "prepare", workdir, size),
                       "ours": ("dtg-xl evaluate", dtg_xl_command() + ["evaluate", str(path), "-o", f"out-rows-{size}.xlsx"]),
+                      "floor": ("calamine + lxml prototype", [sys.executable, str(HERE / "floor_evaluate.py"), str(path),
+                                                              f"out-floor-rows-{size}.xlsx",
+                                                              str(workdir / f"rows-{size}-blocks.json")]),
                       "target": {"max_seconds": 6.0, "max_rss_mb": 400} if size == large else {},
                       "per_row_vs": f"evaluate {small:,} indicator rows, process start to exit" if size == large else None})
     cases.append({"name": f"pre-flight of {cfg['files']:,} unit forms, in process", "timing": "inner", "runs": cfg["runs"],

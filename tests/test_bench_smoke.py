@@ -40,6 +40,10 @@ def test_quick_bench_runs_and_writes_results(tmp_path):
     # pandas read a sample of the projects: its figure covers them all (scaled), not the sample's wall time
     assert portfolio["alt"]["detail"]["sample_files"] < portfolio["alt"]["detail"]["files"]
     assert portfolio["alt"]["median_s"] >= portfolio["alt"]["detail"]["seconds"]
+    # each size of indicator table runs beside the floor prototype writing the cells evaluate wrote there
+    for case in (c for c in report["cases"] if "indicator rows, process" in c["name"]):
+        assert case["floor"]["median_s"] > 0 and case["floor_ratio"] > 0
+        assert set(case["floor"]["detail"]) == {"read_s", "patch_s", "zip_s"}
 
 
 def _bench_run_module():

@@ -124,13 +124,13 @@ def issue16_cases(cfg: dict, workdir: Path) -> list[dict]:
                   "target": {"max_seconds": 15.0 * n / 1000, "max_rss_mb": 300, "min_speedup": 5}})
     small, large = cfg["indicator_rows"]
     for size in (small, large):
-        path = workdir / f"rows-{size}.xlsx"
+        path, blocks = workdir / f"rows-{size}.xlsx", str(workdir / f"rows-{size}-blocks.json")
         cases.append({"name": f"evaluate {size:,} indicator rows, process start to exit", "timing": "wall",
                       "runs": cfg["big_runs"], "prepare": case_cmd("rows", "prepare", workdir, size),
                       "ours": ("dtg-xl evaluate", dtg_xl_command() + ["evaluate", str(path), "-o", f"out-rows-{size}.xlsx"]),
-                      "floor": ("calamine + lxml prototype", [sys.executable, str(HERE / "floor_evaluate.py"), str(path),
-                                                              f"out-floor-rows-{size}.xlsx",
-                                                              str(workdir / f"rows-{size}-blocks.json")]),
+                      "floor": ("calamine + lxml prototype", [sys.executable, str(HERE / "floor_evaluate.py"),
+                                                              str(path), f"out-floor-rows-{size}.xlsx", blocks]),
+                      "steps": [sys.executable, str(HERE / "floor_steps.py"), str(path), blocks],
                       "target": {"max_seconds": 6.0, "max_rss_mb": 400} if size == large else {},
                       "per_row_vs": f"evaluate {small:,} indicator rows, process start to exit" if size == large else None})
     cases.append({"name": f"pre-flight of {cfg['files']:,} unit forms, in process", "timing": "inner", "runs": cfg["runs"],
@@ -185,6 +185,8 @@ def measure(case: dict, workdir: Path, log, previous: list[dict]) -> list[dict]:
         ref = next((r for r in previous if r["timing"] == "pair" and "alt" in r), None)
         if ref:
             out["alt"] = {**ref["alt"], "label": ref["alt"]["label"] + " (row above)"}
+    if case.get("steps"):  # the steps any evaluate of this workbook takes, timed alone (bench/floor_steps.py)
+        out["steps"] = spawn(case["steps"], workdir)["json"]
     if case.get("per_row_vs"):  # time per row here against time per row at the smaller size
         ref = next((r for r in previous if r["name"] == case["per_row_vs"]), None)
         if ref:
@@ -316,6 +318,13 @@ def summary(report: dict) -> str:
     for case in report.get("failed", []):
         lines.append(f"FAILED: {case['name']}: {case['error'].splitlines()[-1]}")
     for case in report["cases"]:
+        if case.get("steps"):
+            s = case["steps"]
+            lines.append(f"{case['name'].removesuffix(', process start to exit')}: the steps every evaluate "
+                         f"of it takes, timed alone: {s['total_s']:.2f} s "
+                         f"(python-calamine {s['calamine_s']:.2f}, expat over every part {s['expat_s']:.2f}, "
+                         f"inflate {s['inflate_s']:.2f}, deflate of the written sheets {s['deflate_s']:.2f}; "
+                         f"bench/floor_steps.py), dtg-xl {case['ours']['median_s']:.2f} s")
         if case["name"].startswith("pre-flight"):
             now, before = case["ours"]["detail"], case["alt"]["detail"]
             lines.append(f"pre-flight per unit form: {now['per_form_ms']:.2f} ms now, {before['per_form_ms']:.2f} ms "

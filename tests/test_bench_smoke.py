@@ -44,6 +44,8 @@ def test_quick_bench_runs_and_writes_results(tmp_path):
     for case in (c for c in report["cases"] if "indicator rows, process" in c["name"]):
         assert case["floor"]["median_s"] > 0 and case["floor_ratio"] > 0
         assert set(case["floor"]["detail"]) == {"read_s", "patch_s", "zip_s"}
+        steps = case["steps"]  # bench/floor_steps.py: what every evaluate of that workbook takes
+        assert steps["total_s"] == sum(steps[k] for k in ("calamine_s", "inflate_s", "expat_s", "deflate_s")) > 0
 
 
 def _bench_run_module():

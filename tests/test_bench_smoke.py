@@ -3,6 +3,7 @@ lives in bench/, never in tests)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,18 @@ def test_a_sampled_wall_timed_side_is_scaled_to_every_file():
     whole = {"wall": 3.0, "json": {"seconds": 2.6, "sample_files": 1000, "files": 1000}}
     assert side_seconds(whole, "wall") == 3.0
     assert side_seconds(sampled, "inner") == 182.0
+
+
+def test_each_target_of_a_row_says_whether_it_was_met():
+    run = _bench_run_module()
+    # the example's row of the committed run of 2026-12-07 22:29: the ratio met, the absolute time not
+    row = run._finish({"name": "evaluate", "target": {"max_seconds": 0.12, "max_floor_ratio": 2.0},
+                       "ours": {"label": "dtg-xl", "median_s": 0.294, "peak_rss_mb": 45.0},
+                       "floor": {"label": "prototype", "median_s": 0.162, "peak_rss_mb": 26.0}})
+    assert run.target_checks(row) == [("<= 0.12 s", False), ("<= 2x floor", True)]
+    assert row["met"] is False
+    assert "<= 0.12 s NO, <= 2x floor yes" in run.table([row])
+    one = run._finish({"name": "write-back", "target": {"min_speedup": 3},
+                       "ours": {"label": "patch", "median_s": 0.049, "peak_rss_mb": 44.0},
+                       "alt": {"label": "openpyxl", "median_s": 0.495, "peak_rss_mb": 57.0}})
+    assert one["met"] is True and re.search(r"\| >= 3x +\| yes +\|", run.table([one]))  # one target: no word

@@ -1,5 +1,6 @@
 """bench/run.py --quick runs end to end and writes its results (figures are not asserted: speed
-lives in bench/, never in tests)."""
+lives in bench/, never in tests); its arithmetic (a sampled side scaled to every file, each
+target's verdict) is checked on a committed run's figures."""
 from __future__ import annotations
 
 import json

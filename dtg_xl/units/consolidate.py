@@ -255,11 +255,8 @@ def consolidate(master_path: str | Path, form_paths: list[str | Path], output: s
                 jobs: int = 0, progress: bool | None = None) -> Report:
     """Check every form, merge the good ones into a copy of the master at ``output``
     (None: check only).  Raises ConsolidateError only when the master itself is unusable."""
-    import python_calamine  # noqa: F401 - what FileBook imports on first use, before the workers fork
-
-    from dtg_xl.xlsx import preflight  # noqa: F401
     from dtg_xl.xlsx.atomic import refuse_input_as_output
-    from dtg_xl.xlsx.books import FileBook
+    from dtg_xl.xlsx.books import FileBook  # with python-calamine and the pre-flight: before the workers fork
 
     master_path = Path(master_path)
     if output is not None:

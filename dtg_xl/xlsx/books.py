@@ -13,10 +13,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from lxml import etree
+from python_calamine import CalamineWorkbook
 
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import CellError, Percent, Uncalculated, is_percent_format
 from dtg_xl.xlsx.patch import PatchError, patch_workbook
+from dtg_xl.xlsx.preflight import PreflightError, check_package
 from dtg_xl.xlsx.sheetinfo import SheetCells, package_parts, read_number_formats, scan_sheet
 
 class BookError(DtgError):
@@ -25,10 +27,6 @@ class BookError(DtgError):
 
 class FileBook:
     def __init__(self, path: str | Path):
-        from python_calamine import CalamineWorkbook
-
-        from dtg_xl.xlsx.preflight import PreflightError, check_package
-
         self.path = Path(path)
         try:
             # before calamine sees the file: a hostile one can abort the process (see preflight);

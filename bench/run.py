@@ -185,7 +185,7 @@ def measure(case: dict, workdir: Path, log, previous: list[dict]) -> list[dict]:
         ref = next((r for r in previous if r["timing"] == "pair" and "alt" in r), None)
         if ref:
             out["alt"] = {**ref["alt"], "label": ref["alt"]["label"] + " (row above)"}
-    if case.get("steps"):  # the steps any evaluate of this workbook takes, timed alone (bench/floor_steps.py)
+    if case.get("steps"):  # the steps every evaluate of this workbook takes, timed alone (bench/floor_steps.py)
         out["steps"] = spawn(case["steps"], workdir)["json"]
     if case.get("per_row_vs"):  # time per row here against time per row at the smaller size
         ref = next((r for r in previous if r["name"] == case["per_row_vs"]), None)

@@ -207,3 +207,114 @@ def test_a_number_over_a_value_gives_the_bytes_of_the_general_path(shape, value)
     assert patch._set_value(fast, value) == patch._set_value(general, np.float64(value))
     assert etree.tostring(fast) == etree.tostring(general)
     assert fast.find(patch._V).text == ("2" if value == 2.0 else repr(value))
+
+
+# ---------------------------------------------------------------- the byte splice of simple rows
+def spliced_and_parsed(xml: bytes, cells: dict, monkeypatch, fmt_factory=None) -> tuple[bytes, bytes, list]:
+    """The streamed patch as it is (splicing the rows it can) and with every run parsed by lxml."""
+    outs, calls = [], []
+    real = patch._splice_run
+
+    def spy(*args):
+        out = real(*args)
+        calls.append(out is not None)
+        return out
+
+    for splice in (spy, lambda *args: None):
+        monkeypatch.setattr(patch, "_splice_run", splice)
+        fmt = fmt_factory() if fmt_factory else None
+        out, dropped = patch._patch_stream(xml, patch._split_sheet(xml), cells, "表", fmt)
+        outs.append((out, dropped, dict(fmt.requests) if fmt else None))
+    (spliced, d1, r1), (parsed, d2, r2) = outs
+    assert d1 == d2 and r1 == r2
+    return spliced, parsed, calls
+
+
+EXCEL_ROWS = "".join(
+    f'<row r="{r}" spans="1:5" ht="30.75" customHeight="1" x14ac:dyDescent="0.25">'
+    f'<c r="A{r}" s="5" t="s"><v>{r}</v></c><c r="B{r}" s="7"/><c r="C{r}" s="7"><v>0.125</v></c>'
+    f'<c r="D{r}" t="str"><v>x</v></c><c r="E{r}" s="8"/></row>' for r in range(1, 1200))
+X14AC = ' xmlns:x14ac="http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"'
+
+
+def test_simple_rows_are_spliced_to_the_bytes_lxml_would_give(monkeypatch):
+    """Rows as Excel and XlsxWriter write them (shared strings, numbers, blank formatted cells):
+    numbers and blanks go straight into the bytes, and the part is byte for byte what parsing and
+    re-serialising the runs gives, which is also the tree's document."""
+    xml = sheet(EXCEL_ROWS, root_attrs=X14AC)
+    cells = {(r, c): v for r in range(2, 1100, 3) for c, v in ((2, 1.5), (3, None), (1, 7.0), (4, -0.1), (5, 2.0))}
+    cells |= {(r, 6): None for r in range(2, 1100, 3)}  # a blank where no cell exists: nothing to clear
+    spliced, parsed, calls = spliced_and_parsed(xml, cells, monkeypatch)
+    assert calls and all(calls), "every run of these rows must be spliced"
+    assert spliced == parsed
+    assert canonical(spliced) == canonical(patch._patch_tree(xml, cells, "表", None)[0])
+    row5 = re.search(rb'<row r="5".*?</row>', spliced).group(0)
+    assert row5 == (b'<row r="5" ht="30.75" customHeight="1" x14ac:dyDescent="0.25"><c r="A5" s="5"><v>7</v></c>'
+                    b'<c r="B5" s="7"><v>1.5</v></c><c r="C5" s="7"/><c r="D5"><v>-0.1</v></c>'
+                    b'<c r="E5" s="8"><v>2</v></c></row>')
+
+
+def test_the_splice_resets_formats_as_the_parsed_path_does(monkeypatch, example_path):
+    with zipfile.ZipFile(example_path) as zf:
+        styles = patch.package_parts(zf)[1]
+
+        def fmt():
+            f = patch._Formats(zf, lambda sheet, r, c, code, value: "0.00" if c == 2 else None, styles)
+            f.sheet = "表"
+            return f
+
+        xml = sheet(EXCEL_ROWS, root_attrs=X14AC)
+        cells = {(r, c): 3.25 for r in range(1, 600, 2) for c in (1, 2, 3)}
+        spliced, parsed, calls = spliced_and_parsed(xml, cells, monkeypatch, fmt)
+        new_style = len(fmt().codes)
+    assert all(calls) and spliced == parsed
+    assert b'<c r="B3" s="%d"><v>3.25</v></c>' % new_style in spliced  # a new style for column B
+
+
+@pytest.mark.parametrize("row, value", [
+    ('<row r="2"><c r="A2" t="inlineStr"><is><t>甲</t></is></c><c r="B2"/></row>', 1.0),  # an inline string
+    ('<row r="2"><c r="A2"><f>1+1</f><v>2</v></c><c r="B2"/></row>', 1.0),                # a formula
+    ("<row r='2'><c r='A2'/><c r='B2'/></row>", 1.0),                                     # single quotes
+    ('<row r="2"><c r="A2" s="1" t="s" cm="1"><v>0</v></c><c r="B2"/></row>', 1.0),       # more attributes
+    ('<row r="2"><c r="B2"><v>1</v></c><c r="B2"><v>2</v></c></row>', 1.0),               # the same cell twice
+    ('<row r="2"><c r="A2"/></row>', 1.0),                                                # a cell to insert
+    ('<row r="2"><c r="A2"/><c r="B2"/></row>', "文字"),                                   # text
+    ('<row r="2"><c r="A2"/><c r="B2"/></row>', True),                                    # a logical value
+    ('<row r="2"><c r="A2"/>\n  <c r="B2"/></row>', 1.0),                                 # whitespace between cells
+    ('<row r="2"><c r="A2"></c><c r="B2"/></row>', 1.0),                                  # <c></c>: lxml writes <c/>
+    ('<row r="2"><c r="A2"><v>&amp;</v></c><c r="B2"/></row>', 1.0),                      # a reference in a value
+    ('<row r="2"><c r="A2"><v></v></c><c r="B2"/></row>', 1.0),                           # an empty <v>
+    ('<row r="2"><c r="A2"><v>1\r</v></c><c r="B2"/></row>', 1.0),                      # a parser reads \r as \n
+    ('<row r="2" x="a&gt;b"><c r="A2"/><c r="B2"/></row>', 1.0),                          # a reference in an attribute
+    ('<row><c r="A2"/><c r="B2"/></row>', 1.0),                                           # a row without r
+])
+def test_rows_the_splice_cannot_read_whole_are_parsed(row, value, monkeypatch):
+    """Anything but a flat row of plain cells, or a value other than a float or blank, sends the
+    run through lxml; the document is the tree's either way."""
+    xml = sheet('<row r="1"><c r="A1"/></row>' + row + '<row r="3"><c r="A3"/></row>')
+    cells = {(2, 2): value, (1, 1): 4.0}
+    spliced, parsed, calls = spliced_and_parsed(xml, cells, monkeypatch)
+    assert calls == [False] and spliced == parsed
+    assert canonical(spliced) == canonical(patch._patch_tree(xml, cells, "表", None)[0])
+
+
+def test_a_spliced_row_keeps_the_bytes_of_its_other_cells(monkeypatch):
+    """lxml would write the row's non-ASCII attribute as a character reference; the splice keeps
+    the bytes of everything it does not write."""
+    xml = sheet('<row r="1" x14ac:note="行"><c r="A1" s="2"><v>1</v></c><c r="B1"/></row>', root_attrs=X14AC)
+    spliced, parsed, calls = spliced_and_parsed(xml, {(1, 2): 0.5}, monkeypatch)
+    assert calls == [True] and 'x14ac:note="行"'.encode() in spliced and b"&#34892;" in parsed
+    assert canonical(spliced) == canonical(parsed)
+
+
+def test_the_example_s_sheets_stream_to_the_same_bytes_spliced_or_parsed(example_path, monkeypatch):
+    book = FileBook(example_path)
+    evaluate_book(book)
+    with zipfile.ZipFile(example_path) as zf:
+        parts = patch.sheet_parts(zf)
+        spliced_any = False
+        for name, cells in book.writes.items():
+            spliced, parsed, calls = spliced_and_parsed(zf.read(parts[name]), cells, monkeypatch)
+            assert spliced == parsed, name
+            spliced_any |= any(calls)
+    assert spliced_any  # 指标体系's score columns

@@ -472,6 +472,12 @@ def _patch_stream(xml: bytes, split, cells, sheet: str, fmt) -> tuple[bytes, set
         lo = starts[run[0]] if run[0] >= 0 else body_start
         hi = ends[run[-1]] if run[-1] >= 0 else body_end
         out.write(view[pos:lo])
+        spliced = None if close != b"</sheetData>" or any(k in attach for k in run) else \
+            _splice_run(xml, [(starts[k], ends[k], numbers[k]) for k in run], by_row, fmt)
+        if spliced is not None:
+            out.write(spliced)
+            pos = hi
+            continue
         try:
             wrapper = parse(wrapper_tag + xml[lo:hi] + close)
         except etree.XMLSyntaxError:  # cut where the parser sees no row boundary
@@ -501,6 +507,78 @@ def _patch_stream(xml: bytes, split, cells, sheet: str, fmt) -> tuple[bytes, set
         out.write(close)
     out.write(view[body_end:])
     return out.getvalue(), dropped
+
+
+# A row the splice below writes into: unprefixed, a flat list of cells each empty or holding one
+# plain <v> (how Excel and XlsxWriter write numbers, shared strings and blank formatted cells), so
+# every <c r="…" in it is a cell of that row; and written as lxml writes it back (double quotes,
+# <c/> not <c></c>, no character or entity references), so the part's bytes are those of parsing
+# and re-serialising the run (except non-ASCII in a row's attributes, which the splice keeps as is).
+_SIMPLE_CELL = rb'<c r="[A-Z]{1,3}[0-9]{1,7}"(?: s="([0-9]{1,9})")?(?: t="[A-Za-z]{1,9}")?(?:/>|><v>[^<&>\r]+</v></c>)'
+_SIMPLE_ROW = re.compile(rb'<row(?: [\w:.-]+="[^"<&>\t\n\r]*")*>(?:' + _SIMPLE_CELL + rb')*</row>[ \t\n]*')
+_ONE_CELL = re.compile(_SIMPLE_CELL)
+_SPANS = re.compile(rb' spans="[^"]*"')
+
+
+class _Style:
+    """The one attribute ``_Formats.apply`` reads and sets, for a cell the splice writes."""
+    __slots__ = ("s",)
+
+    def __init__(self, s: str | None):
+        self.s = s
+
+    def get(self, name: str):
+        return self.s if name == "s" else None
+
+    def set(self, name: str, value: str) -> None:
+        self.s = value
+
+
+def _splice_run(xml: bytes, rows: list[tuple[int, int, int]], by_row: dict, fmt) -> bytes | None:
+    """A run of rows (start, end, number) with their cells written straight into the bytes: the
+    document _patch_run would give (tests compare the two), without parsing and re-serialising the
+    run, which is most of a large sheet's save.  Only for rows _SIMPLE_ROW reads whole and values
+    that are a finite float or a blank, written into cells that exist (a blank may also find none);
+    anything else returns None and the run goes through lxml."""
+    pieces = []
+    for lo, hi, number in rows:
+        row = xml[lo:hi]
+        r = str(number)
+        tag_end = row.find(b">") + 1
+        if not _SIMPLE_ROW.fullmatch(row) or f' r="{r}"'.encode() not in row[:tag_end]:
+            return None
+        edits = []
+        values = by_row[number]
+        for col in sorted(values):
+            value = values[col]
+            blank = _is_blank(value)
+            if not blank and not (type(value) is float and math.isfinite(value)):
+                return None
+            ref = f"{col_letter(col)}{r}"
+            needle = f'<c r="{ref}"'.encode()
+            at = row.find(needle, tag_end)
+            if at < 0:
+                if blank:
+                    continue  # nothing to clear in a cell that does not exist
+                return None
+            if row.find(needle, at + len(needle)) >= 0:  # the same cell twice: the tree decides which
+                return None
+            cell = _ONE_CELL.match(row, at)
+            if cell is None:
+                return None
+            style = _Style(cell.group(1) and cell.group(1).decode())
+            if fmt is not None:
+                fmt.apply(style, number, col, value)
+            new = f'<c r="{ref}"' + (f' s="{style.s}"' if style.s is not None else "") + \
+                ("/>" if blank else f"><v>{_number_text(value)}</v></c>")
+            edits.append((at, cell.end(), new.encode()))
+        pieces.append(_SPANS.sub(b"", row[:tag_end], count=1))  # a hint only; stale spans are worse than none
+        pos = tag_end
+        for at, end, new in sorted(edits):
+            pieces += (row[pos:at], new)
+            pos = end
+        pieces.append(row[pos:])
+    return b"".join(pieces)
 
 
 def _head(xml: bytes, tag_start: int, cells) -> bytes:
@@ -731,7 +809,7 @@ def _set_value(cell, value) -> bool:
     if _is_blank(value):
         return had_formula
     if number:
-        (kept if kept is not None else _child(cell, _V)).text = str(int(value)) if value.is_integer() else repr(value)
+        (kept if kept is not None else _child(cell, _V)).text = _number_text(value)
         return had_formula
     if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
         cell.set("t", "b")
@@ -740,8 +818,7 @@ def _set_value(cell, value) -> bool:
         value = float(value) if not isinstance(value, numbers.Integral) else int(value)
         if isinstance(value, float) and not math.isfinite(value):
             raise PatchError(f"单元格{cell.get('r')}的值不是有限数字")
-        _child(cell, _V).text = repr(value) if isinstance(value, float) and not value.is_integer() \
-            else str(int(value))
+        _child(cell, _V).text = _number_text(value)
     else:
         if isinstance(value, datetime):
             value = value.strftime("%Y-%m-%d %H:%M:%S")
@@ -757,6 +834,10 @@ def _set_value(cell, value) -> bool:
         if text != text.strip() or "\n" in text:
             t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
     return had_formula
+
+
+def _number_text(value: float | int) -> str:
+    return repr(value) if isinstance(value, float) and not value.is_integer() else str(int(value))
 
 
 def _child(cell, tag):

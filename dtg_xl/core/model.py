@@ -257,8 +257,13 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, re
         return cell_ref(r, cols.get(name, cols["l3"]))
 
     records, seen, last = [], {}, {}
+    empty = dict.fromkeys(INDICATOR_COLUMNS.values())
+    taken = [(name, cols[name] - 1) for name in empty if cols.get(name)]
     for r, row in enumerate(rows[HEADER_ROW:], start=HEADER_ROW + 1):
-        values = {name: raw(row, name) for name in INDICATOR_COLUMNS.values()}
+        values, width = empty.copy(), len(row)  # raw() of every column, without a call for each
+        for name, i in taken:
+            if i < width:
+                values[name] = row[i]
         if all(_blank(values[n]) for n in ("l3", "points", "method")):
             continue  # an empty line
         first_problem = len(out.errors)  # this row's problems are out.errors[first_problem:]

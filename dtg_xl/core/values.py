@@ -87,6 +87,8 @@ _PERCENT_WORD = {Kind.MONEY: "金额（万元）", Kind.POINTS: "分数"}
 
 def cell_problem(value) -> str | None:
     """Why a cell cannot hold a value at all (error value, uncalculated formula), or None."""
+    if value is None or type(value) is float:  # most cells, and never a problem: no checks to pay for
+        return None
     if isinstance(value, Uncalculated):
         return ("公式尚未计算（文件中没有保存公式结果"
                 + (f"：={str(value)[:60]}" if str(value) else "") + "）：请在 Excel 中打开并保存后再试")

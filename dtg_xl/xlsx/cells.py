@@ -11,6 +11,11 @@ import math
 def is_blank(value) -> bool:
     """None, an empty or all-space string, or NaN (how readers show an empty cell).  A formula
     without a cached value (``Uncalculated``) is not blank: the cell is filled."""
+    kind = type(value)  # the exact built-in types first: millions of calls on a large sheet
+    if kind is float:
+        return value != value
+    if kind is str:
+        return not value.strip()
     if isinstance(value, Uncalculated):
         return False
     return value is None or (isinstance(value, str) and not value.strip()) or (
@@ -19,6 +24,8 @@ def is_blank(value) -> bool:
 
 def cell_text(value) -> str:
     """A cell value as trimmed text; 2020.0 reads as '2020', blank as ''."""
+    if type(value) is str:
+        return value.strip()
     if is_blank(value):
         return ""
     if isinstance(value, float) and value.is_integer():

@@ -336,3 +336,30 @@ def test_a_sheet_damaged_where_results_go_is_refused_naming_the_workbook_read(ex
     code, _, err = run_cli([verb, damaged, "-o", tmp_path / "结果.xlsx"], capsys)
     assert code == 2 and "受损.xlsx" in err and "行号3（重复）无效，文件已损坏" in err, err
     assert not (tmp_path / "结果.xlsx").exists()
+
+
+def test_more_losses_than_the_block_holds_are_counted_not_listed(tmp_path):
+    """失分明细 holds 60 rows: the first 59 losses in table order, then a line saying how many more
+    there are (their reasons are not worked out: a 100,000-row table can lose points on every row)."""
+    import copy
+
+    from dtg_xl.results.pipeline import evaluate_book
+    from dtg_xl.xlsx.books import FileBook
+
+    example = copy.deepcopy(load_example("dtg-2020"))
+    n = 150
+    example["indicators"] = [{"一级指标": "产出", "二级指标": "数量", "三级指标": f"指标{i:03d}", "分值": 100 / n,
+                              "评分方法": "正向", "目标值": 100, "实际值": 50 + i % 3, "计量单位": "%"}
+                             for i in range(n)]
+    example.pop("baselines", None)
+    path = write_template(tmp_path / "rows.xlsx", data=example)
+    book = FileBook(path)
+    result = evaluate_book(book)
+    lost = layout.losses(result)
+    assert len(lost) == n
+    block = layout.LOSSES
+    written = book.writes[layout.SHEET_SUMMARY]
+    shown = [[written[(r, block.col + j)] for j in range(7)] for r in range(block.first_row, block.last_row + 1)]
+    assert shown[:-1] == [[x["l1"], x["l2"], x["l3"], x["points"], x["score"], x["lost"], x["reason"]]
+                          for x in lost[:block.capacity - 1]]
+    assert shown[-1] == [f"……另有{n - block.capacity + 1}行未列出"] + [None] * 6

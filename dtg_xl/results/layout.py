@@ -133,15 +133,22 @@ def _numbers_reason(t: dict, i: int) -> str:
 
 def losses(result: Result) -> list[dict]:
     """Indicators scored below their points, in table order."""
+    return [_loss(result, i, lost) for i, lost in _lost(result)]
+
+
+def _lost(result: Result) -> list[tuple[int, float]]:
+    """(index, points lost) of each indicator scored below its points, in table order."""
+    points = result.model.indicators["points"]
+    below = np.flatnonzero(points - result.scores > 0)  # the same subtraction, element by element
+    return [(i, lost) for i, lost in zip(below.tolist(), (points[below] - result.scores[below]).tolist())
+            if round(lost, 10) > 0]
+
+
+def _loss(result: Result, i: int, lost: float) -> dict:
     t = result.model.indicators
-    out = []
-    for i, score in enumerate(result.scores):
-        lost = round(float(t["points"][i] - score), 10)
-        if lost > 0:
-            out.append({"row": int(t["row"][i]), "l1": t["l1"][i], "l2": t["l2"][i], "l3": t["l3"][i],
-                        "points": float(t["points"][i]), "score": float(score), "lost": lost,
-                        "reason": loss_reason(result, i)})
-    return out
+    return {"row": int(t["row"][i]), "l1": t["l1"][i], "l2": t["l2"][i], "l3": t["l3"][i],
+            "points": float(t["points"][i]), "score": float(result.scores[i]), "lost": round(lost, 10),
+            "reason": loss_reason(result, i)}
 
 
 def result_blocks(result: Result, when: datetime | None = None) -> list[tuple[str, int, int, list[list]]]:
@@ -176,8 +183,12 @@ def result_blocks(result: Result, when: datetime | None = None) -> list[tuple[st
         category_rows.append(["合计", sum(c.points for c in result.categories), result.total])
         if result.budget_score is not None:
             category_rows.insert(-1, ["预算执行", model.profile.budget_score_points, result.budget_score])
+        lost = _lost(result)
+        # rows past the block's capacity are only counted (_fill says how many): no reasons worked out
+        shown = lost if len(lost) <= LOSSES.capacity else lost[:LOSSES.capacity - 1]
         loss_rows = [[x["l1"], x["l2"], x["l3"], x["points"], x["score"], x["lost"], x["reason"]]
-                     for x in losses(result)]
+                     for x in (_loss(result, i, points) for i, points in shown)]
+        loss_rows += [[None]] * (len(lost) - len(shown))
         if result.budget:
             b = result.budget
             budget_rows = [[b.initial, b.added, b.adjusted, b.in_place, b.spent, b.in_place_rate / 100,

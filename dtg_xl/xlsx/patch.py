@@ -429,7 +429,11 @@ def _split_sheet(xml: bytes):
     if any(map(has, (b"shared", b"array", b"dataTable"))) and _LINKED_FORMULA.search(xml, 0, body_end):
         return None
     prefix = m.group(1)
-    if len(_ANY_ROW.findall(xml, body_start, body_end)) != len(
+    # every "row" in the body a start or end tag with <sheetData>'s prefix (three fast counts): no
+    # row can have another; else the patterns count the rows each way
+    count = xml.count
+    if count(b"row", body_start, body_end) != count(b"<" + prefix + b"row", body_start, body_end) + count(
+            b"</" + prefix + b"row>", body_start, body_end) and len(_ANY_ROW.findall(xml, body_start, body_end)) != len(
             re.findall(rb"<" + re.escape(prefix) + rb"row(?=[\s/>])", xml[body_start:body_end])):
         return None  # rows written with another prefix than <sheetData>'s
     # rows are parsed under a copy of the real start tag with the root's namespace declarations
@@ -514,8 +518,10 @@ def _patch_stream(xml: bytes, split, cells, sheet: str, fmt) -> tuple[bytes, set
 # every <c r="…" in it is a cell of that row; and written as lxml writes it back (double quotes,
 # <c/> not <c></c>, no character or entity references), so the part's bytes are those of parsing
 # and re-serialising the run (except non-ASCII in a row's attributes, which the splice keeps as is).
-_SIMPLE_CELL = rb'<c r="[A-Z]{1,3}[0-9]{1,7}"(?: s="([0-9]{1,9})")?(?: t="[A-Za-z]{1,9}")?(?:/>|><v>[^<&>\r]+</v></c>)'
-_SIMPLE_ROW = re.compile(rb'<row(?: [\w:.-]+="[^"<&>\t\n\r]*")*>(?:' + _SIMPLE_CELL + rb')*</row>[ \t\n]*')
+# (Possessive quantifiers: nothing here can match another way, and they halve the time of a match.)
+_SIMPLE_CELL = (rb'<c r="[A-Z]{1,3}+[0-9]{1,7}+"(?: s="([0-9]{1,9}+)")?+(?: t="[A-Za-z]{1,9}+")?+'
+                rb'(?:/>|><v>[^<&>\r]++</v></c>)')
+_SIMPLE_ROW = re.compile(rb'<row(?: [\w:.-]++="[^"<&>\t\n\r]*+")*+>(?:' + _SIMPLE_CELL + rb')*+</row>[ \t\n]*+')
 _ONE_CELL = re.compile(_SIMPLE_CELL)
 _SPANS = re.compile(rb' spans="[^"]*"')
 

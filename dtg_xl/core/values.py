@@ -87,7 +87,8 @@ _PERCENT_WORD = {Kind.MONEY: "金额（万元）", Kind.POINTS: "分数"}
 
 def cell_problem(value) -> str | None:
     """Why a cell cannot hold a value at all (error value, uncalculated formula), or None."""
-    if value is None or type(value) is float:  # most cells, and never a problem: no checks to pay for
+    kind = type(value)  # most cells, and never a problem (an error literal has "#"): no checks to pay for
+    if value is None or kind is float or (kind is str and "#" not in value):
         return None
     if isinstance(value, Uncalculated):
         return ("公式尚未计算（文件中没有保存公式结果"

@@ -546,12 +546,10 @@ def _splice_run(xml: bytes, rows: list[tuple[int, int, int]], by_row: dict, fmt)
     run, which is most of a large sheet's save.  Only for rows _SIMPLE_ROW reads whole and values
     that are a finite float or a blank, written into cells that exist (a blank may also find none);
     anything else returns None and the run goes through lxml."""
-    pieces = []
+    pieces, view, letters = [], memoryview(xml), {}
     for lo, hi, number in rows:
-        row = xml[lo:hi]
-        r = str(number)
-        tag_end = row.find(b">") + 1
-        if not _SIMPLE_ROW.fullmatch(row) or f' r="{r}"'.encode() not in row[:tag_end]:
+        tag_end = xml.find(b">", lo, hi) + 1
+        if not _SIMPLE_ROW.fullmatch(xml, lo, hi) or xml.find(b' r="%d"' % number, lo, tag_end) < 0:
             return None
         edits = []
         values = by_row[number]
@@ -560,30 +558,32 @@ def _splice_run(xml: bytes, rows: list[tuple[int, int, int]], by_row: dict, fmt)
             blank = _is_blank(value)
             if not blank and not (type(value) is float and math.isfinite(value)):
                 return None
-            ref = f"{col_letter(col)}{r}"
-            needle = f'<c r="{ref}"'.encode()
-            at = row.find(needle, tag_end)
+            if col not in letters:
+                letters[col] = col_letter(col).encode()
+            ref = b"%s%d" % (letters[col], number)
+            needle = b'<c r="%s"' % ref
+            at = xml.find(needle, tag_end, hi)
             if at < 0:
                 if blank:
                     continue  # nothing to clear in a cell that does not exist
                 return None
-            if row.find(needle, at + len(needle)) >= 0:  # the same cell twice: the tree decides which
+            if xml.find(needle, at + len(needle), hi) >= 0:  # the same cell twice: the tree decides which
                 return None
-            cell = _ONE_CELL.match(row, at)
+            cell = _ONE_CELL.match(xml, at, hi)
             if cell is None:
                 return None
             style = _Style(cell.group(1) and cell.group(1).decode())
             if fmt is not None:
                 fmt.apply(style, number, col, value)
-            new = f'<c r="{ref}"' + (f' s="{style.s}"' if style.s is not None else "") + \
-                ("/>" if blank else f"><v>{_number_text(value)}</v></c>")
-            edits.append((at, cell.end(), new.encode()))
-        pieces.append(_SPANS.sub(b"", row[:tag_end], count=1))  # a hint only; stale spans are worse than none
+            new = needle + (b' s="%s"' % style.s.encode() if style.s is not None else b"") + \
+                (b"/>" if blank else b"><v>%s</v></c>" % _number_text(value).encode())
+            edits.append((at, cell.end(), new))
+        pieces.append(_SPANS.sub(b"", xml[lo:tag_end], count=1))  # a hint only; stale spans are worse than none
         pos = tag_end
         for at, end, new in sorted(edits):
-            pieces += (row[pos:at], new)
+            pieces += (view[pos:at], new)
             pos = end
-        pieces.append(row[pos:])
+        pieces.append(view[pos:hi])
     return b"".join(pieces)
 
 

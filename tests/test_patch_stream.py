@@ -6,6 +6,8 @@ writes it, an openpyxl-made copy) and for hand-made edge cases (rows or cells wi
 before, between and after the existing ones, an empty <sheetData/>, a prefixed namespace, a new
 cell needing a column style, overwritten formulas), both give the same document (canonical XML)
 and the same overwritten formulas.  Sheets the byte patterns cannot read safely take the tree.
+Runs of flat rows of plain cells taking numbers and blanks are spliced without parsing: the same
+bytes as parsing them (compared), and every other row shape or value goes through lxml.
 """
 from __future__ import annotations
 

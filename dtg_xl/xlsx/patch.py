@@ -22,6 +22,9 @@ string that looks like a formula (``=…``, ``+…``, ``-…``, ``@…``) is sti
 A written sheet is streamed where its bytes allow (see ``_split_sheet``): only runs of the rows
 written are parsed, the rest is copied byte for byte, so memory follows the rows written, not the
 sheet; other sheets go through one lxml tree of the whole part, which gives the same document.
+A run of flat rows of plain cells (how Excel and XlsxWriter write numbers and shared strings)
+that takes only numbers and blanks is not parsed at all: the values are spliced into its bytes
+(``_splice_run``), which gives the bytes parsing and re-serialising the run would.
 """
 from __future__ import annotations
 

@@ -15,6 +15,8 @@ import re
 import zipfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from dtg_xl.results.layout import format_reset
@@ -320,3 +322,46 @@ def test_the_example_s_sheets_stream_to_the_same_bytes_spliced_or_parsed(example
             assert spliced == parsed, name
             spliced_any |= any(calls)
     assert spliced_any  # 指标体系's score columns
+
+
+_SHAPES = [  # how a cell may be written; the first five are plain (the splice may write them)
+    '<c r="{ref}"/>', '<c r="{ref}" s="3"/>', '<c r="{ref}" s="4" t="s"><v>7</v></c>', '<c r="{ref}"><v>0.25</v></c>',
+    '<c r="{ref}" t="str"><v>x</v></c>',
+    '<c r="{ref}" t="str"><v>a&amp;b</v></c>', '<c r="{ref}"><f>1+1</f><v>2</v></c>', '<c r="{ref}" s="3"></c>',
+    '<c r="{ref}" t="inlineStr"><is><t>字</t></is></c>', "<c r='{ref}'/>", None,  # None: no such cell
+]
+
+
+@given(data=st.data())
+@settings(max_examples=150, deadline=None)
+def test_any_mix_of_rows_is_spliced_to_the_parsed_bytes(example_path, data):
+    """Random rows of plain and other cells, random values written (with a format reset asked for
+    column B): the splice, where it is taken, gives byte for byte what parsing the runs gives, with
+    the same overwritten formulas and style requests, and the tree's document."""
+    rows, plain = [], data.draw(st.booleans())  # half the cases: only plain cells, which the splice takes
+    for r in range(1, data.draw(st.integers(1, 12)) + 1):
+        attrs = data.draw(st.sampled_from(['', ' spans="1:6"', ' spans="1:6" ht="20" customHeight="1"']))
+        shapes = data.draw(st.lists(st.sampled_from(_SHAPES[:5] if plain else _SHAPES), min_size=6, max_size=6))
+        cells = "".join(s.format(ref=f"{'ABCDEF'[i]}{r}") for i, s in enumerate(shapes) if s)
+        rows.append(f'<row r="{r}"{attrs}>{cells}</row>')
+    xml = sheet("".join(rows))
+    value = st.one_of(st.floats(allow_nan=True, allow_infinity=False), st.none()) if plain else \
+        st.one_of(st.floats(allow_nan=True, allow_infinity=False), st.none(), st.sampled_from(["文字", True, 3]))
+    cells = data.draw(st.dictionaries(st.tuples(st.integers(1, len(rows)), st.integers(1, 6)), value, max_size=20))
+    with zipfile.ZipFile(example_path) as zf:
+        def fmt():
+            f = patch._Formats(zf, lambda sheet, r, c, code, v: "0.00" if c == 2 else None, patch.package_parts(zf)[1])
+            f.sheet = "表"
+            return f
+
+        outs = []
+        for splice in (patch._splice_run, lambda *args: None):
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(patch, "_splice_run", splice)
+                f = fmt()
+                out, dropped = patch._patch_stream(xml, patch._split_sheet(xml), cells, "表", f)
+                outs.append((out, dropped, f.requests))
+        f = fmt()
+        tree, dropped = patch._patch_tree(xml, cells, "表", f)
+    assert outs[0] == outs[1]
+    assert canonical(outs[0][0]) == canonical(tree) and (dropped, f.requests) == outs[0][1:]

@@ -139,19 +139,19 @@ class _Formats:
         self.part = styles_part if reformat is not None and styles_part in zin.namelist() else None
         self.codes = read_number_formats(zin, self.part) if self.part else []
 
-    def apply(self, cell, row: int, col: int, value) -> None:
+    def style(self, s: str | None, row: int, col: int, value) -> str | None:
+        """The ``s`` a written cell gets: its own (``s``), or a copy of it with the format asked for."""
         if self.part is None:
-            return
-        s = cell.get("s")
+            return s
         old = int(s) if s and s.isdigit() else 0
         code = self.codes[old] if 0 <= old < len(self.codes) else "General"
         wanted = self.reformat(self.sheet, row, col, code, value)
         if wanted is None:
-            return
+            return s
         key = (old, wanted)
         if key not in self.requests:
             self.requests[key] = len(self.codes) + len(self.requests)
-        cell.set("s", str(self.requests[key]))
+        return str(self.requests[key])
 
     def styles_xml(self, zin: zipfile.ZipFile) -> bytes:
         from dtg_xl.xlsx.styles import restyle
@@ -386,7 +386,9 @@ def _write(cell, row: int, col: int, value, fmt, dropped: set[str]) -> None:
     if _set_value(cell, value):
         dropped.add(cell.get("r"))
     if fmt is not None:
-        fmt.apply(cell, row, col, value)
+        s = fmt.style(cell.get("s"), row, col, value)
+        if s != cell.get("s"):
+            cell.set("s", s)
 
 
 # ---------------------------------------------------------------- the streamed patch
@@ -529,20 +531,6 @@ _ONE_CELL = re.compile(_SIMPLE_CELL)
 _SPANS = re.compile(rb' spans="[^"]*"')
 
 
-class _Style:
-    """The one attribute ``_Formats.apply`` reads and sets, for a cell the splice writes."""
-    __slots__ = ("s",)
-
-    def __init__(self, s: str | None):
-        self.s = s
-
-    def get(self, name: str):
-        return self.s if name == "s" else None
-
-    def set(self, name: str, value: str) -> None:
-        self.s = value
-
-
 def _splice_run(xml: bytes, rows: list[tuple[int, int, int]], by_row: dict, fmt) -> bytes | None:
     """A run of rows (start, end, number) with their cells written straight into the bytes: the
     document _patch_run would give (tests compare the two), without parsing and re-serialising the
@@ -575,10 +563,10 @@ def _splice_run(xml: bytes, rows: list[tuple[int, int, int]], by_row: dict, fmt)
             cell = _ONE_CELL.match(xml, at, hi)
             if cell is None:
                 return None
-            style = _Style(cell.group(1) and cell.group(1).decode())
+            style = cell.group(1) and cell.group(1).decode()
             if fmt is not None:
-                fmt.apply(style, number, col, value)
-            new = needle + (b' s="%s"' % style.s.encode() if style.s is not None else b"") + \
+                style = fmt.style(style, number, col, value)
+            new = needle + (b' s="%s"' % style.encode() if style is not None else b"") + \
                 (b"/>" if blank else b"><v>%s</v></c>" % _number_text(value).encode())
             edits.append((at, cell.end(), new))
         pieces.append(_SPANS.sub(b"", xml[lo:tag_end], count=1))  # a hint only; stale spans are worse than none

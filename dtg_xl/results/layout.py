@@ -183,12 +183,12 @@ def result_blocks(result: Result, when: datetime | None = None) -> list[tuple[st
         category_rows.append(["合计", sum(c.points for c in result.categories), result.total])
         if result.budget_score is not None:
             category_rows.insert(-1, ["预算执行", model.profile.budget_score_points, result.budget_score])
-        lost = _lost(result)
+        below = _lost(result)
         # rows past the block's capacity are only counted (_fill says how many): no reasons worked out
-        shown = lost if len(lost) <= LOSSES.capacity else lost[:LOSSES.capacity - 1]
+        shown = below if len(below) <= LOSSES.capacity else below[:LOSSES.capacity - 1]
         loss_rows = [[x["l1"], x["l2"], x["l3"], x["points"], x["score"], x["lost"], x["reason"]]
-                     for x in (_loss(result, i, points) for i, points in shown)]
-        loss_rows += [[None]] * (len(lost) - len(shown))
+                     for x in (_loss(result, i, lost) for i, lost in shown)]
+        loss_rows += [[None]] * (len(below) - len(shown))
         if result.budget:
             b = result.budget
             budget_rows = [[b.initial, b.added, b.adjusted, b.in_place, b.spent, b.in_place_rate / 100,

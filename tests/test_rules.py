@@ -241,3 +241,19 @@ def test_vectorised_table_equals_single_indicator_loop(rows):
         "bands": np.empty(len(rows), dtype=object),
     }
     assert score_table(table).tolist() == [score_one(*r) for r in rows]
+
+
+def test_method_spellings_are_remembered_only_when_they_resolve():
+    # canonical_method remembers a cell's exact text once it resolved; what did not resolve is
+    # refused every time, and a formula or error cell showing a method's name is never taken for it
+    from dtg_xl.xlsx.cells import CellError, Uncalculated
+
+    assert rules.canonical_method(" Positive ") == rules.canonical_method(" Positive ") == "正向"
+    for _ in range(2):
+        with pytest.raises(rules.RuleError, match="未知的评分方法“正 向”"):
+            rules.canonical_method("正 向")
+    rules.canonical_method("反向")
+    with pytest.raises(rules.RuleError, match="公式尚未计算"):
+        rules.canonical_method(Uncalculated("反向"))
+    with pytest.raises(rules.RuleError, match="错误值"):
+        rules.canonical_method(CellError("#N/A"))

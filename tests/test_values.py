@@ -147,6 +147,57 @@ def test_renamed_header_gives_one_error(example_copy):
     assert [str(p) for p in problems] == ["指标体系!1:1：缺少表头：实际值"]  # was 14 errors about column E
 
 
+def test_headers_needed_follow_each_method_spelling_in_order():
+    # the headers a sheet needs come from each method it names, first occurrence first; a formula
+    # cell showing 定性 (not yet calculated) does not stand for the text 定性 further down
+    from dtg_xl.core.model import _needed_headers
+    from dtg_xl.core.schema import HEADER_ROW
+    from dtg_xl.xlsx.cells import Uncalculated
+
+    header = [[None]] * HEADER_ROW
+    rows = [*header, [Uncalculated("定性")], ["扣分"], [None], ["未知"], ["定性"], ["扣分"], []]
+    assert _needed_headers(rows, {"method": 1}) == ("扣分", "定性等级", "评定得分")
+    assert _needed_headers([*header, [1.0], [True]], {"method": 1}) == ()
+
+
+def test_rows_cut_short_read_as_full_rows(example_copy):
+    # a reader may end a row at its last filled cell (the remote Book, openpyxl's iter_rows): the
+    # indicators, their problems and warnings are the same as from full-width rows
+    import numpy as np
+
+    from dtg_xl.core.model import read_model
+    from dtg_xl.xlsx.books import FileBook
+
+    _edit(example_copy, {"指标体系": {f"J{POSITIVE_ROW}": None, f"I{RANK_ROW}": "#N/A", "F3": "三分"}})
+
+    class ShortRows(FileBook):
+        def sheet_values(self, name):
+            rows = [list(row) for row in super().sheet_values(name)]
+            for row in rows:
+                while row and row[-1] in (None, ""):
+                    row.pop()
+            return rows
+
+    found = []
+    for kind in (FileBook, ShortRows):
+        book = kind(example_copy)
+        try:
+            found.append(read_model(book))
+        finally:
+            book.close()
+    full, short = found
+    assert [str(p) for p in short.errors] == [str(p) for p in full.errors]
+    assert [str(p) for p in short.warnings] == [str(p) for p in full.warnings]
+    assert [p.cell for p in full.errors][:3] == ["F3", f"J{POSITIVE_ROW}", f"I{RANK_ROW}"]  # then the sums
+    assert short.indicators.keys() == full.indicators.keys()
+    for name, column in full.indicators.items():
+        np.testing.assert_array_equal(short.indicators[name], column, err_msg=name)
+    book = ShortRows(example_copy)
+    rows = book.sheet_values("指标体系")
+    assert min(len(row) for row in rows[1:]) < len(rows[0]) == 20  # the rows really are short
+    book.close()
+
+
 # ---------------------------------------------------------------- item 5: full-width and separators
 def test_full_width_and_thousands_separators(example_copy):
     _edit(example_copy, {"单位填报": {"D2": "1,500", "E2": "９００", "F2": "２,４００．０", "G2": "2 400"},

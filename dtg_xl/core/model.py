@@ -6,6 +6,7 @@ The input is any *book* that can list its sheets and give a sheet's values as ro
 from __future__ import annotations
 
 import math
+import operator
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -99,10 +100,9 @@ _QUANTITATIVE_HEADERS = ("目标值", "实际值")
 
 
 def _needed_headers(rows: list[list], cols: dict[str, int]) -> tuple[str, ...]:
-    needed = {}
-    for row in rows[HEADER_ROW:]:
-        c = cols["method"]
-        raw = row[c - 1] if c - 1 < len(row) else None
+    needed, c = {}, cols["method"] - 1
+    # each spelling once, in order (by type too: a formula cell showing 正向 is not the text 正向)
+    for _, raw in dict.fromkeys((type(row[c]), row[c]) for row in rows[HEADER_ROW:] if c < len(row)):
         if _blank(raw):
             continue
         try:
@@ -258,12 +258,14 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, re
 
     records, seen, last = [], {}, {}
     empty = dict.fromkeys(INDICATOR_COLUMNS.values())
-    taken = [(name, cols[name] - 1) for name in empty if cols.get(name)]
+    taken = [(name, cols[name] - 1) for name in empty if cols.get(name)]  # at least 三级指标, 分值, 评分方法
+    names, pick, reach = [n for n, _ in taken], operator.itemgetter(*(i for _, i in taken)), max(i for _, i in taken)
     for r, row in enumerate(rows[HEADER_ROW:], start=HEADER_ROW + 1):
-        values, width = empty.copy(), len(row)  # raw() of every column, without a call for each
-        for name, i in taken:
-            if i < width:
-                values[name] = row[i]
+        values = empty.copy()  # raw() of every column, without a call for each
+        if len(row) > reach:
+            values.update(zip(names, pick(row)))
+        else:  # a short row (a reader may trim trailing blanks)
+            values.update((name, row[i]) for name, i in taken if i < len(row))
         if all(_blank(values[n]) for n in ("l3", "points", "method")):
             continue  # an empty line
         first_problem = len(out.errors)  # this row's problems are out.errors[first_problem:]
@@ -273,7 +275,11 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, re
             last[name] = None if cell_problem(values[name]) else values[name]
         rec = {"row": r}
         for name in _TEXT:
-            problem = cell_problem(values[name]) if name != "method" else None  # method: in rules.prepare
+            value = values[name]
+            if type(value) is str and "#" not in value:  # most text cells: no problem, and no conversion
+                rec[name] = value.strip()
+                continue
+            problem = cell_problem(value) if name != "method" else None  # method: in rules.prepare
             if problem:
                 out.add(SHEET_INDICATORS, where(r, name), f"{_label(name)}：{problem}")
                 values[name] = None
@@ -318,9 +324,17 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, re
     return table
 
 
+_PLAIN = (float, type(None))
+
+
 def _unused_problems(values, r, where, out, first_problem: int):
     """An error value or uncalculated formula in a number cell the row's method does not read
     is still reported (once): the sheet is broken there, and a later method change would read it."""
+    for name in _NUMERIC:  # most rows: numbers and blanks only, which cell_problem never objects to
+        if type(values.get(name)) not in _PLAIN:
+            break
+    else:
+        return
     problems = {name: cell_problem(values.get(name)) for name in _NUMERIC}
     if not any(problems.values()):
         return
@@ -559,8 +573,7 @@ def _resolve_references(values: dict, r: int, cols: dict, sources, resolved: dic
     except rules.RuleError:
         method = None
     l3 = _text(values["l3"])
-    context = {"points": _safe_number(values["points"]), "level": _text(values["level"]), "method": method,
-               "warn": out.warn, "l3": l3}
+    context = None  # built for the rows that refer to something (most do not)
     panel = sources.experts.by_name().get(l3) if sources.experts is not None else None
     if method == "定性" and panel is not None and _blank(values["given"]):
         values["given"] = f"{references.KIND_EXPERTS}:{l3}"  # a 定性 row takes its panel by name
@@ -569,6 +582,8 @@ def _resolve_references(values: dict, r: int, cols: dict, sources, resolved: dic
         ref = references.parse(values[name])
         if ref is None:
             continue
+        context = context or {"points": _safe_number(values["points"]), "level": _text(values["level"]),
+                              "method": method, "warn": out.warn, "l3": l3}
         try:
             found = references.resolve(ref, sources, context)
         except rules.RuleError as exc:
@@ -582,7 +597,7 @@ def _resolve_references(values: dict, r: int, cols: dict, sources, resolved: dic
     if "actual" not in typed and method not in (None, "定性", "扣分", "是否"):
         _check_computed(values, l3, r, cols, sources, out)
     if "given" not in typed and panel is not None and not _blank(values["given"]):
-        _check_panel(values, panel, l3, r, cols, sources, context, out)
+        _check_panel(values, panel, l3, r, cols, sources, method, out)
     return []
 
 
@@ -603,10 +618,11 @@ def _check_computed(values, l3, r, cols, sources, out) -> None:
                  f"（{'、'.join(found.cells)}），两者不一致；请改填“{references.KIND_BUDGET}:{item}”引用计算值")
 
 
-def _check_panel(values, panel, l3, r, cols, sources, context, out) -> None:
+def _check_panel(values, panel, l3, r, cols, sources, method, out) -> None:
+    context = {"points": _safe_number(values["points"]), "level": _text(values["level"]), "method": method}
     try:
         typed = rules.number(values["given"], "评定得分")
-        found = sources.experts.score(panel, f"{references.KIND_EXPERTS}:{l3}", {**context, "warn": None})
+        found = sources.experts.score(panel, f"{references.KIND_EXPERTS}:{l3}", context)
     except rules.RuleError:
         return
     if abs(typed - found.value) > 0.005:

@@ -49,6 +49,10 @@ NO = ("否", "no", "n", "false", "0", "未达成", "无")
 
 def canonical_method(name) -> str:
     """'正向' or 'positive' -> '正向'; raises RuleError for an unknown name."""
+    if type(name) is str:  # a sheet repeats a few spellings on every row (three lookups a row)
+        found = _SPELLINGS.get(name)
+        if found:
+            return found
     problem = cell_problem(name)
     if problem:
         raise RuleError(f"评分方法：{problem}", "method")
@@ -56,7 +60,12 @@ def canonical_method(name) -> str:
     found = _BY_NAME.get(key) or _BY_NAME.get(key.lower())
     if not found:
         raise RuleError(f"未知的评分方法“{key}”，可用：{'、'.join(METHODS)}")
+    if type(name) is str and len(_SPELLINGS) < 1024:  # bounded: a crafted sheet may spell it a million ways
+        _SPELLINGS[name] = found
     return found
+
+
+_SPELLINGS: dict[str, str] = {}  # a method cell's exact text -> its canonical name (only names that resolve)
 
 
 def yes_no_value(value) -> float:

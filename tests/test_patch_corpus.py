@@ -462,3 +462,41 @@ def test_untouched_members_keep_their_compressed_bytes_and_output_is_as_before(p
     assert _parts(before) == _parts(p["out"])
     if case in ("xlsxwriter", "openpyxl", "dtg_xlsm"):
         assert before.read_bytes() == p["out"].read_bytes()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_sheets_deflated_while_written_give_the_same_file(patched, case, work, monkeypatch):
+    """Issue 16: a large written sheet is deflated by a second thread while it is being patched.
+    With that forced on every written sheet (streamed or through the tree), and with the thread
+    failing, the output is byte for byte what deflating afterwards (writestr) gives."""
+    import threading
+    import zlib
+
+    import dtg_xl.xlsx.patch as patch
+
+    p = _case(patched, case)
+
+    def save(name: str) -> bytes:
+        book = FileBook(p["src"])
+        evaluate_book(book, when=datetime(2026, 11, 25, 9, 30))
+        book.close()
+        return book.save(work / f"{p['src'].stem}-{name}{p['src'].suffix}").read_bytes()
+
+    assert p["src"].stat().st_size < patch.DEFLATE_AHEAD  # so p["out"] was deflated afterwards
+    handed = []
+    finish = patch._Deflating.finish
+    monkeypatch.setattr(patch._Deflating, "finish", lambda self: handed.append(finish(self)) or handed[-1])
+    monkeypatch.setattr(patch, "DEFLATE_AHEAD", 0)
+    assert save("ahead") == p["out"].read_bytes()
+    assert handed and all(h is not None for h in handed)
+
+    class Broken:
+        def compress(self, data):
+            raise MemoryError
+
+    compressobj = zlib.compressobj  # zipfile's own deflating (the fallback) keeps working
+    monkeypatch.setattr(zlib, "compressobj", lambda *a: Broken() if threading.current_thread().name == "dtg-deflate"
+                        else compressobj(*a))
+    handed.clear()
+    assert save("ahead-failed") == p["out"].read_bytes()
+    assert handed and all(h is None for h in handed)

@@ -24,7 +24,9 @@ written are parsed, the rest is copied byte for byte, so memory follows the rows
 sheet; other sheets go through one lxml tree of the whole part, which gives the same document.
 A run of flat rows of plain cells (how Excel and XlsxWriter write numbers and shared strings)
 that takes only numbers and blanks is not parsed at all: the values are spliced into its bytes
-(``_splice_run``), which gives the bytes parsing and re-serialising the run would.
+(``_splice_run``), which gives the bytes parsing and re-serialising the run would.  A large
+written sheet is deflated by a second thread while it is being written (``_Deflating``; zlib
+releases the GIL), into the bytes zipfile's ``writestr`` would give.
 """
 from __future__ import annotations
 
@@ -33,8 +35,11 @@ import html
 import io
 import math
 import numbers
+import queue
 import re
+import threading
 import zipfile
+import zlib
 from collections import defaultdict
 from datetime import date, datetime
 from pathlib import Path
@@ -97,13 +102,22 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
         if missing:
             raise PatchError(f"工作簿中没有工作表：{'、'.join(missing)}")
         new_parts: dict[str, bytes | None] = {}
+        deflated: dict[str, tuple[bytes, int]] = {}  # part -> its new bytes deflated, and their CRC
         dropped_formulas: dict[str, set[str]] = {}
         fmt = _Formats(zin, reformat, styles_part)
         for name, cells in writes.items():
             if not cells:
                 continue
             fmt.sheet = name
-            xml, dropped = _patch_sheet(zin.read(parts[name]), cells, name, fmt)
+            info = zin.getinfo(parts[name])
+            ahead = _Deflating() if info.compress_type == zipfile.ZIP_DEFLATED and \
+                info.file_size >= DEFLATE_AHEAD else None
+            try:
+                xml, dropped = _patch_sheet(zin.read(info), cells, name, fmt, ahead)
+            finally:
+                done = ahead.finish() if ahead is not None else None
+            if done is not None and done[1] == zlib.crc32(xml) and done[2] == len(xml):  # what was written
+                deflated[parts[name]] = done[:2]
             new_parts[parts[name]] = xml
             if dropped:
                 dropped_formulas[ids[name]] = dropped
@@ -124,7 +138,7 @@ def patch_workbook(src: str | Path, dst: str | Path, writes: dict[str, dict[tupl
             updated = _full_calc_on_load(wb_xml)
             if updated != wb_xml:
                 new_parts["xl/workbook.xml"] = updated
-    write_copy(src, dst, new_parts)
+    write_copy(src, dst, new_parts, deflated)
     return sorted(new_parts)
 
 
@@ -162,22 +176,81 @@ class _Formats:
         return xml
 
 
-def write_copy(src: Path, dst: Path, replaced: dict[str, bytes | None]) -> None:
+DEFLATE_AHEAD = 4 * 1024 * 1024  # a written sheet at least this large is deflated while it is written
+
+
+class _Deflating:
+    """A part's bytes deflated (and their CRC taken) by a second thread as they are written, as
+    zipfile's ``writestr`` deflates them (``compressobj`` at the default level, raw deflate; zlib
+    gives the same stream however the input is cut), so that deflating a large sheet overlaps
+    patching it instead of following it.  ``finish`` gives (deflated, CRC, size), or None if the
+    thread failed; the caller keeps it only when CRC and size are those of the part it wrote."""
+
+    BATCH = 4 * 1024 * 1024  # handed over in large pieces: each handover waits for the GIL (up to 5 ms)
+
+    def __init__(self):
+        self._pieces: queue.SimpleQueue = queue.SimpleQueue()
+        self._batch, self._held, self._done = [], 0, None
+        self._thread = threading.Thread(target=self._run, name="dtg-deflate", daemon=True)
+        self._thread.start()
+
+    def write(self, data) -> None:
+        self._batch.append(data)
+        self._held += len(data)
+        if self._held >= self.BATCH:
+            self._pieces.put(b"".join(self._batch))
+            self._batch, self._held = [], 0
+
+    def _run(self) -> None:
+        deflate, out, crc, size = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15), [], 0, 0
+        try:
+            while (data := self._pieces.get()) is not None:
+                out.append(deflate.compress(data))
+                crc, size = zlib.crc32(data, crc), size + len(data)
+            out.append(deflate.flush())
+            self._done = (b"".join(out), crc, size)
+        except Exception:  # MemoryError and the like: the part is deflated the usual way instead
+            while self._pieces.get() is not None:
+                pass
+
+    def finish(self) -> tuple[bytes, int, int] | None:
+        self._pieces.put(b"".join(self._batch))
+        self._pieces.put(None)
+        self._thread.join()
+        return self._done
+
+
+class _Tee(io.BytesIO):
+    """A BytesIO that also hands each write to a ``_Deflating``."""
+
+    def __init__(self, ahead: _Deflating):
+        super().__init__()
+        self._ahead = ahead
+
+    def write(self, data) -> int:
+        self._ahead.write(data)
+        return super().write(data)
+
+
+def write_copy(src: Path, dst: Path, replaced: dict[str, bytes | None],
+               deflated: dict[str, tuple[bytes, int]] | None = None) -> None:
     """Like atomic_write_zip, but opens src itself and closes it before the rename, so that
-    dst may be src even on Windows (which cannot replace a file that is still open)."""
+    dst may be src even on Windows (which cannot replace a file that is still open).
+    ``deflated``: replaced parts already deflated (bytes, CRC), written as they are."""
     with atomic_output(dst) as tmp:
         with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w") as zout:
-            _copy_parts(zin, zout, replaced)
+            _copy_parts(zin, zout, replaced, deflated or {})
 
 
 def atomic_write_zip(dst: Path, zin: zipfile.ZipFile, replaced: dict[str, bytes | None]) -> None:
     """Write a copy of zin with some parts replaced (None: removed), atomically; other parts
     keep their bytes, order and compression."""
     with atomic_output(dst) as tmp, zipfile.ZipFile(tmp, "w") as zout:
-        _copy_parts(zin, zout, replaced)
+        _copy_parts(zin, zout, replaced, {})
 
 
-def _copy_parts(zin: zipfile.ZipFile, zout: zipfile.ZipFile, replaced: dict[str, bytes | None]) -> None:
+def _copy_parts(zin: zipfile.ZipFile, zout: zipfile.ZipFile, replaced: dict[str, bytes | None],
+                deflated: dict[str, tuple[bytes, int]]) -> None:
     for info in zin.infolist():
         if info.filename in replaced and replaced[info.filename] is None:
             continue
@@ -188,6 +261,10 @@ def _copy_parts(zin: zipfile.ZipFile, zout: zipfile.ZipFile, replaced: dict[str,
             continue
         if data is None:
             data = zin.read(info.filename)
+        elif info.filename in deflated:
+            out.external_attr = out.external_attr or 0o600 << 16  # what writestr gives a member without
+            if _write_raw(zout, out, *deflated[info.filename], len(data), zipfile.ZIP_DEFLATED):
+                continue
         zout.writestr(out, data, compress_type=info.compress_type)
 
 
@@ -208,12 +285,21 @@ def _copy_compressed(zin: zipfile.ZipFile, zout: zipfile.ZipFile, info: zipfile.
     member = plain_member(read, info, zin.metadata_encoding)
     if member is None:
         return False
-    out.compress_type, out.CRC = info.compress_type, info.CRC
-    out.file_size, out.compress_size = info.file_size, info.compress_size
+    return _write_raw(zout, out, member[0], info.CRC, info.file_size, info.compress_type)
+
+
+def _write_raw(zout: zipfile.ZipFile, out: zipfile.ZipInfo, compressed: bytes, crc: int, size: int,
+               compress_type: int) -> bool:
+    """Write a member's compressed bytes with the local header and directory entry ``writestr``
+    would write for it; False (let writestr write it) where writestr would use zip64."""
+    if max(size * 1.05, len(compressed), zout.fp.tell()) >= zipfile.ZIP64_LIMIT:
+        return False
+    out.compress_type, out.CRC = compress_type, crc
+    out.file_size, out.compress_size = size, len(compressed)
     out.flag_bits = 0  # as writestr on a seekable file: sizes in the local header, no descriptor
     out.header_offset = zout.fp.tell()
     zout.fp.write(out.FileHeader(False))
-    zout.fp.write(member[0])
+    zout.fp.write(compressed)
     zout.filelist.append(out)
     zout.NameToInfo[out.filename] = out
     zout.start_dir = zout.fp.tell()
@@ -311,15 +397,16 @@ def _prune_calc_chain(xml: bytes, dropped: dict[str, set[str]]) -> bytes | None:
 
 
 def _patch_sheet(xml: bytes, cells: dict[tuple[int, int], object], sheet: str = "",
-                 fmt: _Formats | None = None) -> tuple[bytes, set[str]]:
+                 fmt: _Formats | None = None, ahead: _Deflating | None = None) -> tuple[bytes, set[str]]:
     """The sheet part with the cells written, and the references of the formulas overwritten.
     Streamed a run of rows at a time where the bytes allow it (see _split_sheet), so memory is
-    bounded by the rows written, not by the sheet; else through one lxml tree of the whole part."""
+    bounded by the rows written, not by the sheet; else through one lxml tree of the whole part.
+    ``ahead`` is handed the streamed bytes as they are written (the tree path hands it nothing)."""
     split = _split_sheet(xml)
     if split is not None:
         asked = dict(fmt.requests) if fmt is not None else {}
         try:
-            return _patch_stream(xml, split, cells, sheet, fmt)
+            return _patch_stream(xml, split, cells, sheet, fmt, ahead)
         except _NotStreamable:  # the parser reads the rows otherwise than the byte pattern: the tree decides
             if fmt is not None:
                 fmt.requests = asked
@@ -448,7 +535,7 @@ def _split_sheet(xml: bytes):
     return m.start(), body_start, body_end, opening, opening[:-1] + decls + b">", close, empty
 
 
-def _patch_stream(xml: bytes, split, cells, sheet: str, fmt) -> tuple[bytes, set[str]]:
+def _patch_stream(xml: bytes, split, cells, sheet: str, fmt, ahead: _Deflating | None = None) -> tuple[bytes, set[str]]:
     tag_start, body_start, body_end, opening, wrapper_tag, close, empty = split
     starts, numbers = _row_starts(xml, body_start, body_end, close[2:-len(b"sheetData>")], sheet)
     if any(b <= a for a, b in zip(numbers, numbers[1:])):  # rows out of order: the tree puts new ones right
@@ -468,7 +555,7 @@ def _patch_stream(xml: bytes, split, cells, sheet: str, fmt) -> tuple[bytes, set
     # one output buffer, and the part's untouched bytes written from a view of it: a large sheet is
     # held twice at most (in and out), not also as a body copy, a list of pieces and their join
     view = memoryview(xml)
-    out = io.BytesIO()
+    out = io.BytesIO() if ahead is None else _Tee(ahead)
     out.write(_head(xml, tag_start, cells))
     out.write(view[tag_start:body_start] if not empty else opening)
     dropped, pos, i = set(), body_start, 0

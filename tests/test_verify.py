@@ -6,6 +6,8 @@ import json
 import warnings
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dtg_xl.results import layout
 from dtg_xl.xlsx.books import FileBook
@@ -133,3 +135,14 @@ def test_fingerprint_is_the_same_in_every_process(example_path):
                            env=dict(os.environ, PYTHONHASHSEED=seed), check=True).stdout.strip()
             for seed in ("1", "2", "3")}
     assert len(seen) == 1 and seen.pop().startswith(PREFIX)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(), st.text(max_size=3), st.none(), st.booleans(), st.integers(),
+                          st.lists(st.floats(), max_size=2), st.dates())))
+def test_fingerprint_items_inline_the_rule_of_each_value(items):
+    # _items (a list's values, text and floats inlined for speed) gives what _plain gives each value
+    from dtg_xl.results.fingerprint import _items, _plain
+
+    assert _items(items) == [_plain(v) for v in items]
+    assert _plain(tuple(items)) == [_plain(v) for v in items]

@@ -100,9 +100,13 @@ _QUANTITATIVE_HEADERS = ("目标值", "实际值")
 
 
 def _needed_headers(rows: list[list], cols: dict[str, int]) -> tuple[str, ...]:
-    needed, c = {}, cols["method"] - 1
-    # each spelling once, in order (by type too: a formula cell showing 正向 is not the text 正向)
-    for _, raw in dict.fromkeys((type(row[c]), row[c]) for row in rows[HEADER_ROW:] if c < len(row)):
+    needed, c, spellings = {}, cols["method"] - 1, set()
+    for row in rows[HEADER_ROW:]:
+        raw = row[c] if c < len(row) else None
+        if type(raw) is str:  # each text once (not a formula cell showing it, whose type is not str)
+            if raw in spellings:
+                continue
+            spellings.add(raw)
         if _blank(raw):
             continue
         try:

@@ -252,6 +252,7 @@ def test_method_spellings_are_remembered_only_when_they_resolve():
     for _ in range(2):
         with pytest.raises(rules.RuleError, match="未知的评分方法“正 向”"):
             rules.canonical_method("正 向")
+    assert rules._SPELLINGS[" Positive "] == "正向" and "正 向" not in rules._SPELLINGS
     rules.canonical_method("反向")
     with pytest.raises(rules.RuleError, match="公式尚未计算"):
         rules.canonical_method(Uncalculated("反向"))

@@ -19,6 +19,9 @@ pieces = st.lists(st.sampled_from([b"<", b"f", b":", b"=", b" ", b"\t", b"\n", b
 def test_cheap_looks_answer_as_the_plain_searches(parts):
     data = b"".join(parts)
     assert sheetinfo._spaced_equals(data) == any(x in data for x in SPACED)
+    for many in (b"\n" * 40, b"\t" * 40, b"\r\n" * 20):  # past the bounded look at each place
+        assert sheetinfo._spaced_equals(many + data) == any(x in many + data for x in SPACED)
+        assert sheetinfo._spaced_equals(data + many) == any(x in data + many for x in SPACED)
     assert sheetinfo._opens_formula(data) == any(x in data for x in FORMULA)
     assert sheetinfo._opens_formula(data, b":") == any(b":" + x[1:] in data for x in FORMULA)
     many_fs = b"<t>" + b"f" * 100 + b"</t>" + data  # past the bounded walk over f's

@@ -516,7 +516,10 @@ def _split_sheet(xml: bytes):
     def has(word: bytes) -> bool:
         return xml.find(word, 0, body_end) >= 0
 
-    if has(b"<!") or _PROCESSING.search(xml, 0, body_end) or (has(b"&#") and _REF_IN_TAG.search(xml, 0, body_end)):
+    # "!" and "&" first: single rare bytes are found at memchr speed, "<!" and "&#" (a first byte
+    # that is everywhere) at a tenth of it
+    if has(b"!") and has(b"<!") or _PROCESSING.search(xml, 0, body_end) or (
+            has(b"&") and has(b"&#") and _REF_IN_TAG.search(xml, 0, body_end)):
         return None
     if any(map(has, (b"shared", b"array", b"dataTable"))) and _LINKED_FORMULA.search(xml, 0, body_end):
         return None

@@ -24,6 +24,10 @@ def test_cheap_looks_answer_as_the_plain_searches(parts):
         assert sheetinfo._spaced_equals(data + many) == any(x in data + many for x in SPACED)
     assert sheetinfo._opens_formula(data) == any(x in data for x in FORMULA)
     assert sheetinfo._opens_formula(data, b":") == any(b":" + x[1:] in data for x in FORMULA)
+    from dtg_xl.xlsx.patch import _ANY_FORMULA as patch_formula  # the pattern the patch decides prefixes by
+
+    for pattern in (sheetinfo._ANY_FORMULA, patch_formula):
+        assert sheetinfo.has_formula(data, pattern) == (pattern.search(data) is not None)
     many_fs = b"<t>" + b"f" * 100 + b"</t>" + data  # past the bounded walk over f's
     assert sheetinfo._opens_formula(many_fs) == any(x in many_fs for x in FORMULA)
     assert sheetinfo._opens_formula(many_fs, b":") == any(b":" + x[1:] in many_fs for x in FORMULA)

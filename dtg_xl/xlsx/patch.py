@@ -50,7 +50,7 @@ from dtg_xl.xlsx.parts import plain_member, resolve_target  # noqa: F401  (resol
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import col_letter, col_number
 from dtg_xl.xlsx.atomic import atomic_output
-from dtg_xl.xlsx.sheetinfo import package_parts, read_number_formats
+from dtg_xl.xlsx.sheetinfo import has_formula, package_parts, read_number_formats
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -327,14 +327,14 @@ def _dependent_formulas(zin, parts: dict[str, str], written: set[str], new_parts
     INDIRECT/OFFSET (which build references from text)."""
     names = set(zin.namelist())
     for sheet in written:
-        if _ANY_FORMULA.search(new_parts.get(parts[sheet]) or b""):
+        if has_formula(new_parts.get(parts[sheet]) or b"", _ANY_FORMULA):
             return True
     risky_names = [n for n, ref in _defined_names(zin) if any(_mentions_sheet(ref, s) for s in written)]
     for sheet, part in parts.items():
         if sheet in written or part not in names:
             continue
         xml = zin.read(part)
-        if not _ANY_FORMULA.search(xml):
+        if not has_formula(xml, _ANY_FORMULA):
             continue
         for text in _formula_texts(xml):
             upper = text.upper()

@@ -331,13 +331,6 @@ def _read_indicators(rows: list[list], cols: dict[str, int], out: _Collector, re
 def _unused_problems(values, r, where, out, first_problem: int):
     """An error value or uncalculated formula in a number cell the row's method does not read
     is still reported (once): the sheet is broken there, and a later method change would read it."""
-    for name in _NUMERIC:  # most rows: numbers, blanks and text without "#", which cell_problem never objects to
-        value = values.get(name)
-        kind = type(value)
-        if not (kind is float or value is None or kind is str and "#" not in value):
-            break
-    else:
-        return
     problems = {name: cell_problem(values.get(name)) for name in _NUMERIC}
     if not any(problems.values()):
         return

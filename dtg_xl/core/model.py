@@ -100,21 +100,16 @@ _QUANTITATIVE_HEADERS = ("目标值", "实际值")
 
 
 def _needed_headers(rows: list[list], cols: dict[str, int]) -> tuple[str, ...]:
-    needed, c, spellings = {}, cols["method"] - 1, set()
+    methods, c = {}, cols["method"] - 1  # the methods named, in order of first use
     for row in rows[HEADER_ROW:]:
         raw = row[c] if c < len(row) else None
-        if type(raw) is str:  # each text once (not a formula cell showing it, whose type is not str)
-            if raw in spellings:
-                continue
-            spellings.add(raw)
         if _blank(raw):
             continue
         try:
-            method = rules.canonical_method(raw)
+            methods[rules.canonical_method(raw)] = None
         except rules.RuleError:
             continue  # reported on its row
-        needed.update(dict.fromkeys(_METHOD_HEADERS.get(method, _QUANTITATIVE_HEADERS)))
-    return tuple(needed)
+    return tuple(dict.fromkeys(h for method in methods for h in _METHOD_HEADERS.get(method, _QUANTITATIVE_HEADERS)))
 
 
 def _read_params(rows: list[list], out: _Collector) -> tuple[dict, dict]:

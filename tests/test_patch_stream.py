@@ -365,3 +365,37 @@ def test_any_mix_of_rows_is_spliced_to_the_parsed_bytes(example_path, data):
         tree, dropped = patch._patch_tree(xml, cells, "表", f)
     assert outs[0] == outs[1]
     assert canonical(outs[0][0]) == canonical(tree) and (dropped, f.requests) == outs[0][1:]
+
+
+def test_new_cell_formats_are_numbered_in_row_order_whichever_path_a_row_takes(example_path):
+    """Found by the test above: row 3 needs a cell inserted (the lxml path for its run), row 5 does
+    not; both ask for a new format.  The stream once numbered row 5's first (its rows without
+    insertions went first), the tree row 3's: same document, other style numbers.  Now every path
+    numbers them as the tree does, row by row."""
+    rows = []
+    for r in range(1, 9):
+        shapes = ['<c r="{ref}"/>'] * 6
+        if r == 3:
+            shapes[4] = None  # E3 missing: written below, so inserted
+        if r == 5:
+            shapes[1] = '<c r="{ref}" s="3"/>'
+        rows.append(f'<row r="{r}">' + "".join(s.format(ref=f"{'ABCDEF'[i]}{r}") for i, s in enumerate(shapes) if s)
+                    + "</row>")
+    xml = sheet("".join(rows))
+    cells = {(3, 2): None, (3, 5): 0.0, (4, 1): 0.0, (5, 2): 0.0}
+    with zipfile.ZipFile(example_path) as zf:
+        def fmt():
+            f = patch._Formats(zf, lambda sheet, r, c, code, v: "0.00" if c == 2 else None, patch.package_parts(zf)[1])
+            f.sheet = "表"
+            return f
+
+        outs = []
+        for splice in (patch._splice_run, lambda *args: None):
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(patch, "_splice_run", splice)
+                f = fmt()
+                outs.append((patch._patch_stream(xml, patch._split_sheet(xml), cells, "表", f)[0], f.requests))
+        f = fmt()
+        tree = patch._patch_tree(xml, cells, "表", f)[0]
+    assert outs[0] == outs[1] and canonical(outs[0][0]) == canonical(tree) and outs[0][1] == f.requests
+    assert list(f.requests) == [(0, "0.00"), (3, "0.00")]  # B3's (no style) first, then B5's

@@ -685,14 +685,17 @@ def _head(xml: bytes, tag_start: int, cells) -> bytes:
 def _patch_run(wrapper, rows: dict, wanted: dict, col_styles, fmt, sheet: str) -> set[str]:
     """_patch_rows for a run of rows, touching in Python only the cells written.  A written cell is
     looked for first where a row that has every column keeps it (Excel and XlsxWriter write a
-    formatted row whole), then along its row; rows that need more (a cell to insert, cells without
-    r, a new row) go through _patch_rows after their cells are checked."""
-    slow, dropped = {}, set()
-    for r, values in wanted.items():
-        row = rows.get(r)
+    formatted row whole), then along its row; a row that needs more (a cell to insert, cells without
+    r, a new row) goes through _patch_rows after its cells are checked.  Row by row in order, as
+    _patch_rows goes: a new cell format is numbered when a cell first asks for it."""
+    dropped = set()
+    for r in sorted(wanted):
+        values, row = wanted[r], rows.get(r)
         found = _written_cells(row, r, values) if row is not None else None
         if found is None:
-            slow[r] = values
+            if row is not None:
+                _explicit_cells(row, r, sheet)
+            dropped |= _patch_rows(wrapper, rows, {r: values}, col_styles, fmt)
             continue
         row.attrib.pop("spans", None)  # a hint only; stale spans are worse than none
         for c in sorted(values):
@@ -700,10 +703,7 @@ def _patch_run(wrapper, rows: dict, wanted: dict, col_styles, fmt, sheet: str) -
             if cell is None:
                 continue  # a blank into a cell that does not exist: nothing to clear
             _write(cell, r, c, values[c], fmt, dropped)
-    for r in slow:
-        if r in rows:
-            _explicit_cells(rows[r], r, sheet)
-    return dropped | _patch_rows(wrapper, rows, slow, col_styles, fmt)
+    return dropped
 
 
 def _written_cells(row, r: int, values: dict) -> dict | None:

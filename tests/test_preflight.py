@@ -551,3 +551,85 @@ def test_the_part_memo_is_bounded_by_bytes_least_recently_used_first_out():
     assert seen.size == 8
     seen.put(("d", b"x" * 11), 4)  # larger than the whole memo: not kept
     assert seen.get(("d", b"x" * 11)) is None and seen.size == 8
+
+
+def _deferred_verdict(path: Path):
+    """check_package leaving the large worksheets' XML check to the caller, then that check."""
+    deferred: list = []
+    try:
+        report, zf = preflight.check_package(path, deferred=deferred)
+        with zf or zipfile.ZipFile(path) as z:
+            for item in deferred:
+                preflight.check_deferred(z, item)
+    except preflight.PreflightError as exc:
+        return ("refused", str(exc)), deferred
+    return ("ok", report.__dict__), deferred
+
+
+def _verdict(path: Path):
+    try:
+        return ("ok", preflight.check(path).__dict__)
+    except preflight.PreflightError as exc:
+        return ("refused", str(exc))
+
+
+def test_a_deferred_xml_check_gives_the_verdict_of_the_whole_check(hostile, example_path, tmp_path, monkeypatch):
+    """FileBook runs a large worksheet's XML check beside calamine's parse of it (check_package
+    leaves it to the caller).  With every part over 1 KB large and read in 4 KB chunks, every
+    hostile file, the good corpus and large sheets broken late, or broken early and far-reaching
+    late, get exactly the verdict, message and counts of the whole check; and some checks were
+    really left to the caller."""
+    good = [example_path, C.build_xlsxwriter(tmp_path / "xw.xlsx"), C.build_openpyxl(tmp_path / "op.xlsx", example_path),
+            C.excel_shaped(tmp_path / "ex.xlsx", example_path)] + ([C.DTG_XLSM] if C.DTG_XLSM.exists() else [])
+    broken = [
+        _rebuild(example_path, tmp_path / "late.xlsx", _sheet_edit("指标体系", b"</sheetData>", b"</sheetDat>")),
+        _rebuild(example_path, tmp_path / "dtd_inside.xlsx", _sheet_edit("指标体系", b"</sheetData>",
+                                                                       b'<!DOCTYPE x [<!ENTITY e "boom">]></sheetData>')),
+        _rebuild(example_path, tmp_path / "early_and_far.xlsx", lambda parts, sheets: (
+            _sheet_edit("指标体系", b"<sheetData>", b"<sheetData><bad></x>")(parts, sheets),
+            _sheet_edit("指标体系", b"</sheetData>", b'<row r="900000"><c r="A900000"><v>1</v></c></row></sheetData>')(
+                parts, sheets))),
+    ]
+    monkeypatch.setattr(preflight, "SMALL_PART", 1024)
+    monkeypatch.setattr(preflight, "CHUNK", 4096)
+    left = set()
+    for path in list(hostile.values()) + good + broken:
+        got, deferred = _deferred_verdict(path)
+        assert got == _verdict(path), path.name
+        left |= {path.name for _ in deferred}
+    assert {"dtg-2020.xlsx", "xw.xlsx", "late.xlsx"} <= left
+    assert _verdict(broken[0])[1].startswith("工作表“指标体系”不是有效的 XML")
+    assert all(_verdict(path)[0] == "refused" for path in broken)  # a DOCTYPE inside a sheet is not XML either
+    assert "不是有效的 XML" in _verdict(broken[2])[1]  # what comes first in the part, as always
+
+
+def test_a_large_sheet_is_parsed_while_its_xml_is_checked(example_path, tmp_path, monkeypatch):
+    """A book reads the same values, marks and refusals with its large sheets parsed ahead as
+    without: a sheet broken late is refused at opening with the pre-flight's message, and a sheet
+    calamine cannot read is refused when it is read, as it always was."""
+    names = FileBook(example_path).sheet_names()
+    before = FileBook(example_path)
+    values = {n: before.sheet_values(n) for n in names}
+    marks = {n: before.sheet_cells(n, all_styles=False) for n in names}
+    late = _rebuild(example_path, tmp_path / "late.xlsx", _sheet_edit("指标体系", b"</sheetData>", b"</sheetDat>"))
+    unreadable = _rebuild(example_path, tmp_path / "index.xlsx", _sheet_edit(
+        "指标体系", b'<c r="A1" s="3" t="s"><v>66</v>', b'<c r="A1" s="3" t="s"><v>99999999</v>'))
+    with pytest.raises(BookError) as refused:
+        FileBook(late)
+    with pytest.raises(BookError) as unread:
+        FileBook(unreadable).sheet_values("指标体系")
+
+    monkeypatch.setattr(preflight, "SMALL_PART", 4096)
+    book = FileBook(example_path)
+    assert {"指标体系", "汇总", "同比"} <= set(book._ahead) and "说明" not in book._ahead
+    assert {n: book.sheet_values(n) for n in names} == values
+    assert {n: book.sheet_cells(n, all_styles=False) for n in names} == marks
+    assert not book._ahead  # each parsed sheet given once, then let go
+    with pytest.raises(BookError) as refused_ahead:
+        FileBook(late)
+    assert str(refused_ahead.value) == str(refused.value) == f"无法读取工作簿“late.xlsx”：{_verdict(late)[1]}"
+    ahead = FileBook(unreadable)
+    assert isinstance(ahead._ahead["指标体系"], Exception)
+    with pytest.raises(BookError) as unread_ahead:
+        ahead.sheet_values("指标体系")
+    assert str(unread_ahead.value) == str(unread.value)

@@ -7,6 +7,7 @@ book over a live ``xlwings.Book`` (``dtg_xl.xlsx.xlwings_book``).
 """
 from __future__ import annotations
 
+import threading
 import zipfile
 import zlib
 from collections import defaultdict
@@ -18,7 +19,7 @@ from python_calamine import CalamineWorkbook
 from dtg_xl.errors import DtgError
 from dtg_xl.xlsx.cells import CellError, Percent, Uncalculated, is_percent_format
 from dtg_xl.xlsx.patch import PatchError, patch_workbook
-from dtg_xl.xlsx.preflight import PreflightError, check_package
+from dtg_xl.xlsx.preflight import Deferred, PreflightError, check_deferred, check_package
 from dtg_xl.xlsx.sheetinfo import SheetCells, package_parts, read_number_formats, scan_sheet
 
 class BookError(DtgError):
@@ -28,10 +29,12 @@ class BookError(DtgError):
 class FileBook:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        deferred: list[Deferred] = []
         try:
             # before calamine sees the file: a hostile one can abort the process (see preflight);
-            # a small file's checked package (in memory) serves this book's own part reads
-            self.preflight, self._zip = check_package(self.path)
+            # a small file's checked package (in memory) serves this book's own part reads; a large
+            # sheet's XML check is left to run beside calamine's parse of it (_read_ahead)
+            self.preflight, self._zip = check_package(self.path, deferred=deferred)
         except PreflightError as exc:
             raise BookError(f"无法读取工作簿“{self.path.name}”：{exc}") from None
         try:
@@ -54,6 +57,44 @@ class FileBook:
         # on save, (sheet, row, col, format code, value) -> the format a written cell gets instead, or
         # None (the pipeline gives result cells the template's own formats: results.layout.format_reset)
         self.reformat = None
+        self._ahead = self._read_ahead(deferred) if deferred else {}
+
+    def _read_ahead(self, deferred: list[Deferred]) -> dict:
+        """The large worksheets, parsed by calamine in this thread (it lets go of the GIL while it
+        parses, and what it allocates stays in this thread's heap) while a second thread runs the
+        XML check the pre-flight left for them and reads their cell marks: sheet name ->
+        calamine's sheet, or what it raised (given back when the sheet is read)."""
+        names = [d.sheet for d in deferred if d.sheet in self._wb.sheet_names]
+        failed: list[BaseException] = []
+
+        def check():
+            try:
+                for item in deferred:
+                    check_deferred(self._zipfile(), item)
+                for name in names:
+                    self.sheet_cells(name, all_styles=False)
+            except BaseException as exc:  # noqa: BLE001 - raised below, in this thread
+                failed.append(exc)
+
+        thread = threading.Thread(target=check, name="dtg-check-ahead", daemon=True)
+        thread.start()
+        ahead: dict = {}
+        try:
+            for name in names:
+                try:
+                    ahead[name] = self._wb.get_sheet_by_name(name)
+                except BaseException as exc:  # noqa: BLE001 - pyo3 panics are BaseException (see __init__)
+                    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                        raise
+                    ahead[name] = exc
+        finally:
+            thread.join()
+        if failed:  # the check's refusal, not whatever calamine made of a file it refuses
+            self._close_zip()
+            if isinstance(failed[0], PreflightError):
+                raise BookError(f"无法读取工作簿“{self.path.name}”：{failed[0]}") from None
+            raise failed[0]
+        return ahead
 
     def sheet_names(self) -> list[str]:
         return list(self._wb.sheet_names)
@@ -72,8 +113,13 @@ class FileBook:
             self._calamine_rows(name)
 
     def _calamine_rows(self, name: str) -> list[list]:
+        sheet = self._ahead.pop(name, None)  # parsed already (a large sheet): used once, then let go
         try:
-            return self._wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            if sheet is None:
+                sheet = self._wb.get_sheet_by_name(name)
+            elif isinstance(sheet, BaseException):
+                raise sheet
+            return sheet.to_python(skip_empty_area=False)
         except BaseException as exc:  # noqa: BLE001 - see __init__: panics are BaseException
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise

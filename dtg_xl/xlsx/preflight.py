@@ -29,6 +29,15 @@ is read again by expat with a start-tag handler, which is exact.  Parts over ``S
 streamed the same way in chunks (memory bounded, size and ratio re-checked on what comes out),
 the exact handler attached from the start once a chunk needs it.
 
+A book (``FileBook``) asks ``check_package`` to leave one thing to it: the expat pass of a
+worksheet over ``SMALL_PART`` that the byte pattern accounted for.  By then every limit that keeps
+calamine safe has been checked on every part (sizes, ratios, cell references, dimension, the
+cell total, and every other part whole), so the book lets calamine parse that sheet in this
+thread while a second one runs the expat pass (``check_deferred``: the same pieces, so the same
+message); calamine lets go of the GIL while it parses, and a 100,000-row sheet is read in about
+the time of the longer of the two instead of their sum.  A file refused before that point is
+checked again whole, so its message is always the one ``check`` gives.
+
 Reading: a file up to ``SMALL_FILE`` is read from disk once and its zip opened over those
 bytes.  A small part is read in one ``zf.read`` (zipfile returns no more than the directory's
 size, already checked, and verifies the CRC) — or, from a file in memory, when the part is
@@ -61,6 +70,7 @@ import re
 import threading
 import zipfile
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,11 +147,46 @@ def check(path: str | Path) -> Report:
     return check_package(path, keep=False)[0]
 
 
-def check_package(path: str | Path, keep: bool = True) -> tuple[Report, CheckedZip | None]:
+def check_package(path: str | Path, keep: bool = True,
+                  deferred: list[Deferred] | None = None) -> tuple[Report, CheckedZip | None]:
     """``check``, and (``keep``) the checked package of a small file, open over its bytes in
     memory, for the caller's own part reads (it then owns and closes it): the file is read from
-    disk once, and its parts inflated once.  None for a large file (the caller opens it itself)."""
-    path = Path(path)
+    disk once, and its parts inflated once.  None for a large file (the caller opens it itself).
+
+    ``deferred``: a list to receive the large worksheets (over ``SMALL_PART``) whose XML
+    well-formedness check is left to the caller (``check_deferred``), so that it can run while
+    calamine parses them in another thread.  Everything that keeps calamine safe has run by
+    then, on every part: sizes and compression ratios, cell limits, the workbook's cell total,
+    and every part calamine reads when it opens a workbook (workbook, relationships, shared
+    strings, styles) is checked whole.  A file refused here is checked again undeferred, so its
+    message is the one ``check`` gives."""
+    if deferred is None:
+        return _check_package(Path(path), keep, None)
+    try:
+        return _check_package(Path(path), keep, deferred)
+    except PreflightError:
+        deferred.clear()
+        return _check_package(Path(path), keep, None)
+
+
+def check_deferred(zf: zipfile.ZipFile, item: Deferred) -> None:
+    """The check ``check_package`` left for a large worksheet: its XML through expat, in the
+    pieces and with the message the undeferred check gives."""
+    with _refusing_damage():
+        checker = _Expat(item.where)
+        for piece, final in _pieces(zf, zf.getinfo(item.part), item.where):
+            checker.feed(piece, final=final)
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A large worksheet whose XML well-formedness check is left to the caller (check_package)."""
+    part: str
+    sheet: str | None
+    where: str
+
+
+def _check_package(path: Path, keep: bool, deferred: list[Deferred] | None) -> tuple[Report, CheckedZip | None]:
     whole = None
     try:
         size = path.stat().st_size
@@ -169,11 +214,23 @@ def check_package(path: str | Path, keep: bool = True) -> tuple[Report, CheckedZ
         raise PreflightError(_not_zip_message(head))
     zf, kept = None, False
     try:
-        # a small file is read once and its parts come from memory (no seek and read per part);
-        # a large one stays on disk
-        zf = CheckedZip(_FileBytes(whole)) if whole is not None else zipfile.ZipFile(path)
-        report = _check_zip(zf, whole)
-        kept = keep and whole is not None
+        with _refusing_damage():
+            # a small file is read once and its parts come from memory (no seek and read per part);
+            # a large one stays on disk
+            zf = CheckedZip(_FileBytes(whole)) if whole is not None else zipfile.ZipFile(path)
+            report = _check_zip(zf, whole, deferred)
+            kept = keep and whole is not None
+    finally:
+        if zf is not None and not kept:
+            zf.close()
+    return report, (zf if kept else None)
+
+
+@contextmanager
+def _refusing_damage():
+    """A damaged package found while reading it: refused with the message that says so."""
+    try:
+        yield
     # a damaged directory: an offset before the file's start (seek fails with EINVAL), a part name
     # not in the encoding its flag declares
     except (zipfile.BadZipFile, UnicodeDecodeError):
@@ -182,10 +239,6 @@ def check_package(path: str | Path, keep: bool = True) -> tuple[Report, CheckedZ
         raise PreflightError("文件已损坏或使用了不支持的压缩方式，请在 Excel 中另存为 .xlsx 后重试") from None
     except OSError as exc:
         raise PreflightError(_BAD_ZIP if exc.errno == errno.EINVAL else f"无法读取文件（{exc.strerror or exc}）") from None
-    finally:
-        if zf is not None and not kept:
-            zf.close()
-    return report, (zf if kept else None)
 
 
 class CheckedZip(zipfile.ZipFile):
@@ -254,8 +307,9 @@ def _not_zip_message(head: bytes) -> str:
     return f"这不是 Excel 工作簿（.xlsx/.xlsm），而是{kind}。请在 Excel 中打开后另存为 .xlsx 再试"
 
 
-def _check_zip(zf: zipfile.ZipFile, whole: bytes | None = None) -> Report:
-    """The package's checks; ``whole``: the file's bytes, when it was read into memory."""
+def _check_zip(zf: zipfile.ZipFile, whole: bytes | None = None, deferred: list[Deferred] | None = None) -> Report:
+    """The package's checks; ``whole``: the file's bytes, when it was read into memory;
+    ``deferred``: see check_package."""
     infos = zf.infolist()
     report = Report(parts=len(infos))
     if len(infos) > MAX_ENTRIES:
@@ -289,7 +343,7 @@ def _check_zip(zf: zipfile.ZipFile, whole: bytes | None = None) -> Report:
                 for _ in _chunks(zf, info):
                     pass
         elif info.filename not in package.parsed:
-            _scan_part(zf, info, kind, package.sheets.get(info.filename.lower()), report, whole)
+            _scan_part(zf, info, kind, package.sheets.get(info.filename.lower()), report, whole, deferred)
     return report
 
 
@@ -463,7 +517,7 @@ def _utf16(first: bytes) -> str | None:
 
 
 def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str, sheet: str | None, report: Report,
-               whole: bytes | None = None) -> None:
+               whole: bytes | None = None, deferred: list[Deferred] | None = None) -> None:
     name = info.filename
     where = f"工作表“{sheet}”" if sheet else f"部件“{name}”"
     if info.file_size <= SMALL_PART:
@@ -487,7 +541,8 @@ def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str, sheet: str
         _merge(report, *seen)
         _PASSED.put(key, seen)
         return
-    _scan_stream(zf, info, kind, where, report)
+    if _scan_stream(zf, info, kind, where, report, defer=deferred is not None):
+        deferred.append(Deferred(name, sheet, where))
 
 
 # Parts that passed, by kind and content (a part's verdict and counts are a function of its bytes
@@ -545,15 +600,17 @@ def _merge(report: Report, cells: int, max_row: int, max_col: int) -> None:
     _count_total(report)
 
 
-def _scan_stream(zf, info, kind: str, where: str, report: Report, exact: bool = False) -> None:
+def _scan_stream(zf, info, kind: str, where: str, report: Report, exact: bool = False, defer: bool = False) -> bool:
     """A large part in chunks: memory bounded by CHUNK.  Cells by the byte pattern chunk by chunk
     (cut before a ``<``, so no tag is split); a chunk the pattern cannot account for restarts the
-    part with the exact handler."""
+    part with the exact handler.  ``defer``: a worksheet's expat pass is left to the caller
+    (True returned) when the pattern accounts for every chunk."""
     checker = None if kind == "vml" else _Expat(where)
     if checker and exact:
         checker.cells = _Cells(where, report)
     state = {"row": 0, "col": 0}
     cells_before = report.cells
+    defer = defer and kind == "sheet" and not exact
     for piece, final in _pieces(zf, info, where):
         if checker is None:
             _no_dtd(piece, where)
@@ -561,9 +618,11 @@ def _scan_stream(zf, info, kind: str, where: str, report: Report, exact: bool = 
         if kind == "sheet" and not exact and not _fast_cells(piece, where, report, state):
             report.cells = cells_before
             return _scan_stream(zf, info, kind, where, report, exact=True)
-        checker.feed(piece, final=final)
+        if not defer:
+            checker.feed(piece, final=final)
     if checker is not None and checker.cells:
         checker.cells.done()
+    return defer
 
 
 def _pieces(zf, info, where: str):

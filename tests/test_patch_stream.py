@@ -348,6 +348,14 @@ def test_any_mix_of_rows_is_spliced_to_the_parsed_bytes(example_path, data):
     value = st.one_of(st.floats(allow_nan=True, allow_infinity=False), st.none()) if plain else \
         st.one_of(st.floats(allow_nan=True, allow_infinity=False), st.none(), st.sampled_from(["文字", True, 3]))
     cells = data.draw(st.dictionaries(st.tuples(st.integers(1, len(rows)), st.integers(1, 6)), value, max_size=20))
+    outs, tree = _spliced_parsed_and_tree(example_path, xml, cells)
+    assert outs[0] == outs[1]
+    assert canonical(outs[0][0]) == canonical(tree[0]) and tree[1:] == outs[0][1:]
+
+
+def _spliced_parsed_and_tree(example_path, xml: bytes, cells: dict):
+    """(document, overwritten formulas, format requests) of the stream with the splice, of the stream
+    parsing every run, and of the tree; column B's written cells ask for the format 0.00."""
     with zipfile.ZipFile(example_path) as zf:
         def fmt():
             f = patch._Formats(zf, lambda sheet, r, c, code, v: "0.00" if c == 2 else None, patch.package_parts(zf)[1])
@@ -363,8 +371,7 @@ def test_any_mix_of_rows_is_spliced_to_the_parsed_bytes(example_path, data):
                 outs.append((out, dropped, f.requests))
         f = fmt()
         tree, dropped = patch._patch_tree(xml, cells, "表", f)
-    assert outs[0] == outs[1]
-    assert canonical(outs[0][0]) == canonical(tree) and (dropped, f.requests) == outs[0][1:]
+    return outs, (tree, dropped, f.requests)
 
 
 def test_new_cell_formats_are_numbered_in_row_order_whichever_path_a_row_takes(example_path):
@@ -383,19 +390,6 @@ def test_new_cell_formats_are_numbered_in_row_order_whichever_path_a_row_takes(e
                     + "</row>")
     xml = sheet("".join(rows))
     cells = {(3, 2): None, (3, 5): 0.0, (4, 1): 0.0, (5, 2): 0.0}
-    with zipfile.ZipFile(example_path) as zf:
-        def fmt():
-            f = patch._Formats(zf, lambda sheet, r, c, code, v: "0.00" if c == 2 else None, patch.package_parts(zf)[1])
-            f.sheet = "表"
-            return f
-
-        outs = []
-        for splice in (patch._splice_run, lambda *args: None):
-            with pytest.MonkeyPatch.context() as mp:
-                mp.setattr(patch, "_splice_run", splice)
-                f = fmt()
-                outs.append((patch._patch_stream(xml, patch._split_sheet(xml), cells, "表", f)[0], f.requests))
-        f = fmt()
-        tree = patch._patch_tree(xml, cells, "表", f)[0]
-    assert outs[0] == outs[1] and canonical(outs[0][0]) == canonical(tree) and outs[0][1] == f.requests
-    assert list(f.requests) == [(0, "0.00"), (3, "0.00")]  # B3's (no style) first, then B5's
+    outs, tree = _spliced_parsed_and_tree(example_path, xml, cells)
+    assert outs[0] == outs[1] and canonical(outs[0][0]) == canonical(tree[0]) and outs[0][2] == tree[2]
+    assert list(tree[2]) == [(0, "0.00"), (3, "0.00")]  # B3's (no style) first, then B5's

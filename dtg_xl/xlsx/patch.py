@@ -730,18 +730,27 @@ def _written_cells(row, r: int, values: dict) -> dict | None:
 
 
 def _row_starts(xml: bytes, body_start: int, body_end: int, prefix: bytes, sheet: str) -> tuple[list[int], list[int]]:
-    """Offset (in the part) and number of every <row> in the sheetData body; the numbers checked as the tree path does."""
+    """Offset (in the part) and number of every <row> in the sheetData body; the numbers checked as the tree path does.
+    A row whose first attribute is r="digits" (how Excel and XlsxWriter write every row) is read
+    by the pattern itself; any other is read as before, by its attributes."""
     starts, numbers, last = [], [], 0
-    for m in re.compile(rb"<" + re.escape(prefix) + rb"row(?=[\s/>])([^>]*)>").finditer(xml, body_start, body_end):
-        r = _R_ATTR.search(m.group(1))
-        if r is None:
-            last += 1
+    row_tag = re.compile(rb"<" + re.escape(prefix) + rb'row(?=[\s/>])(?: r="([1-9][0-9]{0,6})"(?=[\s/>]))?([^>]*)>')
+    for m in row_tag.finditer(xml, body_start, body_end):
+        plain = m.group(1)
+        if plain is not None:
+            last = int(plain)
+            if last > 1048576:
+                raise _broken(sheet, f"行号“{plain.decode()}”")
         else:
-            text = r.group(2).decode("ascii", "replace")
-            if not (text.isdigit() and 0 < int(text) <= 1048576):
-                raise _broken(sheet, f"行号“{text[:20]}”")
-            last = int(text)
-        if numbers and last in numbers[-1:]:
+            r = _R_ATTR.search(m.group(2))
+            if r is None:
+                last += 1
+            else:
+                text = r.group(2).decode("ascii", "replace")
+                if not (text.isdigit() and 0 < int(text) <= 1048576):
+                    raise _broken(sheet, f"行号“{text[:20]}”")
+                last = int(text)
+        if numbers and last == numbers[-1]:
             raise _broken(sheet, f"行号{last}（重复）")
         starts.append(m.start())
         numbers.append(last)

@@ -124,7 +124,8 @@ def test_rows_written_far_apart_are_parsed_in_runs(monkeypatch):
 
 
 def test_a_damaged_row_number_is_refused_on_both_paths():
-    for rows in ('<row r="0"><c r="A1"/></row>', '<row r="2"/><row r="2"/>', '<row r="x1"/>'):
+    for rows in ('<row r="0"><c r="A1"/></row>', '<row r="2"/><row r="2"/>', '<row r="x1"/>', '<row r="1048577"/>',
+                 '<row r="2"/><row r=\'2\'/>', '<row r="3"/><row spans="1:2" r="3"/>'):
         xml = sheet(rows)
         with pytest.raises(patch.PatchError, match="文件已损坏"):
             patch._patch_stream(xml, patch._split_sheet(xml), {(1, 1): 1.0}, "表", None)

@@ -598,6 +598,23 @@ def test_a_deferred_xml_check_gives_the_verdict_of_the_whole_check(hostile, exam
         assert got == _verdict(path), path.name
         left |= {path.name for _ in deferred}
     assert {"dtg-2020.xlsx", "xw.xlsx", "late.xlsx"} <= left
+    checks = []
+    whole_check = preflight._check_package
+    monkeypatch.setattr(preflight, "_check_package", lambda *args: checks.append(args[2]) or whole_check(*args))
+    # checked again only when the deferring check may have skipped what refuses it first: a limit found
+    # by the pattern with expat left out, or anything after a sheet was left; not a refusal on the exact
+    # path (a DTD) with nothing left before it, or of the workbook part or the directory
+    def dtd_first(parts, sheets):  # in the package's first sheet, before any other sheet was checked
+        first = min(sheets.values(), key=list(parts).index)
+        parts[first] = BILLION_LAUGHS + parts[first].split(b"?>", 1)[1].lstrip()
+
+    exact_first = _rebuild(example_path, tmp_path / "dtd_first.xlsx", dtd_first)
+    for path, times in ((broken[2], 2), (hostile["far_cell_in_template"], 2), (hostile["entity_in_sheet"], 2),
+                        (exact_first, 1), (hostile["entity_in_workbook"], 1), (hostile["compression_bomb"], 1)):
+        checks.clear()
+        got, _ = _deferred_verdict(path)
+        assert len(checks) == times and got[0] == "refused", path.name
+        assert got == _verdict(path), path.name
     assert _verdict(broken[0])[1].startswith("工作表“指标体系”不是有效的 XML")
     assert all(_verdict(path)[0] == "refused" for path in broken)  # a DOCTYPE inside a sheet is not XML either
     assert "不是有效的 XML" in _verdict(broken[2])[1]  # what comes first in the part, as always

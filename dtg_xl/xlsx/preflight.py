@@ -35,8 +35,8 @@ calamine safe has been checked on every part (sizes, ratios, cell references, di
 cell total, and every other part whole), so the book lets calamine parse that sheet in this
 thread while a second one runs the expat pass (``check_deferred``: the same pieces, so the same
 message); calamine lets go of the GIL while it parses, and a 100,000-row sheet is read in about
-the time of the longer of the two instead of their sum.  A file refused before that point is
-checked again whole, so its message is always the one ``check`` gives.
+the time of the longer of the two instead of their sum.  A file refused once something was left
+undone is checked again whole, so its message is always the one ``check`` gives.
 
 Reading: a file up to ``SMALL_FILE`` is read from disk once and its zip opened over those
 bytes.  A small part is read in one ``zf.read`` (zipfile returns no more than the directory's
@@ -158,13 +158,15 @@ def check_package(path: str | Path, keep: bool = True,
     calamine parses them in another thread.  Everything that keeps calamine safe has run by
     then, on every part: sizes and compression ratios, cell limits, the workbook's cell total,
     and every part calamine reads when it opens a workbook (workbook, relationships, shared
-    strings, styles) is checked whole.  A file refused here is checked again undeferred, so its
-    message is the one ``check`` gives."""
+    strings, styles) is checked whole.  A file refused after something was left undone is checked
+    again undeferred, so its message is always the one ``check`` gives."""
     if deferred is None:
         return _check_package(Path(path), keep, None)
     try:
         return _check_package(Path(path), keep, deferred)
-    except PreflightError:
+    except (PreflightError, _Recheck) as exc:
+        if isinstance(exc, PreflightError) and not deferred:
+            raise  # nothing was left undone before it: the message check() gives
         deferred.clear()
         return _check_package(Path(path), keep, None)
 
@@ -611,18 +613,29 @@ def _scan_stream(zf, info, kind: str, where: str, report: Report, exact: bool = 
     state = {"row": 0, "col": 0}
     cells_before = report.cells
     defer = defer and kind == "sheet" and not exact
-    for piece, final in _pieces(zf, info, where):
-        if checker is None:
-            _no_dtd(piece, where)
-            continue
-        if kind == "sheet" and not exact and not _fast_cells(piece, where, report, state):
-            report.cells = cells_before
-            return _scan_stream(zf, info, kind, where, report, exact=True)
-        if not defer:
-            checker.feed(piece, final=final)
-    if checker is not None and checker.cells:
-        checker.cells.done()
-    return defer
+    try:
+        for piece, final in _pieces(zf, info, where):
+            if checker is None:
+                _no_dtd(piece, where)
+                continue
+            if kind == "sheet" and not exact and not _fast_cells(piece, where, report, state):
+                break
+            if not defer:
+                checker.feed(piece, final=final)
+        else:
+            if checker is not None and checker.cells:
+                checker.cells.done()
+            return defer
+    except Exception:
+        if defer:  # expat, left out here, might have refused an earlier piece first
+            raise _Recheck from None
+        raise
+    report.cells = cells_before
+    return _scan_stream(zf, info, kind, where, report, exact=True)
+
+
+class _Recheck(Exception):
+    """A deferring check failed where the whole check might have failed earlier, and otherwise."""
 
 
 def _pieces(zf, info, where: str):

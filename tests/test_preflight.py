@@ -650,3 +650,9 @@ def test_a_large_sheet_is_parsed_while_its_xml_is_checked(example_path, tmp_path
     with pytest.raises(BookError) as unread_ahead:
         ahead.sheet_values("指标体系")
     assert str(unread_ahead.value) == str(unread.value)
+    monkeypatch.setattr(preflight, "SMALL_FILE", 1000)  # a large file: its parts read from disk, by both threads
+    book = FileBook(example_path)
+    assert "指标体系" in book._ahead and {n: book.sheet_values(n) for n in names} == values
+    with pytest.raises(BookError) as refused_from_disk:
+        FileBook(late)
+    assert str(refused_from_disk.value) == str(refused.value)

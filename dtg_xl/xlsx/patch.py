@@ -736,20 +736,16 @@ def _row_starts(xml: bytes, body_start: int, body_end: int, prefix: bytes, sheet
     starts, numbers, last = [], [], 0
     row_tag = re.compile(rb"<" + re.escape(prefix) + rb'row(?=[\s/>])(?: r="([1-9][0-9]{0,6})"(?=[\s/>]))?([^>]*)>')
     for m in row_tag.finditer(xml, body_start, body_end):
-        plain = m.group(1)
-        if plain is not None:
-            last = int(plain)
-            if last > 1048576:
-                raise _broken(sheet, f"行号“{plain.decode()}”")
-        else:
+        text = m.group(1)
+        if text is None:
             r = _R_ATTR.search(m.group(2))
-            if r is None:
-                last += 1
-            else:
-                text = r.group(2).decode("ascii", "replace")
-                if not (text.isdigit() and 0 < int(text) <= 1048576):
-                    raise _broken(sheet, f"行号“{text[:20]}”")
-                last = int(text)
+            text = r and r.group(2)
+        if text is None:
+            last += 1
+        elif text.isdigit() and 0 < (number := int(text)) <= 1048576:  # bytes.isdigit: ASCII digits only
+            last = number
+        else:
+            raise _broken(sheet, f"行号“{text.decode('ascii', 'replace')[:20]}”")
         if numbers and last == numbers[-1]:
             raise _broken(sheet, f"行号{last}（重复）")
         starts.append(m.start())

@@ -573,8 +573,7 @@ def _resolve_references(values: dict, r: int, cols: dict, sources, resolved: dic
         ref = references.parse(values[name])
         if ref is None:
             continue
-        context = context or {"points": _safe_number(values["points"]), "level": _text(values["level"]),
-                              "method": method, "warn": out.warn, "l3": l3}
+        context = context or {**_row_context(values, method), "warn": out.warn, "l3": l3}
         try:
             found = references.resolve(ref, sources, context)
         except rules.RuleError as exc:
@@ -609,11 +608,15 @@ def _check_computed(values, l3, r, cols, sources, out) -> None:
                  f"（{'、'.join(found.cells)}），两者不一致；请改填“{references.KIND_BUDGET}:{item}”引用计算值")
 
 
+def _row_context(values: dict, method: str | None) -> dict:
+    """What a reference from this row needs to know of it (专家: points, level, method)."""
+    return {"points": _safe_number(values["points"]), "level": _text(values["level"]), "method": method}
+
+
 def _check_panel(values, panel, l3, r, cols, sources, method, out) -> None:
-    context = {"points": _safe_number(values["points"]), "level": _text(values["level"]), "method": method}
     try:
         typed = rules.number(values["given"], "评定得分")
-        found = sources.experts.score(panel, f"{references.KIND_EXPERTS}:{l3}", context)
+        found = sources.experts.score(panel, f"{references.KIND_EXPERTS}:{l3}", _row_context(values, method))
     except rules.RuleError:
         return
     if abs(typed - found.value) > 0.005:

@@ -379,13 +379,7 @@ def test_same_verdicts_as_the_two_pass_preflight(hostile, example_path, tmp_path
     good = [example_path, C.build_xlsxwriter(tmp_path / "xw.xlsx"), C.build_openpyxl(tmp_path / "op.xlsx", example_path),
             C.excel_shaped(tmp_path / "ex.xlsx", example_path)] + ([C.DTG_XLSM] if C.DTG_XLSM.exists() else [])
     for path in list(hostile.values()) + good:
-        verdicts = []
-        for module in (before, preflight):
-            try:
-                verdicts.append(("ok", module.check(path).__dict__))
-            except module.PreflightError as exc:
-                verdicts.append(("refused", str(exc)))
-        assert verdicts[0] == verdicts[1], path.name
+        assert _verdict(path, before) == _verdict(path), path.name
 
 
 def test_check_package_hands_over_the_package_it_checked(example_path, monkeypatch):
@@ -566,10 +560,11 @@ def _deferred_verdict(path: Path):
     return ("ok", report.__dict__), deferred
 
 
-def _verdict(path: Path):
+def _verdict(path: Path, module=preflight):
+    """What ``module.check`` says of the file: ("ok", its counts) or ("refused", its message)."""
     try:
-        return ("ok", preflight.check(path).__dict__)
-    except preflight.PreflightError as exc:
+        return ("ok", module.check(path).__dict__)
+    except module.PreflightError as exc:
         return ("refused", str(exc))
 
 
